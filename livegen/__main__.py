@@ -1,0 +1,7 @@
+"""`python -m livegen` runs the command line."""
+
+import sys
+
+from livegen.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Click commands, one module per area; each command parses, loads config and calls one function."""
