@@ -1,0 +1,144 @@
+"""The daemon's control surface: live knobs, commands and a status snapshot, shared with the TUI.
+
+The real-time path takes no locks: a knob change builds a new frozen `Knobs` with
+`dataclasses.replace` and swaps one reference; readers take whatever reference is current.
+Commands (panic, pause, quit, ...) travel through a queue the daemon drains between tokens.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import queue
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from livegen.errors import ConfigError
+
+Mode = Literal["call", "accompany", "continue"]
+MODES: tuple[str, ...] = ("call", "accompany", "continue")
+NoteSource = Literal["player", "model", "planned"]
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Everything a musician may turn while playing; applied by the daemon within one beat."""
+
+    temperature: float = 0.9
+    top_k: int = 0  # 0 = off
+    top_p: float = 0.95
+    mode: str = "accompany"
+    answer_bars: int = 2
+    density: float = 1.0  # scales the note-density constraint; 1.0 = as the model likes
+    velocity_scale: float = 1.0
+    transpose: int = 0  # semitones applied to generated notes
+    key_lock: str = ""  # "" = off, else e.g. "C major", "A minor"
+    output_channel: int = 1  # 0-based MIDI channel of the generated part
+    bpm: float = 120.0  # internal clock only
+    model: str = "default"
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0.05 <= self.temperature <= 3.0:
+            problems.append(f"temperature {self.temperature} not in 0.05..3.0")
+        if not 0 <= self.top_k <= 1000:
+            problems.append(f"top_k {self.top_k} not in 0..1000")
+        if not 0.0 < self.top_p <= 1.0:
+            problems.append(f"top_p {self.top_p} not in (0, 1]")
+        if self.mode not in MODES:
+            problems.append(f"mode {self.mode!r} not one of {', '.join(MODES)}")
+        if not 1 <= self.answer_bars <= 64:
+            problems.append(f"answer_bars {self.answer_bars} not in 1..64")
+        if not 0.0 <= self.density <= 4.0:
+            problems.append(f"density {self.density} not in 0..4")
+        if not 0.0 <= self.velocity_scale <= 2.0:
+            problems.append(f"velocity_scale {self.velocity_scale} not in 0..2")
+        if not -24 <= self.transpose <= 24:
+            problems.append(f"transpose {self.transpose} not in -24..24")
+        if not 0 <= self.output_channel <= 15:
+            problems.append(f"output_channel {self.output_channel} not in 0..15")
+        if not 20.0 <= self.bpm <= 400.0:
+            problems.append(f"bpm {self.bpm} not in 20..400")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class NoteView:
+    """One note for the piano roll, in beats on the session's timeline."""
+
+    pitch: int
+    start_beat: float
+    end_beat: float | None  # None while still sounding
+    source: NoteSource
+    channel: int = 0
+
+
+@dataclass(frozen=True)
+class Status:
+    """A snapshot the daemon publishes (reference swap) for the TUI and logs."""
+
+    clock_source: str = "internal"
+    running: bool = False
+    bpm: float = 120.0
+    bar: int = 1
+    beat: int = 1
+    position_beats: float = 0.0
+    ms_per_token: float = 0.0
+    tokens_per_s: float = 0.0
+    context_fill: float = 0.0  # 0..1 of the model's context window
+    late_notes: int = 0
+    dropped_notes: int = 0
+    in_port: str = ""
+    out_port: str = ""
+    port_ok: bool = True
+    paused: bool = False
+    recording: bool = False
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A one-shot request to the daemon: panic, pause, resume, record_on, record_off, quit."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+class Control:
+    """Shared between the daemon (writer of status, reader of knobs) and the UI (the reverse)."""
+
+    def __init__(self, knobs: Knobs | None = None, *, roll_size: int = 512) -> None:
+        self._knobs = knobs or Knobs()
+        self._status = Status()
+        self.commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        # deque.append is atomic in CPython: the daemon appends, the UI copies.
+        self.roll: collections.deque[NoteView] = collections.deque(maxlen=roll_size)
+        self.cc_bindings: dict[int, str] = {}  # MIDI CC number -> knob name
+
+    @property
+    def knobs(self) -> Knobs:
+        return self._knobs
+
+    def set(self, **changes: Any) -> Knobs:
+        """Validate and apply knob changes with one reference swap; returns the new knobs."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(Knobs)})
+        if unknown:
+            valid = ", ".join(f.name for f in dataclasses.fields(Knobs))
+            raise ConfigError(f"unknown knob {unknown[0]!r}; valid knobs: {valid}")
+        new = dataclasses.replace(self._knobs, **changes)
+        self._knobs = new
+        return new
+
+    @property
+    def status(self) -> Status:
+        return self._status
+
+    def publish(self, **fields: Any) -> Status:
+        """Daemon side: publish a new status snapshot."""
+        self._status = dataclasses.replace(self._status, **fields)
+        return self._status
+
+    def send(self, name: str, **args: Any) -> None:
+        """UI side: queue a command for the daemon."""
+        self.commands.put(Command(name, args))
