@@ -63,6 +63,28 @@ class Knobs:
             raise ConfigError("; ".join(problems))
 
 
+# Knob ranges a 0..127 controller sweeps (temperature 0.1-2.0 as in Magenta's MIDI interface).
+CC_RANGES: dict[str, tuple[float, float]] = {
+    "temperature": (0.1, 2.0),
+    "top_k": (0, 100),
+    "top_p": (0.5, 1.0),
+    "answer_bars": (1, 16),
+    "density": (0.0, 2.0),
+    "velocity_scale": (0.2, 1.6),
+    "transpose": (-12, 12),
+    "output_channel": (0, 15),
+    "bpm": (40.0, 240.0),
+}
+_INT_KNOBS = {"top_k", "answer_bars", "transpose", "output_channel"}
+
+
+def cc_to_value(knob: str, cc_value: int) -> float | int:
+    """Map a controller value 0..127 onto a knob's range (ints are rounded)."""
+    low, high = CC_RANGES[knob]
+    value = low + (high - low) * max(0, min(127, cc_value)) / 127
+    return round(value) if knob in _INT_KNOBS else value
+
+
 @dataclass(frozen=True)
 class NoteView:
     """One note for the piano roll, in beats on the session's timeline."""
@@ -114,7 +136,11 @@ class Control:
         self.commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         # deque.append is atomic in CPython: the daemon appends, the UI copies.
         self.roll: collections.deque[NoteView] = collections.deque(maxlen=roll_size)
+        # Notes not yet played (speculated) and notes sounding now; the daemon swaps the tuples.
+        self.planned: tuple[NoteView, ...] = ()
+        self.sounding: tuple[NoteView, ...] = ()
         self.cc_bindings: dict[int, str] = {}  # MIDI CC number -> knob name
+        self.learn_target: str | None = None  # knob waiting for MIDI learn
 
     @property
     def knobs(self) -> Knobs:
@@ -138,6 +164,32 @@ class Control:
         """Daemon side: publish a new status snapshot."""
         self._status = dataclasses.replace(self._status, **fields)
         return self._status
+
+    def learn(self, knob: str | None) -> None:
+        """UI side: bind the next incoming controller to `knob` (None cancels)."""
+        if knob is not None and knob not in CC_RANGES:
+            raise ConfigError(
+                f"knob {knob!r} cannot be MIDI-learned; choose from {', '.join(CC_RANGES)}"
+            )
+        self.learn_target = knob
+
+    def handle_cc(self, cc: int, value: int) -> str | None:
+        """Daemon side, for every incoming CC: finish a MIDI learn, or move the bound knob.
+
+        Returns the name of the knob that was bound or moved, else None.
+        """
+        target = self.learn_target
+        if target is not None:
+            self.cc_bindings = {c: k for c, k in self.cc_bindings.items() if k != target} | {
+                cc: target
+            }
+            self.learn_target = None
+            return target
+        knob = self.cc_bindings.get(cc)
+        if knob is None:
+            return None
+        self.set(**{knob: cc_to_value(knob, value)})
+        return knob
 
     def send(self, name: str, **args: Any) -> None:
         """UI side: queue a command for the daemon."""
