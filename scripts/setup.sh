@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Set up livegen on a fresh Debian/Ubuntu machine with Python 3.11: system packages, a venv, pip.
+#   bash scripts/setup.sh runtime   # the runtime only (no torch): what a musician needs
+#   bash scripts/setup.sh dev       # + training, export and test tools (torch pinned, CPU build)
+# Idempotent: re-running skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-runtime}"
+case "$what" in runtime|dev) ;; *) echo "error: unknown setup '$what'; choose runtime or dev" >&2; exit 2;; esac
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+  echo "error: need root (or sudo) to run: $*" >&2; exit 1; fi; }
+
+apt_install() {
+  # Installs only the Debian packages that are missing; updates the index once if needed.
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "setup: apt-get install ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+    as_root apt-get update -q >/dev/null && as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
+}
+
+python=""
+for candidate in python3.11 python3; do
+  if command -v "$candidate" >/dev/null &&
+     "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    python="$candidate"; break
+  fi
+done
+if [ -z "$python" ]; then apt_install python3.11 python3.11-venv; python=python3.11; fi
+
+# JACK (dummy driver) carries MIDI on machines with no sound card; fluidsynth renders the demo.
+command -v jackd >/dev/null || apt_install jackd2
+command -v fluidsynth >/dev/null || apt_install fluidsynth fluid-soundfont-gm || true
+
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv 2>/dev/null || { apt_install python3-venv "${python}-venv" || true; rm -rf .venv; "$python" -m venv .venv; }
+fi
+pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+if [ "$what" = dev ]; then
+  # Pinned: a looser torch spec downloads a multi-GB CUDA build.
+  "${pip[@]}" "torch==2.13.0"
+  "${pip[@]}" -e ".[train,export,dev]"
+else
+  "${pip[@]}" -e .
+fi
+echo "setup: $what ready in .venv" >&2
