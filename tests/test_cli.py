@@ -1,0 +1,69 @@
+"""The command line: every subcommand is offered and documented, user mistakes are one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from livegen import __version__
+from livegen.cli import LAZY_COMMANDS, cli, main
+
+
+def _all_command_paths() -> list[tuple[str, ...]]:
+    """Every command and nested subcommand, as argv prefixes."""
+    paths: list[tuple[str, ...]] = []
+    ctx = click.Context(cli)
+    for name in LAZY_COMMANDS:
+        command = cli.get_command(ctx, name)
+        paths.append((name,))  # a command that cannot load fails its help test below
+        if isinstance(command, click.Group):
+            paths.extend((name, sub) for sub in command.list_commands(ctx))
+    return paths
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in LAZY_COMMANDS:
+        assert name in out, f"{name} missing from livegen --help"
+
+
+@pytest.mark.parametrize("path", _all_command_paths(), ids=" ".join)
+def test_every_subcommand_has_help(
+    path: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*path, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Usage: livegen " + " ".join(path))
+    assert len(out.splitlines()) > 3, "help text should describe the command and its options"
+
+
+@pytest.mark.parametrize(
+    "argv, names",
+    [
+        (["no-such-command"], "no-such-command"),
+        (["roundtrip", "/no/such/file.mid", "-o", "/tmp/out.mid"], "/no/such/file.mid"),
+        (["tokens", "/no/such/file.mid"], "/no/such/file.mid"),
+        (["tokens", "--limit", "many", "x.mid"], "many"),
+    ],
+    ids=["unknown-command", "roundtrip-missing-file", "tokens-missing-file", "bad-option-value"],
+)
+def test_user_mistakes_print_one_line_and_fail(argv: list[str], names: str) -> None:
+    """Run the real entry point: no traceback, one line on stderr that names the bad input."""
+    result = subprocess.run(
+        [sys.executable, "-m", "livegen", *argv], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:")
+    assert names in lines[0]
+    assert "Traceback" not in result.stderr
