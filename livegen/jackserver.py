@@ -1,0 +1,79 @@
+"""Starts and stops a private JACK server with the dummy driver (demo, tests, live benchmark)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from livegen.errors import PortError
+
+
+@dataclass
+class JackServer:
+    name: str
+    process: subprocess.Popen[bytes] | None  # None: a server that was already running
+    log_path: Path | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for client processes: talk to this server."""
+        return {**os.environ, "JACK_DEFAULT_SERVER": self.name}
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def server_running(name: str | None = None) -> bool:
+    """Whether a JACK server accepts clients (the default one, or `name`)."""
+    jack_lsp = shutil.which("jack_lsp")
+    if jack_lsp is None:
+        return False
+    env = dict(os.environ)
+    if name is not None:
+        env["JACK_DEFAULT_SERVER"] = name
+    result = subprocess.run(
+        [jack_lsp], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10
+    )
+    return result.returncode == 0
+
+
+def start_dummy_server(
+    name: str, *, rate: int = 48000, period: int = 256, timeout_s: float = 15.0
+) -> JackServer:
+    """Start `jackd -n NAME -d dummy` and wait until it accepts clients."""
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        raise PortError("jackd is not installed; on Debian/Ubuntu: sudo apt install jackd2")
+    log_path = Path(tempfile.gettempdir()) / f"jackd-{name}.log"
+    env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [jackd, "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # a Ctrl-C meant for us must not kill it before we clean up
+        )
+    server = JackServer(name, process, log_path)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-500:]
+            raise PortError(f"jackd exited with code {process.returncode}: {tail.strip()}")
+        if server_running(name):
+            return server
+        time.sleep(0.1)
+    server.stop()
+    raise PortError(f"jackd did not accept clients within {timeout_s:.0f} s (log: {log_path})")
