@@ -11,6 +11,7 @@ lost clock, panic and shutdown all send their note-offs and then CC123 on every 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -85,6 +86,7 @@ class Scheduler:
         self._heap: list[tuple[int, int, int, int]] = []  # (tick, _OFF/_ON, seq, note id)
         self._notes: dict[int, ScheduledNote] = {}
         self._started: set[int] = set()  # note ids whose note-on went out
+        self._keys: dict[object, int] = {}  # caller's key -> note id, for `end`
         self._sounding: dict[tuple[int, int], int] = {}  # (channel, pitch) -> note id
         self._used_channels: set[int] = set()
         self._ids = itertools.count()
@@ -95,8 +97,13 @@ class Scheduler:
         clock.add_listener(self._on_transport)
 
     # ---- any thread -------------------------------------------------------------------------
-    def add(self, note: ScheduledNote) -> None:
-        self._inbox.put(("add", note))
+    def add(self, note: ScheduledNote, key: object = None) -> None:
+        """Plan a note; with a `key`, its end can be moved later by `end(key, tick)`."""
+        self._inbox.put(("add", note, key))
+
+    def end(self, key: object, off_tick: int) -> None:
+        """Set the end of a note added with `key` (its note-off was decoded after its note-on)."""
+        self._inbox.put(("end", key, off_tick))
 
     def cancel_from(self, tick: int, channel: int | None = None) -> None:
         """Forget planned notes starting at or after `tick` (a re-plan); sounding ones still end."""
@@ -183,8 +190,9 @@ class Scheduler:
             if note is None:
                 continue
             if kind == _ON:
-                self._note_on(note_id, note, deadline_ns, now_ns)
-            else:
+                if tick == note.on_tick:
+                    self._note_on(note_id, note, deadline_ns, now_ns)
+            elif tick == note.off_tick:
                 self._note_off(note_id, note, deadline_ns, now_ns)
         return len(self.sent_log) - before
 
@@ -198,7 +206,9 @@ class Scheduler:
                     return
             name = op[0]
             if name == "add":
-                self._add(op[1])
+                self._add(op[1], op[2])
+            elif name == "end":
+                self._end(op[1], op[2])
             elif name == "cancel":
                 self._cancel(op[1], op[2])
             elif name == "silence":
@@ -206,12 +216,23 @@ class Scheduler:
             elif name == "exit":
                 self._exit.set()
 
-    def _add(self, note: ScheduledNote) -> None:
+    def _add(self, note: ScheduledNote, key: object) -> None:
         if note.off_tick <= note.on_tick:
-            note = ScheduledNote(note.on_tick, note.on_tick + 1, *_rest(note))
+            note = dataclasses.replace(note, off_tick=note.on_tick + 1)
         note_id = next(self._ids)
         self._notes[note_id] = note
+        if key is not None:
+            self._keys[key] = note_id
         heapq.heappush(self._heap, (note.on_tick, _ON, next(self._seq), note_id))
+        heapq.heappush(self._heap, (note.off_tick, _OFF, next(self._seq), note_id))
+
+    def _end(self, key: object, off_tick: int) -> None:
+        note_id = self._keys.pop(key, None)
+        note = self._notes.get(note_id) if note_id is not None else None
+        if note is None or note.off_tick == off_tick:
+            return
+        note = dataclasses.replace(note, off_tick=max(off_tick, note.on_tick + 1))
+        self._notes[note_id] = note  # the old note-off entry no longer matches and is skipped
         heapq.heappush(self._heap, (note.off_tick, _OFF, next(self._seq), note_id))
 
     def _cancel(self, from_tick: int, channel: int | None) -> None:
@@ -252,6 +273,8 @@ class Scheduler:
 
     def _finish(self, note_id: int) -> None:
         self._notes.pop(note_id, None)
+        if len(self._keys) > 4096:  # keys of notes long gone: forget them
+            self._keys = {k: v for k, v in self._keys.items() if v in self._notes}
         self._started.discard(note_id)
 
     def _silence(self, now_ns: int, *, keep_plan: bool = False) -> None:
@@ -263,6 +286,7 @@ class Scheduler:
             self._emit(-1, 0, now_ns, (CONTROL_CHANGE | channel, ALL_NOTES_OFF, 0))
         self._sounding.clear()
         if not keep_plan:
+            self._keys.clear()
             self._heap.clear()
             self._notes.clear()
             self._started.clear()
@@ -276,7 +300,3 @@ class Scheduler:
             if self.stats.send_errors == 1:
                 log.warning("MIDI send failed: %s", err)
         self.sent_log.append(Sent(tick, deadline_ns, now_ns, message))
-
-
-def _rest(note: ScheduledNote) -> tuple[int, int, int]:
-    return note.pitch, note.velocity, note.channel

@@ -148,3 +148,11 @@ def test_thread_close_leaves_nothing_sounding() -> None:
     offs = sum(1 for m in sent if m[0] == 0x80)
     assert ons >= 1 and ons == offs
     assert sent[-1] == [0xB0, ALL_NOTES_OFF, 0]
+
+
+def test_a_note_end_decoded_later_moves_its_note_off() -> None:
+    clock, scheduler, _ = _setup()
+    scheduler.add(ScheduledNote(0, 96, 60, 100, 0), key="a")  # provisional end
+    scheduler.end("a", 18)
+    by_tick = _run_ticks(clock, scheduler, 100)
+    assert by_tick == {0: [(0x90, 60, 100)], 18: [(0x80, 60, 0)]}
