@@ -82,6 +82,8 @@ class Scheduler:
         self.drop_ns = drop_ns
         self.stats = SchedulerStats()
         self.sent_log: collections.deque[Sent] = collections.deque(maxlen=log_size)
+        # the same messages for one consumer on another thread (the daemon's roll and recorder)
+        self.observed: queue.SimpleQueue[Sent] = queue.SimpleQueue()
         self._inbox: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self._heap: list[tuple[int, int, int, int]] = []  # (tick, _OFF/_ON, seq, note id)
         self._notes: dict[int, ScheduledNote] = {}
@@ -299,4 +301,6 @@ class Scheduler:
             self.stats.send_errors += 1
             if self.stats.send_errors == 1:
                 log.warning("MIDI send failed: %s", err)
-        self.sent_log.append(Sent(tick, deadline_ns, now_ns, message))
+        sent = Sent(tick, deadline_ns, now_ns, message)
+        self.sent_log.append(sent)
+        self.observed.put(sent)
