@@ -1,0 +1,255 @@
+"""Export a trained checkpoint to a self-describing ONNX model folder with a KV-cached graph.
+
+One graph serves prefill (T tokens) and decode (T = 1):
+  inputs   tokens (B, T) int64, start (1,) int64,
+           past_k_<l>, past_v_<l> (B, n_head, S, head_size) per layer - the preallocated cache
+  outputs  logits (B, T, vocab), new_k, new_v (n_layer, B, n_head, T, head_size)
+The cache is read, never written, by the graph: the engine binds its own fixed buffers (one
+view per layer, no copy) and stores the T new keys/values at start..start+T-1 itself. Cache
+slots >= start are masked, so rolling back is O(1). `S` is dynamic, so the same graph also runs
+with a past of exactly the current length (a "growing past"), which `livegen bench` measures
+against the fixed buffer.
+
+The folder holds `model.onnx` and `model.toml` (model config, tokenizer config + version,
+precision, opset, cache layout, parity figures), written to a temp folder and renamed.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from livegen.train.model import ModelConfig, Transformer
+from torch import nn
+
+from livegen.config import dump_toml, to_mapping
+from livegen.errors import ModelLoadError
+from livegen.model_dir import FORMAT_VERSION, PRECISIONS
+
+OPSET = 17
+# Parity limits for `--verify`: max |logit difference| over a 300-token run against PyTorch.
+TOLERANCES = {"fp32": 1e-4, "fp16": 5e-2, "int8": 0.5}
+
+
+class _CachedGraph(nn.Module):
+    """The exported signature: one past input per layer so the engine can bind cache views."""
+
+    def __init__(self, model: Transformer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: torch.Tensor, start: torch.Tensor, *pasts: torch.Tensor):
+        n = self.model.config.n_layer
+        return self.model.forward_cached(tokens, start, list(pasts[:n]), list(pasts[n:]))
+
+
+def load_checkpoint(path: str | Path) -> tuple[Transformer, dict[str, Any]]:
+    """The model of a training checkpoint (eval mode, fp32) and the checkpoint dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        config = ModelConfig(**ckpt["model_config"])
+        model = Transformer(config)
+        model.load_state_dict(ckpt["model"])
+    except (KeyError, RuntimeError, TypeError, ValueError, EOFError, OSError) as err:
+        raise ModelLoadError(f"{path}: not a livegen checkpoint ({err})") from err
+    except pickle.UnpicklingError as err:
+        raise ModelLoadError(f"{path}: not a livegen checkpoint ({err})") from err
+    return model.eval().float(), ckpt
+
+
+def input_names(config: ModelConfig) -> list[str]:
+    layers = range(config.n_layer)
+    return ["tokens", "start", *(f"past_k_{i}" for i in layers), *(f"past_v_{i}" for i in layers)]
+
+
+def export_onnx(model: Transformer, path: Path, opset: int = OPSET) -> None:
+    """Trace the cached forward into `path` (fp32) with dynamic batch, tokens and cache length."""
+    c = model.config
+    graph = _CachedGraph(model).eval()
+    tokens = torch.zeros(1, 3, dtype=torch.long)
+    start = torch.tensor([2], dtype=torch.long)
+    past = torch.zeros(1, c.n_head, 8, c.head_size)
+    names = input_names(c)
+    dynamic = {"tokens": {0: "batch", 1: "tokens"}, "logits": {0: "batch", 1: "tokens"}}
+    for name in names[2:]:
+        dynamic[name] = {0: "batch", 2: "cache"}
+    for name in ("new_k", "new_v"):
+        dynamic[name] = {1: "batch", 3: "tokens"}
+    with torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter is deprecated but traces this graph exactly; its notices
+        # (and tracer warnings about shape-dependent Python values) are noise here
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            graph,
+            (tokens, start, *([past] * (2 * c.n_layer))),
+            str(path),
+            input_names=names,
+            output_names=["logits", "new_k", "new_v"],
+            dynamic_axes=dynamic,
+            opset_version=opset,
+            dynamo=False,
+        )
+
+
+def quantize(src: Path, dst: Path, precision: str) -> None:
+    """fp16: weights and activations in half precision; int8: dynamic int8 MatMul weights."""
+    if precision == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    elif precision == "fp16":
+        import onnx
+        from onnxconverter_common import float16
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "-3.4e38 truncated": the mask value, by design
+            model = float16.convert_float_to_float16(onnx.load(str(src)), keep_io_types=False)
+        onnx.save(model, str(dst))
+    else:
+        shutil.copyfile(src, dst)
+
+
+def model_toml(
+    config: ModelConfig, tokenizer: dict[str, Any], precision: str, parity: dict[str, Any]
+) -> str:
+    meta: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "precision": precision,
+        "opset": OPSET,
+        "cache": "fixed",
+        "exported_with": f"torch {torch.__version__}",
+        "model": to_mapping(config),
+        "tokenizer": tokenizer,
+    }
+    if parity:
+        meta["parity"] = parity
+    return dump_toml(meta)
+
+
+def export_model_dir(
+    model: Transformer,
+    tokenizer: dict[str, Any],
+    out_dir: str | Path,
+    precision: str = "fp32",
+    verify: bool = False,
+    verify_steps: int = 300,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Write `out_dir` atomically (temp folder in the same parent, then rename).
+
+    Returns the folder and the parity figures (empty unless `verify`). A failed verification
+    raises ModelLoadError and leaves no folder behind.
+    """
+    if precision not in PRECISIONS:
+        raise ModelLoadError(f"precision {precision!r} not one of {', '.join(PRECISIONS)}")
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    say = progress or (lambda _msg: None)
+    model = model.eval().float()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        say("tracing the cached graph")
+        fp32 = tmp / "model.fp32.onnx"
+        export_onnx(model, fp32)
+        if precision != "fp32":
+            say(f"converting to {precision}")
+        quantize(fp32, tmp / "model.onnx", precision)
+        fp32.unlink()
+        parity: dict[str, Any] = {}
+        if verify:
+            say(f"verifying against PyTorch over {verify_steps} tokens")
+            parity = verify_parity(model, tmp / "model.onnx", precision, steps=verify_steps)
+            if not parity["ok"]:
+                raise ModelLoadError(
+                    f"export failed verification: max |logit diff| {parity['max_abs_diff']:.3g}"
+                    f" > {parity['tolerance']} or greedy tokens differ"
+                )
+        (tmp / "model.toml").write_text(model_toml(model.config, tokenizer, precision, parity))
+        tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is ordinary data
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old.{time.time_ns()}")
+            out_dir.rename(old)
+            tmp.rename(out_dir)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir, parity
+
+
+def export_checkpoint(
+    ckpt_path: str | Path,
+    out_dir: str | Path,
+    precision: str = "fp32",
+    verify: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """`livegen export --onnx CKPT -o DIR`: load, export, optionally verify."""
+    model, ckpt = load_checkpoint(ckpt_path)
+    tokenizer = ckpt.get("tokenizer")
+    if not isinstance(tokenizer, dict):
+        raise ModelLoadError(f"{ckpt_path}: checkpoint has no tokenizer config")
+    return export_model_dir(model, tokenizer, out_dir, precision, verify, progress=progress)
+
+
+def verify_parity(
+    model: Transformer, onnx_path: Path, precision: str, steps: int = 300, seed: int = 0
+) -> dict[str, Any]:
+    """Run PyTorch (KVCache) and onnxruntime (the engine's runner) in lockstep.
+
+    A 16-token prompt, then `steps` greedy decode steps; twice during the run both roll back
+    40 tokens and continue with the runner-up token, so steps after a rollback are covered.
+    The PyTorch token is fed to both, so fp16/int8 runs stay aligned; `greedy_agreement` is the
+    share of steps where both argmaxes agree. fp32 must agree at every step.
+    """
+    from livegen.train.model import KVCache
+
+    from livegen.engine import CacheRunner
+
+    c = model.config
+    steps = min(steps, c.context - 16)
+    rng = np.random.default_rng(seed)
+    runner = CacheRunner.from_file(onnx_path, c.n_layer, c.n_head, c.head_size, c.context)
+    cache = KVCache(model)
+    prompt = rng.integers(0, c.vocab_size, size=16)
+    ours = runner.feed(prompt[None, :])[0, -1]
+    theirs = cache.feed(torch.from_numpy(prompt)[None, :])[0, -1].numpy()
+    diffs, agree = [], 0
+    rollbacks = {steps // 2, (3 * steps) // 4}
+    for step in range(steps):
+        diffs.append(float(np.abs(ours - theirs).max()))
+        agree += int(ours.argmax() == theirs.argmax())
+        token = int(theirs.argmax())
+        if step in rollbacks:
+            back = cache.position - 40
+            cache.rollback(back)
+            runner.rollback(back)
+            token = int(np.argsort(theirs)[-2])  # a different continuation
+        ours = runner.feed(np.array([[token]]))[0, -1]
+        theirs = cache.feed(torch.tensor([[token]]))[0, -1].numpy()
+    max_diff = max(diffs)
+    tolerance = TOLERANCES[precision]
+    agreement = agree / steps
+    ok = max_diff <= tolerance and (precision != "fp32" or agreement == 1.0)
+    return {
+        "steps": steps,
+        "rollbacks": len(rollbacks),
+        "max_abs_diff": max_diff,
+        "mean_abs_diff": float(np.mean(diffs)),
+        "tolerance": tolerance,
+        "greedy_agreement": agreement,
+        "ok": ok,
+    }

@@ -1,0 +1,50 @@
+"""A tiny random model folder for tests: real tokenizer vocabulary, real ONNX export, no training.
+
+The daemon's and engine's tests use it so that they need neither a trained model nor a GPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from livegen.export.onnx_export import export_model_dir
+from livegen.train.model import ModelConfig, Transformer
+
+
+def runtime_tokenizer() -> tuple[int, dict[str, Any]]:
+    """The runtime tokenizer's vocabulary size and the record a checkpoint stores for it."""
+    from livegen.tokenizer import TOKENIZER_VERSION, TokenizerConfig, Vocab
+
+    config = TokenizerConfig()
+    return Vocab(config).size, {**config.to_dict(), "version": TOKENIZER_VERSION}
+
+
+def make_tiny_model_dir(
+    path: str | Path,
+    position: str = "rope",
+    vocab_size: int | None = None,
+    context: int = 512,
+    block: str = "sequential",
+    seed: int = 0,
+) -> Path:
+    """Export a random 2-layer, d=64 model to `path` and return the folder.
+
+    vocab_size defaults to the real tokenizer's, and model.toml records the real tokenizer, so
+    `Engine.load(path)` passes its compatibility check.
+    """
+    real_vocab, tokenizer = runtime_tokenizer()
+    torch.manual_seed(seed)
+    config = ModelConfig(
+        vocab_size=vocab_size or real_vocab,
+        n_layer=2,
+        n_head=2,
+        d_model=64,
+        d_ff=128,
+        context=context,
+        position=position,
+        block=block,
+    )
+    folder, _ = export_model_dir(Transformer(config), tokenizer, path)
+    return folder

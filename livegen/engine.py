@@ -1,0 +1,393 @@
+"""The torch-free inference engine: an onnxruntime session driving a preallocated KV cache.
+
+Cache. The exported graph reads the cache and returns the new keys/values; the engine owns one
+fixed buffer per runner, (n_layer, batch, n_head, context, head_size) for keys and for values,
+passes per-layer views to onnxruntime (no copy) and writes the new entries at their positions.
+Rolling back is moving the position: stale slots are masked by the graph, then overwritten.
+
+Context overflow. When a live session fills the context, the engine slides a window: the last
+`keep` tokens are prefilled into a second, spare cache, which then takes over. With
+`overflow="background"` (the live path) that prefill starts on a worker thread `margin` tokens
+before the cache is full, while decoding goes on in the current cache; the next step after it
+finishes hands over atomically (one reference swap) and feeds the few tokens decoded meanwhile
+together with the new token in one run. So there is no latency spike, only a step that carries
+a few extra tokens. This works for every position variant (rope, learned, relative) because the
+window restarts at position 0, unlike an attention-sink cache, which needs relative positions.
+`overflow="sync"` slides in place when full (deterministic; offline generation uses it).
+
+Positions are absolute over the whole session (`position` keeps growing past `context`), so
+the daemon's bookkeeping of where it may roll back to survives a slide.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from livegen.errors import DeviceError, ModelLoadError
+from livegen.model_dir import ModelInfo, read_model_dir
+
+DEVICES = ("cpu", "cuda", "auto")
+OVERFLOW = ("background", "sync")
+DEFAULT_THREADS = 1  # measured: 1 intra-op thread beats 2 for single-token decode on 2 cores
+
+
+def make_session(
+    path: str | Path, device: str = "cpu", threads: int | None = None
+) -> tuple[ort.InferenceSession, str]:
+    """An onnxruntime session on `device`; returns it and the device actually used."""
+    if device not in DEVICES:
+        raise DeviceError(f"device {device!r} not one of {', '.join(DEVICES)}")
+    available = ort.get_available_providers()
+    has_cuda = "CUDAExecutionProvider" in available
+    if device == "cuda" and not has_cuda:
+        raise DeviceError(
+            "device 'cuda' asked for but onnxruntime has no CUDA provider (available: "
+            f"{', '.join(available)}); install the gpu extra: pip install 'livegen[gpu]'"
+        )
+    use_cuda = device == "cuda" or (device == "auto" and has_cuda)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or DEFAULT_THREADS
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else None
+    try:
+        session = ort.InferenceSession(
+            str(path), options, providers=providers or ["CPUExecutionProvider"]
+        )
+    except Exception as err:  # onnxruntime raises its own untyped errors
+        raise ModelLoadError(f"{path}: onnxruntime cannot load it ({err})") from err
+    return session, "cuda" if use_cuda else "cpu"
+
+
+class CacheRunner:
+    """One preallocated cache and a position; feeds tokens through a shared session."""
+
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        n_layer: int,
+        n_head: int,
+        head_size: int,
+        context: int,
+        batch: int = 1,
+    ) -> None:
+        self.session = session
+        self.context = context
+        self.batch = batch
+        dtype = np.float16 if session.get_inputs()[2].type == "tensor(float16)" else np.float32
+        shape = (n_layer, batch, n_head, context, head_size)
+        self.k = np.zeros(shape, dtype=dtype)
+        self.v = np.zeros(shape, dtype=dtype)
+        self.position = 0
+        # per-layer views of the buffers: contiguous, so onnxruntime reads them in place
+        self._cache_feeds = {f"past_k_{i}": self.k[i] for i in range(n_layer)}
+        self._cache_feeds.update({f"past_v_{i}": self.v[i] for i in range(n_layer)})
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | Path,
+        n_layer: int,
+        n_head: int,
+        head_size: int,
+        context: int,
+        batch: int = 1,
+        threads: int | None = None,
+    ) -> CacheRunner:
+        session, _ = make_session(path, "cpu", threads)
+        return cls(session, n_layer, n_head, head_size, context, batch)
+
+    def feed(self, tokens: np.ndarray) -> np.ndarray:
+        """tokens (B, T) at the current position -> logits (B, T, vocab) as float32."""
+        count = tokens.shape[1]
+        end = self.position + count
+        if end > self.context:
+            raise ValueError(f"cache full: {end} > context {self.context}")
+        feeds: dict[str, Any] = dict(self._cache_feeds)
+        feeds["tokens"] = np.ascontiguousarray(tokens, dtype=np.int64)
+        feeds["start"] = np.array([self.position], dtype=np.int64)
+        logits, new_k, new_v = self.session.run(None, feeds)
+        self.k[:, :, :, self.position : end] = new_k
+        self.v[:, :, :, self.position : end] = new_v
+        self.position = end
+        return logits.astype(np.float32, copy=False)
+
+    def rollback(self, position: int) -> None:
+        if not 0 <= position <= self.position:
+            raise ValueError(f"cannot roll back to {position}; the cache holds 0..{self.position}")
+        self.position = position
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """A snapshot for the TUI: recent decode cost and how full the context is."""
+
+    ms_per_token: float  # median of recent steps
+    p99_ms: float
+    tokens_per_s: float
+    position: int
+    context_fill: float  # 0..1 of the current window
+    slides: int  # context windows slid so far
+
+
+class Engine:
+    """Prefill, step, roll back: the one API the daemon and offline generation use."""
+
+    def __init__(
+        self,
+        info: ModelInfo,
+        session: ort.InferenceSession,
+        device: str,
+        batch: int = 1,
+        overflow: str = "background",
+        keep: int | None = None,
+        margin: int | None = None,
+    ) -> None:
+        if overflow not in OVERFLOW:
+            raise ValueError(f"overflow {overflow!r} not one of {', '.join(OVERFLOW)}")
+        self.info = info
+        self.device = device
+        self.batch = batch
+        self.overflow = overflow
+        self.keep = keep if keep is not None else info.context // 2
+        self.margin = margin if margin is not None else info.context // 8
+        if not 0 < self.keep < info.context - self.margin:
+            raise ValueError(f"keep {self.keep} must leave room before the slide margin")
+        dims = (info.n_layer, info.n_head, info.head_size, info.context)
+        self._runner = CacheRunner(session, *dims, batch=batch)
+        self._spare = CacheRunner(session, *dims, batch=batch)
+        # every token of the session (absolute positions), so windows can be re-prefilled
+        self._history = np.zeros((batch, 1024), dtype=np.int64)
+        self._position = 0
+        self._offset = 0  # absolute position of the current cache's slot 0
+        self._slide: _Slide | None = None
+        self._slides = 0
+        self._step_ns: collections.deque[int] = collections.deque(maxlen=256)
+
+    @classmethod
+    def load(
+        cls,
+        model: str | Path = "default",
+        device: str = "cpu",
+        threads: int | None = None,
+        batch: int = 1,
+        overflow: str = "background",
+        check_tokenizer: bool = True,
+    ) -> Engine:
+        """Open a model folder (or "default"); its tokenizer must match the runtime's."""
+        info = read_model_dir(model)
+        if check_tokenizer:
+            from livegen.tokenizer import check_compatible
+
+            check_compatible(info.tokenizer)
+        session, used = make_session(info.onnx_path, device, threads)
+        return cls(info, session, used, batch=batch, overflow=overflow)
+
+    # --- what callers read -------------------------------------------------------------
+    @property
+    def position(self) -> int:
+        """Tokens fed so far in this session (absolute; keeps growing past the context)."""
+        return self._position
+
+    @property
+    def context(self) -> int:
+        return self.info.context
+
+    @property
+    def vocab_size(self) -> int:
+        return self.info.vocab_size
+
+    @property
+    def tokenizer_config(self) -> dict[str, Any]:
+        return self.info.tokenizer
+
+    @property
+    def window_start(self) -> int:
+        """Absolute position of the oldest token the model still sees."""
+        return self._offset
+
+    def history(self) -> np.ndarray:
+        """Every token fed so far, (batch, position)."""
+        return self._history[:, : self._position]
+
+    @property
+    def stats(self) -> EngineStats:
+        recent = np.array(self._step_ns, dtype=np.float64) / 1e6
+        p50 = float(np.median(recent)) if recent.size else 0.0
+        p99 = float(np.percentile(recent, 99)) if recent.size else 0.0
+        return EngineStats(
+            ms_per_token=p50,
+            p99_ms=p99,
+            tokens_per_s=1000.0 / p50 if p50 > 0 else 0.0,
+            position=self._position,
+            context_fill=self._runner.position / self.context,
+            slides=self._slides,
+        )
+
+    # --- the work ----------------------------------------------------------------------
+    def prefill(self, tokens: Any) -> np.ndarray:
+        """Feed tokens ((T,) or (B, T)) at the current position; logits of the last one."""
+        block = self._as_block(tokens)
+        if block.shape[1] == 0:
+            raise ValueError("prefill needs at least one token")
+        logits = None
+        # a long prompt goes in window-sized pieces so it can run past the context
+        for begin in range(0, block.shape[1], self.margin):
+            logits = self._feed(block[:, begin : begin + self.margin])
+        return self._last(logits)
+
+    def step(self, token: Any) -> np.ndarray:
+        """Feed one token (an int, or (B,) for a batch); the logits for the next one."""
+        started = time.perf_counter_ns()
+        logits = self._feed(self._as_block(token, single=True))
+        self._step_ns.append(time.perf_counter_ns() - started)
+        return self._last(logits)
+
+    def rollback(self, position: int) -> None:
+        """Forget every token from absolute `position` on. O(1) inside the current window."""
+        if not 0 <= position <= self._position:
+            raise ValueError(f"cannot roll back to {position}; the session is at {self._position}")
+        self._position = position
+        if self._slide is not None:
+            self._slide.low_water = min(self._slide.low_water, position)
+        if position >= self._offset:
+            self._runner.rollback(position - self._offset)
+            return
+        # before the window: rebuild a window ending at `position` (rare, costs a prefill)
+        self._cancel_slide()
+        start = max(0, position - self.keep)
+        self._runner.rollback(0)
+        self._offset = start
+        if position > start:
+            self._runner.feed(self._history[:, start:position])
+
+    def reset(self) -> None:
+        """Start a new session: empty cache, position 0."""
+        self._cancel_slide()
+        self._runner.rollback(0)
+        self._position = self._offset = 0
+
+    def wait_for_slide(self) -> None:
+        """Block until a background slide (if any) has finished its prefill (tests, shutdown)."""
+        if self._slide is not None:
+            self._slide.thread.join()
+
+    # --- internals ---------------------------------------------------------------------
+    def _as_block(self, tokens: Any, single: bool = False) -> np.ndarray:
+        arr = np.asarray(tokens, dtype=np.int64)
+        if single:
+            arr = arr.reshape(-1, 1)
+        elif arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.shape[0] != self.batch:
+            raise ValueError(f"expected a batch of {self.batch}, got {arr.shape[0]}")
+        if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
+            raise ValueError(f"token ids must be in 0..{self.vocab_size - 1}")
+        return arr
+
+    def _last(self, logits: np.ndarray) -> np.ndarray:
+        last = logits[:, -1, :]
+        return last[0] if self.batch == 1 else last
+
+    def _remember(self, block: np.ndarray) -> None:
+        end = self._position + block.shape[1]
+        if end > self._history.shape[1]:
+            grown = np.zeros((self.batch, max(end, 2 * self._history.shape[1])), dtype=np.int64)
+            grown[:, : self._position] = self._history[:, : self._position]
+            self._history = grown
+        self._history[:, self._position : end] = block
+
+    def _feed(self, block: np.ndarray) -> np.ndarray:
+        count = block.shape[1]
+        run = self._with_catch_up(block, self._hand_over())
+        if self._runner.position + run.shape[1] > self.context:
+            if self._slide is not None:  # the cache filled before the worker finished
+                self._slide.thread.join()
+                run = self._with_catch_up(block, self._hand_over())
+            if self._runner.position + run.shape[1] > self.context:
+                self._slide_in_place(count)
+                run = block
+        self._remember(block)
+        logits = self._runner.feed(run)[:, -count:]
+        self._position += count
+        if (
+            self.overflow == "background"
+            and self._slide is None
+            and self._runner.position >= self.context - self.margin
+        ):
+            self._start_slide()
+        return logits
+
+    @staticmethod
+    def _with_catch_up(block: np.ndarray, catch_up: np.ndarray | None) -> np.ndarray:
+        return block if catch_up is None else np.concatenate([catch_up, block], axis=1)
+
+    def _slide_in_place(self, incoming: int) -> None:
+        """Synchronous slide: re-prefill the last `keep` tokens so `incoming` more fit."""
+        self._cancel_slide()
+        keep = min(self.keep, self.context - incoming, self._position)
+        start = self._position - keep
+        self._runner.rollback(0)
+        self._offset = start
+        self._slides += 1
+        if keep:
+            self._runner.feed(self._history[:, start : self._position])
+
+    def _start_slide(self) -> None:
+        start = self._position - self.keep
+        window = self._history[:, start : self._position].copy()
+        self._slide = _Slide(self._spare, start, window)
+
+    def _cancel_slide(self) -> None:
+        if self._slide is not None:
+            self._slide.thread.join()
+            self._slide = None
+
+    def _hand_over(self) -> np.ndarray | None:
+        """Swap in a finished background window; returns the tokens it still has to catch up
+        on (decoded while it prefilled), to be fed together with the next token."""
+        slide = self._slide
+        if slide is None or slide.thread.is_alive():
+            return None
+        self._slide = None
+        if slide.error is not None:
+            raise slide.error
+        valid_until = min(slide.low_water, self._position)  # rollbacks invalidate the tail
+        if valid_until < slide.start:
+            return None
+        spare = slide.runner
+        spare.rollback(min(spare.position, valid_until - slide.start))
+        self._spare, self._runner = self._runner, spare
+        self._offset = slide.start
+        self._slides += 1
+        missing = self._history[:, slide.start + spare.position : self._position]
+        return missing if missing.shape[1] else None
+
+
+class _Slide:
+    """A window prefill running on a worker thread (onnxruntime releases the GIL)."""
+
+    def __init__(self, runner: CacheRunner, start: int, window: np.ndarray) -> None:
+        self.runner = runner
+        self.start = start
+        self.low_water = start + window.shape[1]  # lowest position rolled back to meanwhile
+        self.error: BaseException | None = None
+        runner.rollback(0)
+        self.thread = threading.Thread(target=self._run, args=(window,), daemon=True)
+        self.thread.start()
+
+    def _run(self, window: np.ndarray) -> None:
+        try:
+            self.runner.feed(window)
+        except BaseException as err:  # handed to the live thread at hand-over
+            self.error = err

@@ -1,0 +1,102 @@
+"""ONNX export: a self-describing folder whose onnxruntime logits match PyTorch step by step."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from livegen.export.onnx_export import TOLERANCES, export_checkpoint, export_model_dir
+from livegen.train.model import POSITIONS, ModelConfig, Transformer
+
+from livegen.errors import ModelLoadError
+from livegen.model_dir import read_model_dir
+
+TOKENIZER = {"version": "test-1", "steps_per_beat": 24}
+
+
+def tiny(position: str, block: str = "sequential", context: int = 400) -> Transformer:
+    torch.manual_seed(1)
+    config = ModelConfig(
+        vocab_size=120, n_layer=2, n_head=2, d_model=32, d_ff=64, context=context,
+        position=position, block=block,
+    )  # fmt: skip
+    model = Transformer(config).eval()
+    with torch.no_grad():  # spread the logits like a trained model's, so parity is meaningful
+        model.tok_emb.weight.mul_(40)
+    return model
+
+
+@pytest.mark.parametrize(
+    "position, block", [(p, "sequential") for p in POSITIONS] + [("relative", "parallel")]
+)
+def test_fp32_export_matches_pytorch_over_300_steps_with_rollbacks(
+    position: str, block: str, tmp_path: Path
+) -> None:
+    folder, parity = export_model_dir(
+        tiny(position, block), TOKENIZER, tmp_path / "m", verify=True, verify_steps=300
+    )
+    assert parity["steps"] == 300 and parity["rollbacks"] == 2
+    assert parity["max_abs_diff"] <= 1e-4
+    assert parity["greedy_agreement"] == 1.0
+    assert read_model_dir(folder).parity["ok"] is True
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_reduced_precision_stays_within_its_stated_tolerance(
+    precision: str, tmp_path: Path
+) -> None:
+    _, parity = export_model_dir(
+        tiny("rope"), TOKENIZER, tmp_path / "m", precision=precision, verify=True
+    )
+    assert parity["max_abs_diff"] <= TOLERANCES[precision]
+    assert parity["max_abs_diff"] > 0  # it really is a different precision
+    assert parity["greedy_agreement"] >= 0.9
+
+
+def test_model_toml_describes_the_model(tmp_path: Path) -> None:
+    model = tiny("learned")
+    folder, _ = export_model_dir(model, TOKENIZER, tmp_path / "m", precision="int8")
+    info = read_model_dir(folder)
+    assert info.precision == "int8"
+    assert info.opset >= 17
+    assert info.cache == "fixed"
+    assert info.tokenizer == TOKENIZER
+    assert info.model["position"] == "learned"
+    assert (info.n_layer, info.n_head, info.head_size) == (2, 2, 16)
+    assert info.context == 400 and info.vocab_size == 120
+    assert oct(folder.stat().st_mode & 0o777) == oct(0o755)
+
+
+def test_export_replaces_an_existing_folder_and_leaves_no_temp_behind(tmp_path: Path) -> None:
+    target = tmp_path / "m"
+    export_model_dir(tiny("rope"), TOKENIZER, target)
+    export_model_dir(tiny("relative"), TOKENIZER, target)
+    assert read_model_dir(target).model["position"] == "relative"
+    assert sorted(os.listdir(tmp_path)) == ["m"]
+
+
+def test_a_failed_export_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="precision"):
+        export_model_dir(tiny("rope"), TOKENIZER, tmp_path / "m", precision="int4")
+    assert os.listdir(tmp_path) == []
+
+
+def test_export_from_a_training_checkpoint(tmp_path: Path) -> None:
+    model = tiny("rope")
+    ckpt = tmp_path / "ckpt.pt"
+    config = {f: getattr(model.config, f) for f in model.config.__dataclass_fields__}
+    torch.save({"model_config": config, "tokenizer": TOKENIZER, "model": model.state_dict()}, ckpt)
+    folder, parity = export_checkpoint(ckpt, tmp_path / "out", verify=True)
+    assert parity["ok"] and read_model_dir(folder).model == config
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint"], ids=["empty", "garbage"])
+def test_a_bad_checkpoint_is_a_one_line_error(content: bytes, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(content)
+    with pytest.raises(ModelLoadError, match=r"bad\.pt"):
+        export_checkpoint(bad, tmp_path / "out")
+    with pytest.raises(ModelLoadError, match="not found"):
+        export_checkpoint(tmp_path / "missing.pt", tmp_path / "out")
