@@ -1,0 +1,81 @@
+"""Presets: knobs and MIDI-learn bindings saved as `configs/serve/<name>.toml` and loaded back.
+
+Layout (shared with the serve config): a `[knobs]` table with `Knobs` fields and a `[cc]` table
+mapping controller numbers to knob names. Saving into an existing file keeps its other tables
+(ports, clock, ...) so a preset can live in the serve config itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from livegen.config import dump_toml, from_mapping, read_toml, to_mapping, write_atomic
+from livegen.control import CC_RANGES, Control, Knobs
+from livegen.errors import ConfigError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What a preset restores: every knob and every controller binding."""
+
+    knobs: Knobs = field(default_factory=Knobs)
+    cc_bindings: dict[int, str] = field(default_factory=dict)
+
+
+def preset_path(directory: str | Path, name: str) -> Path:
+    """The file for preset `name`; names are plain words so they cannot escape the folder."""
+    name = name.strip().removesuffix(".toml")
+    if not _NAME.match(name):
+        raise ConfigError(f"preset name {name!r} not allowed; use letters, digits, '-', '_' or '.'")
+    return Path(directory) / f"{name}.toml"
+
+
+def list_presets(directory: str | Path) -> list[str]:
+    """Preset names found in `directory`, sorted; a missing folder has none."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.toml") if not p.name.startswith("."))
+
+
+def save_preset(path: str | Path, knobs: Knobs, cc_bindings: dict[int, str]) -> Path:
+    """Write knobs and bindings to `path` atomically, keeping other tables already in the file."""
+    path = Path(path)
+    data: dict[str, Any] = read_toml(path) if path.exists() else {}
+    data["knobs"] = to_mapping(knobs)
+    data["cc"] = {str(cc): knob for cc, knob in sorted(cc_bindings.items())}
+    write_atomic(path, dump_toml(data))
+    return path
+
+
+def load_preset(path: str | Path) -> Preset:
+    """Read a preset; a bad knob value, unknown knob or bad controller number is a ConfigError."""
+    data = read_toml(path)
+    knobs = from_mapping(Knobs, data.get("knobs", {}), where=f"{path} [knobs]")
+    return Preset(knobs=knobs, cc_bindings=_parse_cc(data.get("cc", {}), where=f"{path} [cc]"))
+
+
+def _parse_cc(table: Any, *, where: str) -> dict[int, str]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table of controller number = knob name")
+    bindings: dict[int, str] = {}
+    for key, knob in table.items():
+        if not (key.isdigit() and 0 <= int(key) <= 127):
+            raise ConfigError(f"{where}: controller {key!r} is not a number 0..127")
+        if knob not in CC_RANGES:
+            raise ConfigError(
+                f"{where}: controller {key} bound to {knob!r}; choose from {', '.join(CC_RANGES)}"
+            )
+        bindings[int(key)] = knob
+    return bindings
+
+
+def apply_preset(control: Control, preset: Preset) -> None:
+    """Swap in the preset's knobs (one reference swap) and its controller bindings."""
+    control.set(**to_mapping(preset.knobs))
+    control.cc_bindings = dict(preset.cc_bindings)
