@@ -15,10 +15,10 @@ from livegen.train.model import ModelConfig, Transformer
 
 def runtime_tokenizer() -> tuple[int, dict[str, Any]]:
     """The runtime tokenizer's vocabulary size and the record a checkpoint stores for it."""
-    from livegen.tokenizer import TOKENIZER_VERSION, TokenizerConfig, Vocab
+    from livegen.tokenizer import TokenizerConfig, Vocab
 
     config = TokenizerConfig()
-    return Vocab(config).size, {**config.to_dict(), "version": TOKENIZER_VERSION}
+    return Vocab(config).size, config.to_dict()
 
 
 def make_tiny_model_dir(
