@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +31,21 @@ def jack_server() -> Iterator[JackServer]:
         else:
             os.environ["JACK_DEFAULT_SERVER"] = previous
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory):
+    """make(position="rope", **kwargs) -> Path of a tiny random exported model (real ONNX, the
+    real tokenizer's vocabulary), exported once per argument set for the whole session."""
+    made: dict[tuple, Path] = {}
+
+    def make(position: str = "rope", **kwargs) -> Path:
+        key = (position, *sorted(kwargs.items()))
+        if key not in made:
+            from livegen.export.tiny import make_tiny_model_dir
+
+            folder = tmp_path_factory.mktemp("tiny_model") / "model"
+            made[key] = make_tiny_model_dir(folder, position=position, **kwargs)
+        return made[key]
+
+    return make
