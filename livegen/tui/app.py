@@ -21,6 +21,7 @@ from livegen.control import Control, NoteView, Status
 from livegen.errors import ConfigError, LivegenError
 from livegen.tui.dialogs import PickScreen, PromptScreen
 from livegen.tui.knobspec import KNOB_SPECS, SPECS_BY_NAME, format_value, parse_value, stepped
+from livegen.tui.log_bridge import logs_to_app
 from livegen.tui.messages import DaemonNotice, KnobNudged, KnobSelected
 from livegen.tui.presets import apply_preset, list_presets, load_preset, preset_path, save_preset
 from livegen.tui.widgets import KeyHelp, KnobPanel, MessageLine, Meters, PianoRoll
@@ -86,12 +87,15 @@ class LivegenApp(App[None]):
         presets_dir: str | Path = DEFAULT_PRESETS_DIR,
         daemon: Any = None,
         models: Sequence[str] = (),
+        beats_per_bar: int | None = None,
     ) -> None:
         super().__init__()
         self.control = control
         self.presets_dir = Path(presets_dir)
         self.daemon = daemon
         self.models = tuple(dict.fromkeys(("default", *models)))
+        config = getattr(daemon, "config", None)
+        self.beats_per_bar = beats_per_bar or getattr(config, "beats_per_bar", 4)
         self.selected = KNOB_SPECS[0].name
         self.paused = control.status.paused
         self.recording = control.status.recording
@@ -102,13 +106,19 @@ class LivegenApp(App[None]):
 
     # ---- layout and polling -------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        with Container(id="body"):
+        # Kept as attributes: the poll timer must not depend on a query while screens change.
+        self.knob_panel = KnobPanel(id="knobs")
+        self.meters = Meters(id="meters")
+        self.roll = PianoRoll(id="roll", beats_per_bar=self.beats_per_bar)
+        self.message_line = MessageLine(id="message")
+        self.body = Container(id="body")
+        with self.body:
             with Container(id="panel"):
-                yield KnobPanel(id="knobs")
-                yield Meters(id="meters")
+                yield self.knob_panel
+                yield self.meters
                 yield KeyHelp(id="keys")
-            yield PianoRoll(id="roll")
-        yield MessageLine(id="message")
+            yield self.roll
+        yield self.message_line
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -121,7 +131,7 @@ class LivegenApp(App[None]):
         self._apply_width(event.size.width)
 
     def _apply_width(self, columns: int) -> None:
-        self.query_one("#body").set_class(columns >= WIDE_MIN_COLUMNS, "-wide")
+        self.body.set_class(columns >= WIDE_MIN_COLUMNS, "-wide")
 
     def poll(self) -> None:
         """Read the control's current snapshots and redraw what changed; never blocks."""
@@ -132,7 +142,7 @@ class LivegenApp(App[None]):
         shown = (knobs, bindings, learn_target, self.selected)
         if shown != self._shown:
             self._shown = shown
-            self.query_one(KnobPanel).sync(knobs, bindings, learn_target, self.selected)
+            self.knob_panel.sync(knobs, bindings, learn_target, self.selected)
         if self._learning is not None and learn_target is None:
             bound = [cc for cc, knob in bindings.items() if knob == self._learning]
             if bound:
@@ -141,14 +151,16 @@ class LivegenApp(App[None]):
         status = control.status
         if status is not self._last_status:
             self._on_status(status)
-        self.query_one(PianoRoll).show(copy_notes(control), status.position_beats)
+        self.roll.show(copy_notes(control), status.position_beats)
         if self.daemon is not None and not _alive(self.daemon):
-            self.say("the daemon stopped; press q to quit", error=True)
+            # The daemon stopped by itself (error, SIGTERM): leave so `serve` can report why.
+            self.send_quit()
+            self.exit()
 
     def _on_status(self, status: Status) -> None:
         previous = self._last_status
         self._last_status = status
-        self.query_one(Meters).show(status)
+        self.meters.show(status)
         if previous is None or status.paused != previous.paused:
             self.paused = status.paused
         if previous is None or status.recording != previous.recording:
@@ -157,7 +169,7 @@ class LivegenApp(App[None]):
             self.say(status.message)
 
     def say(self, text: str, *, error: bool = False) -> None:
-        self.query_one(MessageLine).say(text, error=error)
+        self.message_line.say(text, error=error)
 
     def on_daemon_notice(self, message: DaemonNotice) -> None:
         self.say(message.text, error=message.error)
@@ -310,8 +322,9 @@ class LivegenApp(App[None]):
 
 
 def _alive(daemon: Any) -> bool:
-    is_alive = getattr(daemon, "is_alive", None)
-    return bool(is_alive()) if callable(is_alive) else True
+    """Whether the daemon still runs: its stop event is clear (livegen.daemon.Daemon)."""
+    stop_event = getattr(daemon, "stop_event", None)
+    return stop_event is None or not stop_event.is_set()
 
 
 def make_app(
@@ -320,9 +333,16 @@ def make_app(
     presets_dir: str | Path = DEFAULT_PRESETS_DIR,
     daemon: Any = None,
     models: Sequence[str] = (),
+    beats_per_bar: int | None = None,
 ) -> LivegenApp:
-    """The one factory for the TUI, used by `livegen serve` and by the tests."""
-    return LivegenApp(control, presets_dir=presets_dir, daemon=daemon, models=models)
+    """The one factory for the TUI, used by `livegen serve` and by the tests.
+
+    `daemon` (optional, a livegen.daemon.Daemon) lends its bar length and lets the UI leave when
+    the daemon stops by itself; everything else goes through `control`.
+    """
+    return LivegenApp(
+        control, presets_dir=presets_dir, daemon=daemon, models=models, beats_per_bar=beats_per_bar
+    )
 
 
 def run_tui(
@@ -338,6 +358,7 @@ def run_tui(
     """
     app = make_app(control, presets_dir=presets_dir, daemon=daemon, models=models)
     try:
-        app.run()
+        with logs_to_app(app):
+            app.run()
     finally:
         app.send_quit()

@@ -102,12 +102,7 @@ def parse_value(name: str, text: str) -> Any:
     if name not in SPECS_BY_NAME:
         raise ConfigError(f"unknown knob {name!r}; valid knobs: {', '.join(SPECS_BY_NAME)}")
     if name == "key_lock":
-        if text.lower() in ("", "off", "none"):
-            return ""
-        for choice in KEY_LOCK_CHOICES[1:]:
-            if choice.lower() == " ".join(text.lower().split()):
-                return choice
-        raise ConfigError(f"key lock {text!r} not understood; use e.g. 'C major', 'F# minor', off")
+        return parse_key(text)
     if name in ("mode", "model"):
         return text
     if name == "top_k" and text.lower() == "off":
@@ -125,6 +120,23 @@ def parse_value(name: str, text: str) -> Any:
             raise ConfigError(f"{name}: {text!r} is not a whole number")
         return int(number)
     return number
+
+
+def parse_key(text: str) -> str:
+    """A typed key as one of KEY_LOCK_CHOICES: "bb" -> "A# major", "f#m" -> "F# minor"."""
+    words = text.lower().split()
+    if not words or words == ["off"] or words == ["none"]:
+        return ""
+    root, quality = words[0], " ".join(words[1:])
+    if not quality and len(root) > 1 and root.endswith("m"):
+        root, quality = root[:-1], "minor"
+    quality = {"": "major", "maj": "major", "min": "minor", "m": "minor"}.get(quality, quality)
+    letter = root[:1].upper()
+    accidentals = root[1:]
+    if letter not in NOTE_NAMES or quality not in ("major", "minor") or accidentals.strip("#b"):
+        raise ConfigError(f"key lock {text!r} not understood; use e.g. 'C major', 'F# minor', off")
+    pitch_class = NOTE_NAMES.index(letter) + accidentals.count("#") - accidentals.count("b")
+    return f"{NOTE_NAMES[pitch_class % 12]} {quality}"
 
 
 def gauge_fraction(name: str, value: Any) -> float | None:

@@ -51,9 +51,7 @@ def publish_scene(control: Control, now_beat: float = NOW_BEAT) -> None:
         ),
     )
     control.planned = tuple(
-        NoteView(p, s, s + d, "planned", channel=1)
-        for p, s, d in model_part(11, 2)
-        if s > now_beat
+        NoteView(p, s, s + d, "planned", channel=1) for p, s, d in model_part(11, 2) if s > now_beat
     )
     whole = int(now_beat)
     control.publish(

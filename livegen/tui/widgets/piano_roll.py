@@ -54,11 +54,15 @@ def fit_pitch_window(pitches: Sequence[int], rows: int, current: PitchWindow | N
         and high < current.low + rows * per_row
     ):
         return current  # no jumping around while the notes stay in view
-    span = rows * per_row
-    start = (low + high + 1) // 2 - span // 2
-    start = max(0, min(start, 128 - span)) if span <= 128 else 0
-    # Align multi-semitone rows to their size so row labels stay put between refits.
-    return PitchWindow(start - start % per_row if per_row > 1 else start, per_row)
+    while True:
+        span = rows * per_row
+        start = low - (span - (high - low + 1)) // 2  # centre the notes
+        start = max(0, min(start, 128 - span)) if span <= 128 else 0
+        # Align multi-semitone rows to their size so row labels stay put between refits.
+        start -= start % per_row
+        if high < start + span:
+            return PitchWindow(start, per_row)
+        per_row += 1
 
 
 def render_roll(

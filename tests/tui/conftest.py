@@ -1,0 +1,43 @@
+"""Helpers for driving the TUI with Pilot from plain (synchronous) pytest tests."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from livegen.control import Command, Control
+from livegen.tui import LivegenApp, make_app
+
+Scenario = Callable[[LivegenApp, object], Awaitable[None]]
+
+
+def drain(control: Control) -> list[Command]:
+    """Take every queued command, as the daemon's supervisor does."""
+    commands = []
+    while True:
+        try:
+            commands.append(control.commands.get_nowait())
+        except queue.Empty:
+            return commands
+
+
+@pytest.fixture
+def drive(tmp_path):
+    """drive(control, scenario, size=(80, 24)): run the app under Pilot and play `scenario`."""
+
+    def run(control: Control, scenario: Scenario, size=(80, 24), **kwargs) -> LivegenApp:
+        kwargs.setdefault("presets_dir", tmp_path / "presets")
+        app = make_app(control, **kwargs)
+
+        async def main() -> None:
+            async with app.run_test(size=size) as pilot:
+                await pilot.pause()
+                await scenario(app, pilot)
+
+        asyncio.run(main())
+        return app
+
+    return run
