@@ -51,6 +51,8 @@ from livegen.tokenizer.events import (
     velocity_to_bin,
 )
 from livegen.tokenizer.grammar import GRAMMAR, Grammar
+from livegen.tokenizer.midi_file import Score, read_midi, write_midi
+from livegen.tokenizer.roundtrip import RoundTripReport, compare_notes, round_trip
 from livegen.tokenizer.vocab import DRUM_CHANNEL, KEY_NAMES, MODES, TokenKind, Vocab
 
 __all__ = [
@@ -64,6 +66,8 @@ __all__ = [
     "Note",
     "NoteEvent",
     "QuantizedNote",
+    "RoundTripReport",
+    "Score",
     "StreamingDecoder",
     "StreamingEncoder",
     "TokenKind",
@@ -72,6 +76,7 @@ __all__ = [
     "beat_to_step",
     "bin_to_velocity",
     "check_compatible",
+    "compare_notes",
     "decode_tokens",
     "encode_events",
     "encode_notes",
@@ -79,5 +84,8 @@ __all__ = [
     "normalize_notes",
     "note_events",
     "pair_events",
+    "read_midi",
+    "round_trip",
     "velocity_to_bin",
+    "write_midi",
 ]

@@ -1,0 +1,258 @@
+"""MIDI files <-> notes in beats, with mido: tempo maps, meters, drums, sustain pedal.
+
+Reading (`read_midi`): types 0, 1 (and 2, read like 1); all tracks merged in time order.
+- Times are beats (ticks / ticks_per_beat): tempo-free, like the tokens. The tempo map is kept in
+  `Score.tempos` for seconds <-> beats (`Score.seconds_at`, `Score.beat_at`).
+- Time signatures are kept (`Score.time_signatures`, `Score.meter()` gives bar lengths in beats
+  for the encoder's BAR tokens).
+- Parts are MIDI channels (channel 10, i.e. 9 from zero, is drums); a note's program is the
+  channel's last program change before it (None when there was none).
+- The sustain pedal (CC64 >= 64) is **applied to durations**, not encoded: a key released while
+  the pedal is down sounds until the pedal lifts (or the key is struck again). Performances with
+  pedal thus keep the length you hear, and the token language stays notes only.
+- One voice per key and channel, as on a synth and in the tokens: striking a key that still
+  sounds ends the earlier note there, and the next note-off ends the new one (FIFO pairing would
+  make overlapping copies the tokens cannot hold); a second note-on of a key at the same tick
+  (two tracks doubling a part on one channel) is one sound and is read as one note, and so is a
+  zero-length note at the tick where its key starts again. Note-on with velocity 0 is a
+  note-off; a stray note-off is ignored; notes still open at the end close at the last tick.
+- Running status is handled by mido; SysEx, pitch bend, other controllers and unknown metas are
+  read and ignored. Data bytes above 127 are an error (not clipped): such files are corrupt.
+- Anything unreadable raises MidiFileError naming the file.
+
+mido over symusic: symusic parses several times faster, but it pairs notes and reads the pedal
+its own way; mido gives us the raw events, needs no compiled code at run time, and its speed is
+enough here (see bench/tokenizer_bench.py for notes/s).
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mido
+
+from livegen.config import write_atomic
+from livegen.errors import MidiFileError
+from livegen.tokenizer.events import Note
+
+DEFAULT_TEMPO_US = 500_000  # microseconds per beat: 120 bpm, the MIDI default
+SUSTAIN_PEDAL = 64  # CC number
+PEDAL_DOWN = 64  # CC64 values from here up hold notes
+_MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
+
+
+@dataclass(frozen=True)
+class Score:
+    """A MIDI file's notes in beats, with its tempo map and time signatures."""
+
+    notes: list[Note]
+    ticks_per_beat: int = 480
+    tempos: tuple[tuple[float, int], ...] = ((0.0, DEFAULT_TEMPO_US),)  # (beat, µs per beat)
+    time_signatures: tuple[tuple[float, int, int], ...] = ()  # (beat, numerator, denominator)
+    end_beat: float = 0.0
+    _seconds: list[float] = field(default_factory=list, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        seconds, elapsed = [], 0.0
+        for i, (beat, _tempo) in enumerate(self.tempos):
+            if i:
+                prev_beat, prev_tempo = self.tempos[i - 1]
+                elapsed += (beat - prev_beat) * prev_tempo / 1e6
+            seconds.append(elapsed)
+        self._seconds.extend(seconds)
+
+    def meter(self) -> list[tuple[float, float]]:
+        """(beat, beats_per_bar) at each time signature, for the encoder's bar lines."""
+        return [(beat, num * 4 / den) for beat, num, den in self.time_signatures]
+
+    def seconds_at(self, beat: float) -> float:
+        i = max(0, bisect.bisect_right([b for b, _ in self.tempos], beat) - 1)
+        start_beat, tempo = self.tempos[i]
+        return self._seconds[i] + (beat - start_beat) * tempo / 1e6
+
+    def beat_at(self, seconds: float) -> float:
+        i = max(0, bisect.bisect_right(self._seconds, seconds) - 1)
+        start_beat, tempo = self.tempos[i]
+        return start_beat + (seconds - self._seconds[i]) * 1e6 / tempo
+
+
+def _open(path: Path) -> mido.MidiFile:
+    if not path.exists():
+        raise MidiFileError(f"MIDI file not found: {path}")
+    if path.is_dir():
+        raise MidiFileError(f"{path} is a folder, not a MIDI file")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError as err:
+        raise MidiFileError(f"cannot read {path}: {err.strerror or err}") from err
+    if not head:
+        raise MidiFileError(f"{path} is empty, not a MIDI file")
+    if head != b"MThd":
+        what = "a WAV/RIFF file" if head == b"RIFF" else "no MThd header"
+        raise MidiFileError(f"{path} is not a MIDI file ({what})")
+    try:
+        midi = mido.MidiFile(path, clip=False)
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as err:
+        raise MidiFileError(f"{path} is not a readable MIDI file: {err}") from err
+    if midi.ticks_per_beat <= 0:
+        raise MidiFileError(f"{path}: SMPTE time division is not supported")
+    return midi
+
+
+def read_midi(path: str | Path) -> Score:
+    """Read a standard MIDI file into notes in beats (see the module docstring for the rules)."""
+    path = Path(path)
+    midi = _open(path)
+    tpb = midi.ticks_per_beat
+    tracks = midi.tracks if midi.type != 2 else [mido.merge_tracks(midi.tracks)]
+    try:
+        messages = mido.merge_tracks(tracks, skip_checks=True)
+    except TypeError:  # mido < 1.3 has no skip_checks
+        messages = mido.merge_tracks(tracks)
+
+    open_notes: dict[tuple[int, int], list] = {}  # key -> [start, velocity, program, released]
+    pedal = [False] * 16
+    programs: dict[int, int] = {}
+    notes: list[Note] = []
+    tempos: dict[int, int] = {0: DEFAULT_TEMPO_US}
+    meters: dict[int, tuple[int, int]] = {}
+
+    def close(key: tuple[int, int], tick: int) -> None:
+        start, velocity, program, _ = open_notes.pop(key)
+        notes.append(Note(key[1], start / tpb, tick / tpb, velocity, key[0], program))
+
+    tick = 0
+    for msg in messages:
+        tick += msg.time
+        kind = msg.type
+        if kind == "note_on" or kind == "note_off":
+            key = (msg.channel, msg.note)
+            held = open_notes.get(key)
+            if kind == "note_on" and msg.velocity > 0:
+                if held is not None:
+                    if held[0] == tick:
+                        continue  # the same key twice at once (doubled tracks): one sound
+                    close(key, tick)
+                open_notes[key] = [tick, msg.velocity, programs.get(msg.channel), False]
+            elif held is not None and not held[3]:
+                if pedal[msg.channel]:
+                    held[3] = True  # released under the pedal: sounds on until it lifts
+                else:
+                    close(key, tick)
+        elif kind == "control_change" and msg.control == SUSTAIN_PEDAL:
+            down = msg.value >= PEDAL_DOWN
+            if pedal[msg.channel] and not down:
+                for key in [k for k, held in open_notes.items() if k[0] == msg.channel and held[3]]:
+                    close(key, tick)
+            pedal[msg.channel] = down
+        elif kind == "program_change":
+            programs[msg.channel] = msg.program
+        elif kind == "set_tempo":
+            if msg.tempo > 0:
+                tempos[tick] = msg.tempo
+        elif kind == "time_signature" and msg.numerator > 0 and msg.denominator > 0:
+            meters[tick] = (msg.numerator, msg.denominator)
+    for key in list(open_notes):
+        close(key, tick)
+    # A zero-length note at the tick where the same key starts again is a retrigger artefact
+    # (on, off, on at one tick, as music21 and some sequencers write): one sound, one note.
+    starts = {(n.channel, n.pitch, n.start_beat) for n in notes if n.end_beat > n.start_beat}
+    notes = [
+        n
+        for n in notes
+        if n.end_beat > n.start_beat or (n.channel, n.pitch, n.start_beat) not in starts
+    ]
+    notes.sort(key=lambda n: (n.start_beat, n.channel, n.pitch))
+    return Score(
+        notes=notes,
+        ticks_per_beat=tpb,
+        tempos=tuple((t / tpb, tempo) for t, tempo in sorted(tempos.items())),
+        time_signatures=tuple((t / tpb, n, d) for t, (n, d) in sorted(meters.items())),
+        end_beat=tick / tpb,
+    )
+
+
+def write_midi(
+    notes: Iterable[Note],
+    path: str | Path,
+    *,
+    tempo_bpm: float = 120.0,
+    ticks_per_beat: int = 480,
+    time_signatures: Sequence[tuple[float, int, int]] = ((0.0, 4, 4),),
+) -> Path:
+    """Write notes (in beats) as a type-1 file: a tempo/meter track, then one track per channel.
+
+    The write is atomic (temp file, then rename), so a reader never sees half a file.
+    """
+    path = Path(path)
+    if tempo_bpm <= 0:
+        raise ValueError(f"tempo_bpm must be positive, got {tempo_bpm}")
+    midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
+    conductor: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
+        (0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm)))
+    ]
+    for beat, num, den in time_signatures:
+        meta = mido.MetaMessage("time_signature", numerator=num, denominator=den)
+        conductor.append((round(beat * ticks_per_beat), 1, meta))
+    midi.tracks.append(_track(conductor))
+
+    by_channel: dict[int, list[tuple[int, int, mido.Message]]] = {}
+    for note in notes:
+        events = by_channel.setdefault(note.channel, [])
+        start = round(note.start_beat * ticks_per_beat)
+        end = max(start, round(note.end_beat * ticks_per_beat))
+        if note.program is not None:
+            events.append(
+                (
+                    start,
+                    0,
+                    mido.Message("program_change", channel=note.channel, program=note.program),
+                )
+            )
+        velocity = min(max(int(note.velocity), 1), 127)
+        events.append(
+            (
+                start,
+                2,
+                mido.Message("note_on", channel=note.channel, note=note.pitch, velocity=velocity),
+            )
+        )
+        # Offs sort before ons at the same tick, so a re-struck key is not cut by its own off.
+        events.append(
+            (end, 1, mido.Message("note_off", channel=note.channel, note=note.pitch, velocity=0))
+        )
+    for channel in sorted(by_channel):
+        events = by_channel[channel]
+        # Drop repeated program changes: only changes matter.
+        kept, current = [], None
+        for item in sorted(events, key=lambda e: (e[0], e[1])):
+            if item[2].type == "program_change":
+                if item[2].program == current:
+                    continue
+                current = item[2].program
+            kept.append(item)
+        midi.tracks.append(_track(kept))
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    write_atomic(path, buffer.getvalue())
+    return path
+
+
+def _track(events: list[tuple[int, int, mido.Message | mido.MetaMessage]]) -> mido.MidiTrack:
+    track = mido.MidiTrack()
+    last = 0
+    for tick, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(msg.copy(time=tick - last))
+        last = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    return track
+
+
+def is_midi_name(path: str | Path) -> bool:
+    """Does the file name look like MIDI (used to pick files from folders)?"""
+    return Path(path).suffix.lower() in _MIDI_SUFFIXES
