@@ -163,6 +163,8 @@ class MidiOutput:
     """An output port; only the scheduler thread sends on it."""
 
     def __init__(self, api: int, client_name: str) -> None:
+        self._api = api
+        self._client_name = client_name
         self._midi = rtmidi.MidiOut(rtapi=api, name=client_name)
         self.state = PortState("")
         self._wanted: str | None = None
@@ -180,8 +182,17 @@ class MidiOutput:
     def open_virtual(self, port_name: str = "out") -> str:
         self._midi.open_virtual_port(port_name)
         self.virtual = True
-        self.state = PortState(port_name)
-        return port_name
+        self.state = PortState(self._full_name(port_name))
+        return self.state.name
+
+    def _full_name(self, port_name: str) -> str:
+        """The name others see; JACK may have renamed our client (NAME-01) to keep it unique."""
+        try:
+            names = rtmidi.MidiIn(rtapi=self._api, name=f"{CLIENT_NAME}-list").get_ports()
+        except rtmidi.SystemError:
+            return port_name
+        ours = [n for n in names if n.startswith(self._client_name) and n.endswith(f":{port_name}")]
+        return ours[-1] if ours else port_name
 
     def check(self) -> bool:
         return _check(self._midi, self.state, self._wanted, self.virtual, "output")

@@ -111,6 +111,10 @@ class Scheduler:
         """Forget planned notes starting at or after `tick` (a re-plan); sounding ones still end."""
         self._inbox.put(("cancel", tick, channel))
 
+    def cut(self, tick: int, channel: int | None = None) -> None:
+        """Stop a part at `tick`: planned notes from there go, sounding ones end there."""
+        self._inbox.put(("cut", tick, channel))
+
     def silence(self) -> None:
         """Stop everything pending and end every sounding note (transport stop, pause)."""
         self._inbox.put(("silence",))
@@ -213,6 +217,8 @@ class Scheduler:
                 self._end(op[1], op[2])
             elif name == "cancel":
                 self._cancel(op[1], op[2])
+            elif name == "cut":
+                self._cut(op[1], op[2])
             elif name == "silence":
                 self._silence(self.clock.now_ns() if now_ns is None else now_ns)
             elif name == "exit":
@@ -229,7 +235,7 @@ class Scheduler:
         heapq.heappush(self._heap, (note.off_tick, _OFF, next(self._seq), note_id))
 
     def _end(self, key: object, off_tick: int) -> None:
-        note_id = self._keys.pop(key, None)
+        note_id = self._keys.get(key)
         note = self._notes.get(note_id) if note_id is not None else None
         if note is None or note.off_tick == off_tick:
             return
@@ -243,6 +249,14 @@ class Scheduler:
                 continue
             if channel is None or note.channel == channel:
                 del self._notes[note_id]  # its heap entries are skipped when they come up
+
+    def _cut(self, tick: int, channel: int | None) -> None:
+        self._cancel(tick, channel)
+        for note_id, note in list(self._notes.items()):
+            if (channel is None or note.channel == channel) and note.off_tick > tick:
+                note = dataclasses.replace(note, off_tick=max(tick, note.on_tick + 1))
+                self._notes[note_id] = note
+                heapq.heappush(self._heap, (note.off_tick, _OFF, next(self._seq), note_id))
 
     def _note_on(self, note_id: int, note: ScheduledNote, deadline_ns: int, now_ns: int) -> None:
         lateness_ns = now_ns - deadline_ns

@@ -156,3 +156,14 @@ def test_a_note_end_decoded_later_moves_its_note_off() -> None:
     scheduler.end("a", 18)
     by_tick = _run_ticks(clock, scheduler, 100)
     assert by_tick == {0: [(0x90, 60, 100)], 18: [(0x80, 60, 0)]}
+
+
+def test_cut_ends_a_part_at_a_tick() -> None:
+    clock, scheduler, _ = _setup()
+    scheduler.add(ScheduledNote(0, 96, 60, 100, 1))  # sounding at the cut: ends at it
+    scheduler.add(ScheduledNote(30, 40, 62, 100, 1))  # planned after the cut: never plays
+    scheduler.add(ScheduledNote(0, 96, 48, 100, 0))  # another part: untouched
+    _run_ticks(clock, scheduler, 10)
+    scheduler.cut(20, channel=1)
+    by_tick = _run_ticks(clock, scheduler, 100)
+    assert by_tick == {20: [(0x81, 60, 0)], 96: [(0x80, 48, 0)]}

@@ -1,0 +1,76 @@
+"""`livegen serve`, `livegen ports` and `livegen demo`: thin shells over serve_run and demo."""
+
+from __future__ import annotations
+
+import click
+
+from livegen.control import MODES
+from livegen.ports import BACKEND_CHOICES
+
+
+@click.command()
+@click.option("--port", help="Existing MIDI port for both directions (exact or unique substring).")
+@click.option("--in-port", help="Existing MIDI port to listen to.")
+@click.option("--out-port", help="Existing MIDI port to play to.")
+@click.option("--virtual", metavar="NAME", help="Create ports NAME:in and NAME:out (JACK client).")
+@click.option("--backend", type=click.Choice(BACKEND_CHOICES), help="MIDI system (default auto).")
+@click.option("--model", help="'default' or an exported model folder.")
+@click.option("--mode", type=click.Choice(MODES), help="call, accompany or continue.")
+@click.option("--clock", type=click.Choice(("internal", "external")), help="Time source.")
+@click.option("--bpm", type=float, help="Tempo of the internal clock.")
+@click.option("--seed", type=int, help="Sampling seed.")
+@click.option("--record", type=click.Path(dir_okay=False), help="Write the session to FILE.mid.")
+@click.option("--headless", is_flag=True, help="No TUI; log to stderr.")
+@click.option("--config", help="configs/serve/NAME.toml (a name or a path).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a setting.")
+@click.option("--prompt", type=click.Path(dir_okay=False), help="MIDI file to continue from.")
+@click.option("--seconds", type=float, help="Stop by itself after this many seconds.")
+def serve(**kwargs: object) -> None:
+    """Play along live: listen on a MIDI port, generate in time with the clock, play back.
+
+    Stop with Ctrl-C (or SIGTERM): every sounding note is ended before exit.
+    """
+    from livegen.serve_run import ServeOptions, run_serve
+
+    kwargs["overrides"] = tuple(kwargs["overrides"])  # type: ignore[arg-type]
+    code = run_serve(ServeOptions(**kwargs))  # type: ignore[arg-type]
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+@click.command()
+@click.option("--backend", type=click.Choice(BACKEND_CHOICES), default="auto", show_default=True)
+def ports(backend: str) -> None:
+    """List the MIDI ports livegen can open (inputs and outputs)."""
+    from livegen.ports import list_ports
+
+    inputs, outputs = list_ports(backend)
+    click.echo("inputs (livegen listens to one of these):")
+    for name in inputs or ["(none)"]:
+        click.echo(f"  {name}")
+    click.echo("outputs (livegen plays to one of these):")
+    for name in outputs or ["(none)"]:
+        click.echo(f"  {name}")
+
+
+@click.command()
+@click.option("--model", default="default", show_default=True, help="Model folder or 'default'.")
+@click.option("--prompt", type=click.Path(dir_okay=False), help="MIDI file the player plays.")
+@click.option("--mode", type=click.Choice(MODES), default="accompany", show_default=True)
+@click.option("--seconds", type=float, default=None, help="Stop after this long.")
+@click.option("--bars", type=int, default=8, show_default=True, help="Bars of the prompt to play.")
+@click.option("--bpm", type=float, default=100.0, show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="livegen-demo",
+    show_default=True,
+    help="Folder for the recording (.mid) and rendering (.wav).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+def demo(**kwargs: object) -> None:
+    """A jam with no DAW: JACK dummy server, the daemon, a virtual player, a recording (+ WAV)."""
+    from livegen.demo import DemoOptions, run_demo
+
+    run_demo(DemoOptions(**kwargs))  # type: ignore[arg-type]

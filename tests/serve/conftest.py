@@ -1,0 +1,13 @@
+"""Fixtures for the daemon's tests: a tiny random exported model (real ONNX, no training)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tiny = pytest.importorskip("livegen.export.tiny", reason="export extra (torch) not installed")
+    return tiny.make_tiny_model_dir(tmp_path_factory.mktemp("tiny") / "model", context=512)
