@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import threading
 
 from conftest import drain
@@ -10,6 +12,7 @@ from tui_scene import publish_scene
 from tui_screen import screen_text
 
 from livegen.control import Control, Knobs, NoteView
+from livegen.tui.log_bridge import logs_to_app
 from livegen.tui.messages import DaemonNotice
 from livegen.tui.widgets import MessageLine
 
@@ -290,3 +293,30 @@ def test_a_wide_terminal_gets_the_side_panel_layout_and_the_key_list(drive):
         assert not app.query_one("#body").has_class("-wide")
 
     drive(control, scenario, size=(160, 45))
+
+
+def test_log_lines_go_to_the_message_line_not_the_terminal(drive):
+    stream = io.StringIO()
+    root = logging.getLogger()
+    terminal = logging.StreamHandler(stream)
+    root.addHandler(terminal)
+
+    async def scenario(app, pilot):
+        with logs_to_app(app):
+            worker = threading.Thread(
+                target=logging.getLogger("livegen.daemon").warning,
+                args=("controller %d: %s", 7, "x"),
+            )
+            worker.start()
+            worker.join()
+            await pilot.pause(0.1)
+            assert terminal not in root.handlers
+        assert terminal in root.handlers
+        assert message(app) == "controller 7: x"
+        assert app.message_line.has_class("-error")
+
+    try:
+        drive(Control(), scenario)
+    finally:
+        root.removeHandler(terminal)
+    assert stream.getvalue() == ""
