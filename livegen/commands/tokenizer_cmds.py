@@ -1,0 +1,95 @@
+"""`livegen roundtrip` and `livegen tokens`: the tokenizer on a MIDI file, from the shell."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from livegen.errors import MidiFileError
+from livegen.tokenizer import (
+    TokenizerConfig,
+    TokenKind,
+    Vocab,
+    encode_notes,
+    read_midi,
+    round_trip,
+    write_midi,
+)
+
+_LINE_WIDTH = 96
+
+
+@click.command()
+@click.argument("midi_in", metavar="IN.mid", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "midi_out",
+    metavar="OUT.mid",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the decoded notes to this MIDI file (tempo and meter of IN kept).",
+)
+def roundtrip(midi_in: Path, midi_out: Path | None) -> None:
+    """Encode IN.mid to tokens and decode it back; report what survived.
+
+    Prints notes in, notes out, kept, merged (two onsets of one key inside one grid step),
+    dropped, and the largest onset/offset error in grid steps (24 per beat).
+    """
+    score = read_midi(midi_in)
+    config = TokenizerConfig()
+    tokens, decoded, report = round_trip(score.notes, config, time_signatures=score.meter())
+    click.echo(f"file:        {midi_in}")
+    click.echo(f"tokens:      {len(tokens)}")
+    click.echo(f"notes in:    {report.notes_in}")
+    click.echo(f"notes out:   {report.notes_out}")
+    click.echo(
+        f"kept:        {report.kept} ({100 * report.kept_fraction:.2f}% of the "
+        f"{report.notes_in - report.merged} notes the grid can hold)"
+    )
+    click.echo(f"merged:      {report.merged} (two onsets of one key within one grid step)")
+    click.echo(f"dropped:     {report.dropped}")
+    click.echo(f"largest onset error:  {report.max_onset_error_steps:.2f} grid steps")
+    click.echo(f"largest offset error: {report.max_offset_error_steps:.2f} grid steps")
+    if midi_out is not None:
+        tempo_bpm = 60e6 / score.tempos[0][1]
+        meters = score.time_signatures or ((0.0, 4, 4),)
+        try:
+            write_midi(decoded, midi_out, tempo_bpm=tempo_bpm, time_signatures=meters)
+        except OSError as err:
+            raise MidiFileError(f"cannot write {midi_out}: {err.strerror or err}") from err
+        click.echo(f"wrote:       {midi_out}")
+
+
+@click.command()
+@click.argument("midi_in", metavar="IN.mid", type=click.Path(path_type=Path))
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="Show at most this many tokens (the counts cover all of them).",
+)
+def tokens(midi_in: Path, limit: int) -> None:
+    """Show the token stream of IN.mid in readable form, plus counts by kind."""
+    score = read_midi(midi_in)
+    config = TokenizerConfig()
+    vocab = Vocab(config)
+    ids = encode_notes(score.notes, config, time_signatures=score.meter(), vocab=vocab)
+    line = ""
+    for token in ids[:limit]:
+        name = vocab.name(token)
+        if line and len(line) + 1 + len(name) > _LINE_WIDTH:
+            click.echo(line)
+            line = ""
+        line = f"{line} {name}" if line else name
+    if line:
+        click.echo(line)
+    if len(ids) > limit:
+        click.echo(f"... ({len(ids) - limit} more)")
+    counts = Counter(vocab.kind_list[token] for token in ids)
+    click.echo(f"\n{len(ids)} tokens, {len(score.notes)} notes, vocabulary {vocab.size}")
+    for kind in TokenKind:
+        if counts[int(kind)]:
+            click.echo(f"  {kind.name:<11} {counts[int(kind)]}")
