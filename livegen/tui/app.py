@@ -23,12 +23,18 @@ from livegen.tui.dialogs import PickScreen, PromptScreen
 from livegen.tui.knobspec import KNOB_SPECS, SPECS_BY_NAME, format_value, parse_value, stepped
 from livegen.tui.log_bridge import logs_to_app
 from livegen.tui.messages import DaemonNotice, KnobNudged, KnobSelected
-from livegen.tui.presets import apply_preset, list_presets, load_preset, preset_path, save_preset
+from livegen.tui.presets import (
+    apply_preset,
+    default_presets_dir,
+    list_presets,
+    load_preset,
+    preset_path,
+    save_preset,
+)
 from livegen.tui.widgets import KeyHelp, KnobPanel, MessageLine, Meters, PianoRoll
 
 POLL_HZ = 25
 WIDE_MIN_COLUMNS = 120  # from here on the panels stack on the left and the roll gets the rest
-DEFAULT_PRESETS_DIR = Path("configs/serve")
 
 
 def copy_notes(control: Control) -> tuple[NoteView, ...]:
@@ -84,14 +90,14 @@ class LivegenApp(App[None]):
         self,
         control: Control,
         *,
-        presets_dir: str | Path = DEFAULT_PRESETS_DIR,
+        presets_dir: str | Path | None = None,
         daemon: Any = None,
         models: Sequence[str] = (),
         beats_per_bar: int | None = None,
     ) -> None:
         super().__init__()
         self.control = control
-        self.presets_dir = Path(presets_dir)
+        self.presets_dir = Path(presets_dir) if presets_dir else default_presets_dir()
         self.daemon = daemon
         self.models = tuple(dict.fromkeys(("default", *models)))
         config = getattr(daemon, "config", None)
@@ -330,7 +336,7 @@ def _alive(daemon: Any) -> bool:
 def make_app(
     control: Control,
     *,
-    presets_dir: str | Path = DEFAULT_PRESETS_DIR,
+    presets_dir: str | Path | None = None,
     daemon: Any = None,
     models: Sequence[str] = (),
     beats_per_bar: int | None = None,
@@ -349,7 +355,7 @@ def run_tui(
     control: Control,
     daemon: Any = None,
     *,
-    presets_dir: str | Path = DEFAULT_PRESETS_DIR,
+    presets_dir: str | Path | None = None,
     models: Sequence[str] = (),
 ) -> None:
     """Run the TUI in this (main) thread until the user quits; the daemon always gets `quit`.

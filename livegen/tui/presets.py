@@ -27,6 +27,13 @@ class Preset:
     cc_bindings: dict[int, str] = field(default_factory=dict)
 
 
+def default_presets_dir() -> Path:
+    """Where serve configs live: the checkout's configs/serve, else ./configs/serve."""
+    from livegen.serve_config import CONFIG_DIR
+
+    return CONFIG_DIR if CONFIG_DIR.is_dir() else Path("configs") / "serve"
+
+
 def preset_path(directory: str | Path, name: str) -> Path:
     """The file for preset `name`; names are plain words so they cannot escape the folder."""
     name = name.strip().removesuffix(".toml")
