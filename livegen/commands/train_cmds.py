@@ -1,0 +1,143 @@
+"""`livegen train` and `livegen eval`: thin shells over livegen.train (torch imported inside)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import click
+
+from livegen.errors import ConfigError
+
+
+def _parse_sets(values: tuple[str, ...]) -> dict[str, object]:
+    """`--set optim.max_steps=10` pairs; values are TOML (strings may be bare words)."""
+    overrides: dict[str, object] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or "." not in key:
+            raise ConfigError(
+                f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. optim.max_steps=10"
+            )
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        overrides[key.strip()] = value
+    return overrides
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="A training config, e.g. configs/train/default.toml.",
+)
+@click.option("--resume", is_flag=True, help="Continue the run in the config's out_dir.")
+@click.option(
+    "--init-from",
+    "init_from",
+    default=None,
+    help="Start from trained weights: 'default' (the shipped model) or a checkpoint.",
+)
+@click.option("--data", "data_dir", default=None, help="Override [data] path.")
+@click.option("--out", "out_dir", default=None, help="Override [run] out_dir.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override any config value (repeatable).",
+)
+def train(
+    config_path: str,
+    resume: bool,
+    init_from: str | None,
+    data_dir: str | None,
+    out_dir: str | None,
+    sets: tuple[str, ...],
+) -> None:
+    """Train (or fine-tune, or resume) a model from prepared token shards."""
+    from livegen.train.loop import train as run_train
+    from livegen.train.train_config import load_train_config
+
+    overrides = _parse_sets(sets)
+    if data_dir:
+        overrides["data.path"] = data_dir
+    if out_dir:
+        overrides["run.out_dir"] = out_dir
+    config = load_train_config(config_path, overrides)
+    result = run_train(config, resume=resume, init_from=init_from)
+    if result.interrupted:
+        click.echo(
+            f"stopped at step {result.step}; checkpoint saved in {result.out_dir} "
+            f"(continue with --resume)",
+            err=True,
+        )
+    val = (
+        ""
+        if result.val_loss is None
+        else (f"; val loss {result.val_loss:.4f}, accuracy {result.val_accuracy:.3f}")
+    )
+    click.echo(f"step {result.step} in {result.seconds:.0f} s{val}; run in {result.out_dir}")
+
+
+@click.command(name="eval")
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    help="A checkpoint file or run folder (or an exported model folder / 'default').",
+)
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    help="A prepared data folder, or a plain folder of MIDI files.",
+)
+@click.option(
+    "--split",
+    default="test",
+    show_default=True,
+    help="Split of a prepared folder to score (train, val, test).",
+)
+@click.option(
+    "--ngram-data",
+    default=None,
+    help="Prepared folder whose train split fits the n-gram (default: --data).",
+)
+@click.option(
+    "--prompts",
+    default=16,
+    show_default=True,
+    type=click.IntRange(0, 10_000),
+    help="Held-out prompts to continue (0 = skip continuations).",
+)
+@click.option("--max-files", default=0, type=click.IntRange(0), help="Score at most N files.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate(
+    model_path: str,
+    data_path: str,
+    split: str,
+    ngram_data: str | None,
+    prompts: int,
+    max_files: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Score a model: NLL and accuracy beside a 4-gram baseline, plus continuation statistics."""
+    from livegen.train.evaluate import EvalOptions, evaluate_model, format_report
+
+    options = EvalOptions(
+        split=split,
+        ngram_data=ngram_data,
+        prompts=prompts,
+        max_files=max_files,
+        seed=seed,
+        progress=not as_json,
+    )
+    report = evaluate_model(model_path, data_path, options)
+    click.echo(json.dumps(report, indent=1) if as_json else format_report(report))

@@ -1,0 +1,74 @@
+"""Token shards on disk: one flat uint16 file per split plus document offsets, and the manifest.
+
+Layout of a prepared folder:
+    manifest.json       tokenizer settings, one record per source file (source, split, notes,
+                        tokens, doc index), per-split totals and the skipped files with reasons
+    <split>.bin         uint16 token ids of all documents of the split, back to back
+    <split>.idx.npy     int64 offsets into <split>.bin, n_docs + 1 entries (doc i is
+                        bin[idx[i]:idx[i+1]])
+Readers memory-map the .bin files, so a split larger than RAM still works.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from livegen.errors import ConfigError
+
+MANIFEST = "manifest.json"
+TOKEN_DTYPE = np.uint16
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a prepared folder: a flat token memmap and document offsets."""
+
+    name: str
+    tokens: np.ndarray  # (n_tokens,) uint16, memory-mapped
+    offsets: np.ndarray  # (n_docs + 1,) int64
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.offsets[-1])
+
+    def doc(self, i: int) -> np.ndarray:
+        return self.tokens[self.offsets[i] : self.offsets[i + 1]]
+
+
+def is_prepared(folder: str | Path) -> bool:
+    return (Path(folder) / MANIFEST).is_file()
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise ConfigError(
+            f"{folder}: not a prepared data folder (no {MANIFEST}); run "
+            "`livegen data prepare --source ... --out ...` first"
+        )
+    return json.loads(path.read_text())
+
+
+def load_split(folder: str | Path, name: str) -> Split:
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if name not in manifest["splits"]:
+        raise ConfigError(
+            f"{folder}: no split {name!r}; available: {', '.join(manifest['splits'])}"
+        )
+    offsets = np.load(folder / f"{name}.idx.npy")
+    bin_path = folder / f"{name}.bin"
+    if offsets[-1] == 0:
+        tokens = np.zeros(0, dtype=TOKEN_DTYPE)
+    else:
+        tokens = np.memmap(bin_path, dtype=TOKEN_DTYPE, mode="r", shape=(int(offsets[-1]),))
+    return Split(name, tokens, offsets)

@@ -1,0 +1,258 @@
+"""Training batches from prepared token shards, with musical augmentation on token ids.
+
+Batches. A training sequence is a window of `seq_len + 1` tokens cut from the split's token
+stream at a random position (documents are packed back to back, each starting with BOS, so the
+model also learns to begin and end pieces). The windows of optimizer step `s`, micro-batch `m`
+on process `rank` come from `numpy.random.default_rng([seed, s, m, rank])`: the data position
+of a run is simply its step, which makes resuming exact. Validation uses fixed, evenly spaced
+windows with no augmentation.
+
+Augmentation (each applied independently per window, at load time, on token ids):
+- Pitch transposition by a shift drawn uniformly from -n..n semitones among the shifts that keep
+  every non-drum NOTE_ON/NOTE_OFF of the window inside 0..127 (0 always qualifies). Notes on the
+  drum channel (the channel state at each token, CHANNEL tokens and BOS resetting it to 0, is
+  precomputed for the whole stream) keep their pitch, since a drum "pitch" is an instrument.
+  KEY conditioning tokens move with the notes (same mode, tonic shifted).
+- Velocity scaling: every VELOCITY bin is scaled by one factor in [1-x, 1+x], rounded, clipped.
+- Time stretching by x2 or x1/2, applied with a probability and only where it is exact on the
+  grid: the window needs two or more BAR tokens a constant number of steps apart (one meter),
+  for x1/2 every event must lie an even number of steps from the first bar line, and for x2 no
+  note may then outlast the tokenizer's max_note_steps. Events move to their new times, time
+  shifts are rewritten (split at max_shift_steps) and BAR tokens are re-drawn every bar length
+  from the first bar line, so the stream stays valid for the decoder and the grammar.
+  A window with BOS in the middle is stretched per document segment.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from livegen.data.shards import Split
+from livegen.tokenizer import TokenizerConfig, Vocab
+from livegen.tokenizer.vocab import DRUM_CHANNEL, TokenKind
+
+KEYS_PER_MODE = 12
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    transpose_semitones: int = 6
+    velocity_scale: float = 0.2
+    stretch_probability: float = 0.2
+
+
+class Augmenter:
+    """Token-id augmentation for one vocabulary (see the module docstring for the rules)."""
+
+    def __init__(self, vocab: Vocab, config: AugmentConfig) -> None:
+        self.vocab = vocab
+        self.config = config
+        kinds = vocab.kinds.astype(np.int64)
+        self.args = vocab.args.astype(np.int64)
+        self.is_pitch = (kinds == TokenKind.NOTE_ON) | (kinds == TokenKind.NOTE_OFF)
+        self.is_key = kinds == TokenKind.KEY
+        self.is_velocity = kinds == TokenKind.VELOCITY
+        self.is_shift = kinds == TokenKind.TIME_SHIFT
+        self.kinds = kinds
+        self.key_base = vocab.offsets[TokenKind.KEY]
+        self.velocity_base = vocab.offsets[TokenKind.VELOCITY]
+        self.bins = vocab.config.velocity_bins
+        self.max_shift = vocab.config.max_shift_steps
+        self.max_note_steps = vocab.config.max_note_steps
+
+    def __call__(
+        self, window: np.ndarray, drums: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Augmented copy of `window` (int64 ids); `drums` marks drum-channel tokens."""
+        out = window.astype(np.int64, copy=True)
+        out = self.transpose(out, drums, rng)
+        out = self.scale_velocity(out, rng)
+        if self.config.stretch_probability > 0 and rng.random() < self.config.stretch_probability:
+            stretched = self.stretch(out, 2.0 if rng.random() < 0.5 else 0.5)
+            if stretched is not None:
+                out = stretched
+        return out
+
+    def transpose(
+        self, tokens: np.ndarray, drums: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        n = self.config.transpose_semitones
+        pitched = self.is_pitch[tokens] & ~drums
+        if n == 0 or not pitched.any():
+            shift = 0
+        else:
+            pitches = self.args[tokens[pitched]]
+            low, high = max(-n, -int(pitches.min())), min(n, 127 - int(pitches.max()))
+            shift = int(rng.integers(low, high + 1))
+        if shift:
+            tokens[pitched] += shift  # NOTE_ON/NOTE_OFF ids are contiguous by pitch
+            keys = self.is_key[tokens]
+            if keys.any():
+                index = tokens[keys] - self.key_base
+                tokens[keys] = (
+                    self.key_base
+                    + (index // KEYS_PER_MODE) * KEYS_PER_MODE
+                    + (index % KEYS_PER_MODE + shift) % KEYS_PER_MODE
+                )
+        return tokens
+
+    def scale_velocity(self, tokens: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        x = self.config.velocity_scale
+        vel = self.is_velocity[tokens]
+        if x == 0 or not vel.any():
+            return tokens
+        factor = rng.uniform(1 - x, 1 + x)
+        bins = tokens[vel] - self.velocity_base
+        scaled = np.clip(np.rint((bins + 0.5) * factor - 0.5), 0, self.bins - 1).astype(np.int64)
+        tokens[vel] = self.velocity_base + scaled
+        return tokens
+
+    def stretch(self, tokens: np.ndarray, factor: float) -> np.ndarray | None:
+        """Time-stretched tokens, or None when the stretch would not be exact (see docstring)."""
+        bos = self.vocab.bos
+        cuts = [0, *(i for i in np.flatnonzero(tokens == bos) if i > 0), len(tokens)]
+        parts = []
+        for a, b in itertools.pairwise(cuts):
+            part = self._stretch_segment(tokens[a:b], factor)
+            if part is None:
+                return None
+            parts.append(part)
+        return np.concatenate(parts)
+
+    def _stretch_segment(self, seg: np.ndarray, factor: float) -> np.ndarray | None:
+        kinds = self.kinds[seg]
+        shift_steps = np.where(kinds == TokenKind.TIME_SHIFT, self.args[seg], 0)
+        time = np.cumsum(shift_steps)  # step of each token (after its own shift)
+        is_bar = kinds == TokenKind.BAR
+        bar_times = time[is_bar]
+        if bar_times.size < 2:
+            return None
+        spacing = np.diff(bar_times)
+        if spacing.min() != spacing.max() or spacing[0] <= 0:
+            return None
+        bar_len = int(spacing[0])
+        first_bar = int(bar_times[0])
+        is_event = ~is_bar & (kinds != TokenKind.TIME_SHIFT)
+        rel = time[is_event] - first_bar
+        if factor < 1 and (rel % 2).any():
+            return None
+        new_first = int(first_bar * factor) if factor < 1 else first_bar * 2
+        new_times = new_first + (rel * factor).astype(np.int64)
+        end_time = new_first + int((int(time[-1]) - first_bar) * factor) if len(seg) else 0
+        # bar lines from the first one, every bar_len, plus the ones before it within the window
+        first_line = new_first - ((new_first - 1) // bar_len) * bar_len if new_first > 0 else 0
+        bars = list(range(first_line, end_time + 1, bar_len))
+        out: list[int] = []
+        position, bar_index = 0, 0
+        open_notes: dict[tuple[int, int], int] = {}
+        channel = 0
+        shift_base = self.vocab.offsets[TokenKind.TIME_SHIFT] - 1
+        for token, t in zip(seg[is_event].tolist(), new_times.tolist(), strict=True):
+            while bar_index < len(bars) and bars[bar_index] <= t:
+                position = self._shift_to(bars[bar_index], position, out, shift_base)
+                out.append(self.vocab.bar)
+                bar_index += 1
+            position = self._shift_to(t, position, out, shift_base)
+            kind = self.kinds[token]
+            if kind == TokenKind.CHANNEL:
+                channel = int(self.args[token])
+            elif kind == TokenKind.NOTE_ON:
+                open_notes[(channel, int(self.args[token]))] = t
+            elif kind == TokenKind.NOTE_OFF:
+                start = open_notes.pop((channel, int(self.args[token])), None)
+                if start is not None and t - start > self.max_note_steps:
+                    return None
+            out.append(token)
+        while bar_index < len(bars) and bars[bar_index] <= end_time:
+            position = self._shift_to(bars[bar_index], position, out, shift_base)
+            out.append(self.vocab.bar)
+            bar_index += 1
+        self._shift_to(end_time, position, out, shift_base)
+        return np.asarray(out, dtype=np.int64)
+
+    def _shift_to(self, target: int, position: int, out: list[int], shift_base: int) -> int:
+        steps = target - position
+        while steps > self.max_shift:
+            out.append(shift_base + self.max_shift)
+            steps -= self.max_shift
+        if steps > 0:
+            out.append(shift_base + steps)
+        return max(target, position)
+
+
+def drum_mask(tokens: np.ndarray, vocab: Vocab) -> np.ndarray:
+    """True for every token that is played on the drum channel (the channel state at it)."""
+    tokens = np.asarray(tokens)
+    kinds = vocab.kinds[tokens]
+    is_channel = kinds == TokenKind.CHANNEL
+    resets = is_channel | (tokens == vocab.bos)
+    value = np.where(is_channel, vocab.args[tokens], 0).astype(np.int8)
+    last = np.where(resets, np.arange(tokens.size), 0)
+    np.maximum.accumulate(last, out=last)
+    channel = np.where(resets[last], value[last], 0)
+    return channel == DRUM_CHANNEL
+
+
+class TrainBatches:
+    """Deterministic, augmented training windows: `batch(step, micro, rank)` -> (x, y) int64."""
+
+    def __init__(
+        self,
+        split: Split,
+        tokenizer: TokenizerConfig,
+        *,
+        seq_len: int,
+        batch_size: int,
+        seed: int,
+        augment: AugmentConfig | None,
+    ) -> None:
+        if split.n_tokens == 0:
+            raise ValueError(f"split {split.name!r} holds no tokens")
+        self.vocab = Vocab(tokenizer)
+        self.tokens = split.tokens
+        self.seq_len = seq_len
+        self.batch_size = batch_size
+        self.seed = seed
+        self.drums = drum_mask(np.asarray(self.tokens), self.vocab)
+        self.augmenter = Augmenter(self.vocab, augment) if augment is not None else None
+
+    def window(self, start: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        end = min(start + length, self.tokens.size)
+        tokens = np.asarray(self.tokens[start:end], dtype=np.int64)
+        drums = self.drums[start:end]
+        return tokens, drums
+
+    def batch(self, step: int, micro: int = 0, rank: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([self.seed, step, micro, rank])
+        width = self.seq_len + 1
+        rows = np.full((self.batch_size, width), self.vocab.pad, dtype=np.int64)
+        # twice the tokens, so a x1/2 stretch still fills the window
+        raw = 2 * width if self.augmenter is not None else width
+        high = max(self.tokens.size - width, 0)
+        for i in range(self.batch_size):
+            start = int(rng.integers(0, high + 1))
+            tokens, drums = self.window(start, raw)
+            if self.augmenter is not None:
+                tokens = self.augmenter(tokens, drums, rng)
+            tokens = tokens[:width]
+            rows[i, : tokens.size] = tokens
+        return rows[:, :-1], rows[:, 1:]
+
+
+def val_windows(split: Split, seq_len: int, count: int, pad: int) -> np.ndarray:
+    """`count` fixed windows of seq_len + 1 tokens, evenly spread over the split (PAD-filled)."""
+    width = seq_len + 1
+    n = split.n_tokens
+    if n == 0:
+        return np.zeros((0, width), dtype=np.int64)
+    count = max(1, min(count, -(-n // width)))
+    starts = np.linspace(0, max(n - width, 0), count).astype(np.int64)
+    starts = np.unique(starts)
+    rows = np.full((starts.size, width), pad, dtype=np.int64)
+    for i, start in enumerate(starts):
+        chunk = np.asarray(split.tokens[start : start + width], dtype=np.int64)
+        rows[i, : chunk.size] = chunk
+    return rows

@@ -1,0 +1,501 @@
+"""The training loop: AdamW with warmup + cosine, clipping, accumulation, mixed precision, DDP.
+
+One call, `train(config, resume=..., init_from=...)`, runs or continues a run in
+`config.run.out_dir`:
+    checkpoint.pt   everything needed to resume (see checkpoint.py), written atomically every
+                    `checkpoint_every` steps, at the end, and when SIGINT/SIGTERM arrives (the
+                    handler only sets a flag; the loop saves after the current step)
+    metrics.jsonl   one JSON record per line: {"kind": "train"|"val", "step", "loss", ...}
+    loss.png        train/val loss and val accuracy, redrawn every `plot_every` steps
+    samples/        MIDI files sampled every `sample_every` steps
+    config.json     the resolved train config of the run
+
+Exact resume: the batches of step s depend only on (seed, s, micro, rank) (dataset.py), and the
+checkpoint restores model, optimizer, scheduler and the python/numpy/torch RNG states (dropout),
+so a stopped-and-resumed run reproduces the uninterrupted run's losses. Under DDP only rank 0's
+RNG state is saved; the other ranks' dropout streams then differ after a resume.
+
+Multi-GPU: run under `torchrun --nproc_per_node N livegen train ...`; each process takes its own
+windows (rank in the batch seed), gradients are averaged by DDP (gloo on CPU, nccl on CUDA), and
+rank 0 alone validates, plots, samples and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from livegen.data.progress import Progress
+from livegen.data.shards import load_split, read_manifest
+from livegen.errors import ConfigError, DeviceError
+from livegen.tokenizer import TokenizerConfig, Vocab, check_compatible
+
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .dataset import AugmentConfig, TrainBatches, val_windows
+from .model import ModelConfig, Transformer
+from .train_config import TrainConfig
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+PLOT = "loss.png"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out_dir: Path
+    step: int
+    val_loss: float | None
+    val_accuracy: float | None
+    interrupted: bool
+    seconds: float
+
+
+def default_checkpoint_path() -> Path:
+    """The shipped default model's training checkpoint (weights only, for --init-from default)."""
+    import livegen
+
+    return Path(livegen.__file__).parent / "assets" / "models" / "default" / CHECKPOINT
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Linear warmup to lr, then cosine decay to min_lr at max_steps."""
+    opt = config.optim
+    if step < opt.warmup_steps:
+        return opt.lr * (step + 1) / opt.warmup_steps
+    span = max(opt.max_steps - opt.warmup_steps, 1)
+    progress = min((step - opt.warmup_steps) / span, 1.0)
+    return opt.min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (opt.lr - opt.min_lr)
+
+
+class _LrFactor:
+    """Picklable multiplicative factor for LambdaLR (base lr = config lr)."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+
+    def __call__(self, step: int) -> float:
+        return lr_at(step, self.config) / self.config.optim.lr
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device {name!r} asked for, but CUDA is not available; use 'cpu'")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(f"device {name!r} asked for, but MPS is not available; use 'cpu'")
+    return device
+
+
+def build_model_config(config: TrainConfig, vocab: Vocab) -> ModelConfig:
+    from livegen.config import from_mapping
+
+    fields = {**config.model, "vocab_size": vocab.size, "pad_id": vocab.pad}
+    model_config = from_mapping(ModelConfig, fields, where=f"{config.source or 'config'} [model]")
+    if config.data.seq_len > model_config.context:
+        raise ConfigError(
+            f"{config.source} [data] seq_len {config.data.seq_len} exceeds the model context "
+            f"{model_config.context}"
+        )
+    return model_config
+
+
+def _optimizer(model: Transformer, config: TrainConfig, fused: bool) -> torch.optim.AdamW:
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    opt = config.optim
+    return torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": opt.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=opt.lr,
+        betas=(opt.beta1, opt.beta2),
+        fused=fused,
+    )
+
+
+@torch.no_grad()
+def evaluate_windows(
+    model: Transformer, rows: np.ndarray, batch_size: int, device: torch.device, autocast
+) -> tuple[float, float]:
+    """Mean NLL (nats/token) and next-token accuracy over fixed windows, PAD targets ignored."""
+    was_training = model.training
+    model.eval()
+    total_nll, total_correct, total = 0.0, 0, 0
+    pad = model.config.pad_id
+    for i in range(0, len(rows), batch_size):
+        chunk = torch.from_numpy(rows[i : i + batch_size]).to(device)
+        x, y = chunk[:, :-1], chunk[:, 1:]
+        with autocast():
+            logits, _ = model(x)
+        logits = logits.float()
+        keep = y != pad
+        nll = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="none"
+        ).reshape(y.shape)
+        total_nll += float(nll[keep].sum())
+        total_correct += int((logits.argmax(-1) == y)[keep].sum())
+        total += int(keep.sum())
+    model.train(was_training)
+    return total_nll / max(total, 1), total_correct / max(total, 1)
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM only set this flag; the loop checkpoints and stops after the step."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopFlag:
+        if _in_main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.signal = signum
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _read_metrics(path: Path, up_to_step: int | None) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if up_to_step is not None:
+        records = [r for r in records if r["step"] <= up_to_step]
+    return records
+
+
+def _ngram_val_nll(data_dir: Path, vocab: Vocab) -> float | None:
+    """The 4-gram baseline's val NLL, fitted on train (cached beside the data)."""
+    from .ngram import KneserNey
+
+    train_split, val_split = load_split(data_dir, "train"), load_split(data_dir, "val")
+    if train_split.n_tokens == 0 or val_split.n_tokens == 0:
+        return None
+    cache = data_dir / "ngram4.npz"
+    if cache.is_file() and cache.stat().st_mtime >= (data_dir / "manifest.json").stat().st_mtime:
+        model = KneserNey.load(cache)
+    else:
+        model = KneserNey.fit(np.asarray(train_split.tokens), train_split.offsets, 4, vocab.size)
+        with contextlib.suppress(OSError):  # a read-only data folder just means no cache
+            model.save(cache)
+    return model.nll(np.asarray(val_split.tokens), val_split.offsets)
+
+
+def train(
+    config: TrainConfig, *, resume: bool = False, init_from: str | None = None
+) -> TrainResult:
+    """Run (or continue, with resume=True) the training run described by `config`."""
+    started = time.monotonic()
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = resolve_device(config.run.device)
+    distributed = world > 1
+    if distributed and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+    try:
+        return _train(config, resume, init_from, device, rank, world, started)
+    finally:
+        if distributed and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(
+    config: TrainConfig,
+    resume: bool,
+    init_from: str | None,
+    device: torch.device,
+    rank: int,
+    world: int,
+    started: float,
+) -> TrainResult:
+    run, opt = config.run, config.optim
+    is_main = rank == 0
+    if run.threads:
+        torch.set_num_threads(run.threads)
+    if run.precision == "fp16" and device.type != "cuda":
+        raise ConfigError("[run] precision 'fp16' needs a CUDA device; use 'bf16' or 'fp32'")
+    out_dir = Path(run.out_dir)
+    ckpt_path = out_dir / CHECKPOINT
+    data_dir = Path(config.data.path)
+    manifest = read_manifest(data_dir)
+    tokenizer = TokenizerConfig.from_dict(manifest["tokenizer"], where=f"{data_dir} tokenizer")
+    check_compatible(manifest["tokenizer"], tokenizer)
+    vocab = Vocab(tokenizer)
+
+    state: dict[str, Any] | None = None
+    if resume:
+        if not ckpt_path.is_file():
+            raise ConfigError(f"--resume: no checkpoint in {out_dir}; start without --resume")
+        state = load_checkpoint(ckpt_path)
+        check_compatible(state["tokenizer"], tokenizer)
+        model_config = ModelConfig(**state["model_config"])
+    elif ckpt_path.is_file():
+        raise ConfigError(
+            f"{out_dir} already holds a run; continue it with --resume or choose another --out"
+        )
+    else:
+        model_config = build_model_config(config, vocab)
+
+    init_state = None
+    if init_from is not None and state is None:
+        source = default_checkpoint_path() if init_from == "default" else Path(init_from)
+        init_state = load_checkpoint(source)
+        check_compatible(init_state["tokenizer"], tokenizer)
+        saved = ModelConfig(**init_state["model_config"])
+        model_config = replace(saved, dropout=model_config.dropout)
+        if config.data.seq_len > model_config.context:
+            raise ConfigError(
+                f"[data] seq_len {config.data.seq_len} exceeds the context {model_config.context}"
+                f" of the model in {source}"
+            )
+
+    torch.manual_seed(run.seed + rank)
+    np.random.seed(run.seed + rank)
+    model = Transformer(model_config).to(device)
+    if init_state is not None:
+        model.load_state_dict({k: v.float() for k, v in init_state["model"].items()})
+    optimizer = _optimizer(model, config, fused=device.type == "cuda")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _LrFactor(config))
+    scaler = torch.amp.GradScaler("cuda", enabled=run.precision == "fp16")
+    step = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        step = int(state["step"])
+        if is_main:
+            set_rng_state(state["rng"])
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(run.precision)
+
+    def autocast():
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=dtype)
+
+    train_model: torch.nn.Module = model
+    if world > 1:
+        train_model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
+    augment = (
+        AugmentConfig(
+            config.data.transpose_semitones,
+            config.data.velocity_scale,
+            config.data.stretch_probability,
+        )
+        if config.data.augment
+        else None
+    )
+    batches = TrainBatches(
+        load_split(data_dir, "train"),
+        tokenizer,
+        seq_len=config.data.seq_len,
+        batch_size=opt.batch_size,
+        seed=run.seed,
+        augment=augment,
+    )
+    val_split = load_split(data_dir, "val")
+    val_rows = val_windows(
+        val_split, config.data.seq_len, run.eval_batches * opt.batch_size, vocab.pad
+    )
+
+    metrics_path = out_dir / METRICS
+    records: list[dict[str, Any]] = []
+    ngram_nll: float | None = None
+    if is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        records = _read_metrics(metrics_path, step if state is not None else None)
+        if state is None:
+            records = []
+        _write_lines(metrics_path, records)
+        (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
+        if run.ngram_baseline and val_rows.size:
+            ngram_nll = _ngram_val_nll(data_dir, vocab)
+
+    def checkpoint() -> None:
+        if not is_main:
+            return
+        save_checkpoint(
+            ckpt_path,
+            {
+                "model_config": model_config.__dict__.copy(),
+                "tokenizer": tokenizer.to_dict(),
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+                "step": step,
+                "rng": rng_state(),
+                "data_position": {"step": step, "seed": run.seed, "world": world},
+                "train_config": config.to_dict(),
+                "metrics": _latest(records),
+            },
+        )
+
+    def log(record: dict[str, Any]) -> None:
+        records.append(record)
+        with metrics_path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def validate() -> tuple[float, float]:
+        loss, acc = evaluate_windows(model, val_rows, opt.batch_size, device, autocast)
+        log(
+            {
+                "kind": "val",
+                "step": step,
+                "loss": loss,
+                "accuracy": acc,
+                "ngram_nll": ngram_nll,
+                "time_s": time.monotonic() - started,
+            }
+        )
+        return loss, acc
+
+    tokens_per_step = opt.batch_size * opt.grad_accum * config.data.seq_len * world
+    bar = Progress(
+        opt.max_steps, "train", unit="steps", initial=step, enabled=run.progress and is_main
+    )
+    start_step, interrupted = step, False
+    last_val: tuple[float, float] | None = None
+    window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
+    model.train()
+    with _StopFlag() as stop:
+        while step < opt.max_steps:
+            loss_sum = 0.0
+            for micro in range(opt.grad_accum):
+                x_np, y_np = batches.batch(step, micro, rank)
+                x = torch.from_numpy(x_np).to(device)
+                y = torch.from_numpy(y_np).to(device)
+                sync = micro == opt.grad_accum - 1 or world == 1
+                ctx = contextlib.nullcontext() if sync else train_model.no_sync()
+                with ctx:
+                    with autocast():
+                        _, loss = train_model(x, y)
+                    scaler.scale(loss / opt.grad_accum).backward()
+                loss_sum += float(loss.detach())
+            if opt.grad_clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), opt.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            lr = optimizer.param_groups[0]["lr"]
+            scheduler.step()
+            step += 1
+            step_loss = loss_sum / opt.grad_accum
+            window_loss += step_loss
+            window_steps += 1
+            if is_main and (step % run.log_every == 0 or step == opt.max_steps):
+                elapsed = max(time.monotonic() - window_start, 1e-9)
+                tok_s = tokens_per_step * window_steps / elapsed
+                log(
+                    {
+                        "kind": "train",
+                        "step": step,
+                        "loss": window_loss / window_steps,
+                        "lr": lr,
+                        "tokens_per_s": tok_s,
+                        "time_s": time.monotonic() - started,
+                    }
+                )
+                bar.extra = f"loss {window_loss / window_steps:.3f} {tok_s:,.0f} tok/s"
+                window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
+            bar.update()
+            stopping = _should_stop(stop, run, step - start_step, started, world)
+            if is_main:
+                if step % run.eval_every == 0 or step == opt.max_steps:
+                    last_val = validate()
+                if run.sample_every and step % run.sample_every == 0:
+                    _write_samples(model, vocab, tokenizer, out_dir, step, run.sample_tokens)
+                if step % run.plot_every == 0 or step == opt.max_steps or stopping:
+                    _plot(records, out_dir)
+                if step % run.checkpoint_every == 0 or step == opt.max_steps or stopping:
+                    checkpoint()
+            if world > 1:
+                dist.barrier()
+            if stopping:
+                interrupted = step < opt.max_steps
+                break
+    bar.close()
+    if is_main and step == start_step:
+        checkpoint()
+    return TrainResult(
+        out_dir,
+        step,
+        last_val[0] if last_val else None,
+        last_val[1] if last_val else None,
+        interrupted,
+        time.monotonic() - started,
+    )
+
+
+def _should_stop(stop: _StopFlag, run, steps_done: int, started: float, world: int) -> bool:
+    wanted = stop.signal is not None
+    wanted |= bool(run.stop_after) and steps_done >= run.stop_after
+    wanted |= bool(run.max_minutes) and time.monotonic() - started >= run.max_minutes * 60
+    if world > 1:  # every process must stop at the same step
+        flag = torch.tensor([int(wanted)])
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        wanted = bool(flag.item())
+    return wanted
+
+
+def _latest(records: list[dict[str, Any]]) -> dict[str, Any]:
+    latest: dict[str, Any] = {}
+    for record in records:
+        latest[record["kind"]] = record
+    return latest
+
+
+def _write_lines(path: Path, records: list[dict[str, Any]]) -> None:
+    from livegen.config import write_atomic
+
+    write_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def _plot(records: list[dict[str, Any]], out_dir: Path) -> None:
+    from .plot import plot_metrics
+
+    plot_metrics(records, out_dir / PLOT, title=out_dir.name)
+
+
+def _write_samples(model, vocab, tokenizer, out_dir: Path, step: int, n_tokens: int) -> None:
+    from .samples import generate, write_sample
+
+    tokens = generate(model, [vocab.bos], n_tokens, vocab, seed=step)
+    write_sample([vocab.bos, *tokens], out_dir / "samples" / f"step_{step:06d}.mid", tokenizer)

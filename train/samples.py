@@ -1,0 +1,92 @@
+"""Sampling from a torch model (KV cache, grammar mask, temperature/top-p) and writing MIDI.
+
+Used for the sample files of a training run and the continuations of `livegen eval`; the live
+path samples through onnxruntime instead (livegen.engine, livegen.sampler).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from livegen.tokenizer import Grammar, TokenizerConfig, Vocab, decode_tokens
+
+from .model import KVCache, Transformer
+
+
+@torch.no_grad()
+def generate(
+    model: Transformer,
+    prompt: Sequence[int],
+    n_tokens: int,
+    vocab: Vocab,
+    *,
+    temperature: float = 1.0,
+    top_p: float = 0.95,
+    seed: int = 0,
+    stop_at_eos: bool = True,
+) -> list[int]:
+    """The `n_tokens` (or fewer, at EOS or a full context) tokens sampled after `prompt`."""
+    if not prompt:
+        raise ValueError("prompt must hold at least one token (e.g. BOS)")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    grammar = Grammar(vocab)
+    generator = np.random.default_rng(seed)
+    context = model.config.context
+    prompt = list(prompt)[-(context - 1) :]
+    cache = KVCache(model)
+    logits = cache.feed(torch.tensor([prompt], device=device))[0, -1]
+    out: list[int] = []
+    prev = prompt[-1]
+    while len(out) < n_tokens and cache.position < context:
+        token = sample_token(
+            logits.float().cpu().numpy(), grammar.mask_after(prev), temperature, top_p, generator
+        )
+        out.append(token)
+        prev = token
+        if stop_at_eos and token == vocab.eos:
+            break
+        if cache.position >= context:
+            break
+        logits = cache.feed(torch.tensor([[token]], device=device))[0, -1]
+    model.train(was_training)
+    return out
+
+
+def sample_token(
+    logits: np.ndarray,
+    mask: np.ndarray,
+    temperature: float,
+    top_p: float,
+    rng: np.random.Generator,
+) -> int:
+    """One token from masked logits with temperature and nucleus (top-p) filtering."""
+    logits = np.where(mask[: logits.size], logits.astype(np.float64), -np.inf)
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    logits = logits / temperature
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    if top_p < 1.0:
+        order = np.argsort(-probs)
+        keep = np.cumsum(probs[order]) - probs[order] < top_p
+        filtered = np.zeros_like(probs)
+        filtered[order[keep]] = probs[order[keep]]
+        probs = filtered / filtered.sum()
+    return int(rng.choice(probs.size, p=probs))
+
+
+def write_sample(
+    tokens: Sequence[int], path: str | Path, tokenizer: TokenizerConfig, tempo_bpm: float = 120.0
+) -> Path:
+    """Decode tokens and write them as a MIDI file (write_midi writes atomically)."""
+    from livegen.tokenizer.midi_file import write_midi
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_midi(decode_tokens(tokens, tokenizer), path, tempo_bpm=tempo_bpm)
