@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import queue
 from collections.abc import Awaitable, Callable
 
 import pytest
 
-from livegen.control import Command, Control
+from livegen.control import Control
 from livegen.tui import LivegenApp, make_app
 
 Scenario = Callable[[LivegenApp, object], Awaitable[None]]
-
-
-def drain(control: Control) -> list[Command]:
-    """Take every queued command, as the daemon's supervisor does."""
-    commands = []
-    while True:
-        try:
-            commands.append(control.commands.get_nowait())
-        except queue.Empty:
-            return commands
 
 
 @pytest.fixture

@@ -6,10 +6,9 @@ import io
 import logging
 import threading
 
-from conftest import drain
 from textual import events
+from tui_helpers import drain, screen_text
 from tui_scene import publish_scene
-from tui_screen import screen_text
 
 from livegen.control import Control, Knobs, NoteView
 from livegen.tui.log_bridge import logs_to_app

@@ -1,11 +1,14 @@
-"""Read what the TUI shows as plain text, so tests can assert on the screen a user sees."""
+"""Test helpers: the screen as plain text, and the commands the UI queued for the daemon."""
 
 from __future__ import annotations
 
 import io
+import queue
 
 from rich.console import Console
 from textual.app import App
+
+from livegen.control import Command, Control
 
 
 def screen_text(app: App) -> str:
@@ -21,3 +24,13 @@ def screen_text(app: App) -> str:
         app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     )
     return console.export_text()
+
+
+def drain(control: Control) -> list[Command]:
+    """Take every queued command, as the daemon's supervisor does."""
+    commands = []
+    while True:
+        try:
+            commands.append(control.commands.get_nowait())
+        except queue.Empty:
+            return commands
