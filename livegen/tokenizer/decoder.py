@@ -141,7 +141,10 @@ class StreamingDecoder:
         return [DecodedEvent(step, pitch, 0, ch, program) for step, ch, pitch, program in expired]
 
     def flush(self) -> list[DecodedEvent]:
-        """Close every held note now (at least one step after its start): end of stream or stop."""
+        """Close every held note now (at least one step after its start): end of stream or stop.
+
+        A note begun at the current step ends one step later, and the position moves there.
+        """
         self._pending_pitch = -1
         out = sorted(
             (max(self.position_steps, note[0] + 1), key[0], key[1], note[2])
@@ -149,6 +152,8 @@ class StreamingDecoder:
         )
         self._held.clear()
         self._next_deadline = 1 << 62
+        if out:  # time moves to the last end, so later events never go back in time
+            self.position_steps = max(self.position_steps, out[-1][0])
         return [DecodedEvent(step, pitch, 0, ch, program) for step, ch, pitch, program in out]
 
 

@@ -311,9 +311,15 @@ def note_events(notes: Iterable[Note], config: TokenizerConfig) -> list[NoteEven
 
 
 def _write_canonical(
-    qnotes: Iterable[QuantizedNote], writer: _Writer, end_step: int | None
+    qnotes: Iterable[QuantizedNote],
+    writer: _Writer,
+    end_step: int | None,
+    time_marks: Iterable[int] = (),
 ) -> list[int]:
-    items = []
+    # A time mark moves the position like an event that changes no note (a stray note-off).
+    items: list[tuple[tuple[int, int, int, int, int], QuantizedNote | None]] = [
+        ((step, -1, 0, 0, 0), None) for step in time_marks
+    ]
     for q in qnotes:
         items.append(((q.start, 1, q.channel, q.pitch, 1), q))
         if q.end is not None:
@@ -322,12 +328,14 @@ def _write_canonical(
     out: list[int] = []
     for (step, _, channel, pitch, is_on), q in items:
         writer.move(step, out)
+        if q is None:
+            continue
         if is_on:
             writer.note_on(channel, pitch, q.velocity, q.program, out)
         else:
             writer.note_off(channel, pitch, out)
-    if end_step is not None and end_step > writer.position:
-        writer.move(end_step, out)
+    if end_step is not None:
+        writer.move(max(end_step, writer.position), out)
     return out
 
 
@@ -409,12 +417,11 @@ def encode_events(
     config = config or TokenizerConfig()
     vocab = vocab or Vocab(config)
     events = list(events)
-    end_step = None if end_beat is None else beat_to_step(end_beat, config.steps_per_beat)
-    last = max((beat_to_step(e.beat, config.steps_per_beat) for e in events), default=0)
-    if end_step is not None:
-        end_step = max(end_step, last)
+    spb = config.steps_per_beat
+    end_step = None if end_beat is None else beat_to_step(end_beat, spb)
+    marks = sorted({beat_to_step(e.beat, spb) for e in events})
+    if end_step is not None and marks:
+        end_step = max(end_step, marks[-1])
     writer = _Writer(vocab, beats_per_bar, time_signatures)
-    out = _write_canonical(pair_events(events, config, end_step), writer, end_step)
-    if events:  # trailing events that changed no note still moved the time, as when streaming
-        writer.move(max(writer.position, last), out)
+    out = _write_canonical(pair_events(events, config, end_step), writer, end_step, marks)
     return out

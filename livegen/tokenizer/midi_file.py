@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,18 +88,30 @@ def _open(path: Path) -> mido.MidiFile:
         raise MidiFileError(f"{path} is a folder, not a MIDI file")
     try:
         with path.open("rb") as handle:
-            head = handle.read(4)
+            head = handle.read(14)
     except OSError as err:
         raise MidiFileError(f"cannot read {path}: {err.strerror or err}") from err
     if not head:
         raise MidiFileError(f"{path} is empty, not a MIDI file")
-    if head != b"MThd":
-        what = "a WAV/RIFF file" if head == b"RIFF" else "no MThd header"
+    if head[:4] != b"MThd":
+        what = "a WAV/RIFF file" if head[:4] == b"RIFF" else "no MThd header"
         raise MidiFileError(f"{path} is not a MIDI file ({what})")
+    if len(head) < 14:
+        raise MidiFileError(f"{path} is truncated inside its MIDI header")
+    header_size, midi_type, declared_tracks = struct.unpack(">IHH", head[4:12])
+    if header_size < 6 or header_size > 64 or midi_type > 2:
+        raise MidiFileError(
+            f"{path} has a corrupt MIDI header (size {header_size}, type {midi_type})"
+        )
     try:
         midi = mido.MidiFile(path, clip=False)
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as err:
         raise MidiFileError(f"{path} is not a readable MIDI file: {err}") from err
+    if len(midi.tracks) < declared_tracks:
+        # mido stops quietly at the end of the data; a missing track means a cut-off file.
+        raise MidiFileError(
+            f"{path} is truncated: declares {declared_tracks} tracks, holds {len(midi.tracks)}"
+        )
     if midi.ticks_per_beat <= 0:
         raise MidiFileError(f"{path}: SMPTE time division is not supported")
     return midi
