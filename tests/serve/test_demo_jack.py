@@ -1,0 +1,73 @@
+"""`livegen demo` end to end, as on a fresh machine: no JACK server running beforehand."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import pytest
+
+pytestmark = [pytest.mark.jack, pytest.mark.slow]
+
+PROMPT = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "midi"
+
+
+def test_demo_starts_jack_plays_records_and_renders(tiny_model_dir: Path, tmp_path: Path) -> None:
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd is not installed (apt install jackd2)")
+    prompt = PROMPT / "piano_bach_score.mid"
+    if not prompt.exists():
+        pytest.skip(f"test prompt {prompt} not present")
+    env = {**os.environ, "JACK_DEFAULT_SERVER": f"nothing-here-{os.getpid()}"}
+    out = tmp_path / "demo"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "livegen",
+            "demo",
+            "--model",
+            str(tiny_model_dir),
+            "--prompt",
+            str(prompt),
+            "--bars",
+            "1",
+            "--bpm",
+            "160",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "started a JACK dummy server" in result.stdout
+    midi = mido.MidiFile(out / "jam.mid")
+    names = [t.name for t in midi.tracks]
+    assert names == ["tempo", "player", "livegen"]
+    player_ons = [m for m in midi.tracks[1] if m.type == "note_on" and m.velocity]
+    assert player_ons, "the prompt was not played into the daemon"
+    if shutil.which("fluidsynth") and Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").exists():
+        assert (out / "jam.wav").stat().st_size > 44
+
+
+def test_demo_without_a_shipped_model_is_one_clear_error(tmp_path: Path) -> None:
+    from livegen.model_dir import DEFAULT_MODEL_DIR
+
+    if (DEFAULT_MODEL_DIR / "model.onnx").exists():
+        pytest.skip("the default model ships in this checkout")
+    result = subprocess.run(
+        [sys.executable, "-m", "livegen", "demo", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: the shipped model is missing")
+    assert "Traceback" not in result.stderr
