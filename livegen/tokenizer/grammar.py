@@ -58,7 +58,10 @@ class Grammar:
         # table[prev_kind, token_id]
         self.table = np.ascontiguousarray(allowed_kinds[:, vocab.kinds])
         self.table.setflags(write=False)
-        self.start_mask = self.table[TokenKind.BOS]  # what may open a stream with no BOS
+        # A stream opens with BOS, or with whatever may follow BOS (a prompt without one).
+        self.start_mask = self.table[TokenKind.BOS].copy()
+        self.start_mask[vocab.bos] = True
+        self.start_mask.setflags(write=False)
 
     def mask_after(self, prev_token: int | None) -> np.ndarray:
         """Mask for the token after `prev_token` (None: the first token). Read-only, do not edit."""
