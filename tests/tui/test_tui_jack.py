@@ -7,7 +7,16 @@ client records what the daemon sends. The TUI is driven by Pilot as a musician w
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+import pty
+import select
+import struct
+import subprocess
+import sys
+import termios
 import threading
+import time
 
 import pytest
 import rtmidi
@@ -117,3 +126,45 @@ def test_the_tui_drives_the_daemon_over_jack(jack_server, tiny_model, drive):
         worker.join(10)
         keys.delete()
         listener.delete()
+
+
+def test_livegen_serve_in_a_terminal_opens_the_tui_and_q_restores_the_terminal(
+    jack_server, tiny_model
+):
+    """`livegen serve` on a (pseudo) terminal shows the TUI; `q` ends it and restores the tty."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    command = [sys.executable, "-m", "livegen", "serve", "--virtual", "lgpty", "--backend", "jack"]
+    command += ["--model", str(tiny_model()), "--set", "timing.realtime_priority=false"]
+    env = {**jack_server.env, "TERM": "xterm-256color"}
+    process = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    screen = bytearray()
+
+    def read_until(predicate, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not predicate():
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    screen.extend(os.read(master, 65536))
+                except OSError:  # the child closed the terminal
+                    break
+        return predicate()
+
+    try:
+        assert read_until(lambda: b"Piano roll" in screen and b"Knobs" in screen, 30), bytes(
+            screen[-2000:]
+        )
+        os.write(master, b"q")
+        assert process.wait(timeout=15) == 0
+        read_until(lambda: False, 0.3)
+        rest = bytes(screen[screen.rfind(b"\x1b[?1049l") :])
+        assert rest.startswith(b"\x1b[?1049l")  # left the alternate screen
+        assert b"\x1b[?25h" in rest  # cursor shown again
+        assert b"\x1b[?1000l" in rest  # mouse reporting off
+        assert b"Traceback" not in screen
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)

@@ -76,8 +76,13 @@ class Meters(Static):
         super().__init__("", **kwargs)
         self.border_title = "Status"
         self.status: Status | None = None
+        self.text = Text()
 
     def show(self, status: Status) -> None:
-        if status is not self.status:
-            self.status = status
-            self.update(render_meters(status))
+        if status is self.status:
+            return
+        self.status = status
+        text = render_meters(status)
+        if text != self.text:  # most snapshots change only the position, not what is shown
+            self.text = text
+            self.update(text)

@@ -168,6 +168,9 @@ class PianoRoll(Widget):
         self.window: PitchWindow | None = None
 
     def show(self, notes: tuple[NoteView, ...], now_beat: float) -> None:
+        # Snap `now` to the column grid: the picture only changes when a column passes, so the
+        # UI redraws ~8 times a second at 120 bpm instead of every poll (less GIL, less output).
+        now_beat = math.floor(now_beat * self.cols_per_beat) / self.cols_per_beat
         if notes != self.notes or now_beat != self.now_beat:
             self.notes = notes
             self.now_beat = now_beat
