@@ -1,14 +1,15 @@
 """Export a trained checkpoint to a self-describing ONNX model folder with a KV-cached graph.
 
 One graph serves prefill (T tokens) and decode (T = 1):
-  inputs   tokens (B, T) int64, start (1,) int64,
-           past_k_<l>, past_v_<l> (B, n_head, S, head_size) per layer - the preallocated cache
-  outputs  logits (B, T, vocab), new_k, new_v (n_layer, B, n_head, T, head_size)
-The cache is read, never written, by the graph: the engine binds its own fixed buffers (one
-view per layer, no copy) and stores the T new keys/values at start..start+T-1 itself. Cache
-slots >= start are masked, so rolling back is O(1). `S` is dynamic, so the same graph also runs
-with a past of exactly the current length (a "growing past"), which `livegen bench` measures
-against the fixed buffer.
+  inputs   tokens (B, T) int64,
+           past_k_<l>, past_v_<l> (P, B*kv_dim) per layer: the keys/values of positions 0..P-1
+  outputs  logits (B, T, vocab), new_k, new_v (n_layer, T, B*kv_dim)
+(kv_dim = key/value heads x head size.) The engine owns one preallocated (context, B*kv_dim)
+buffer per layer for keys and for values and
+passes its first P rows, a contiguous view, so nothing is copied; it writes the T new rows at
+P..P+T-1 itself. The graph reads the cache once (a GEMM against block-diagonal queries, see
+train/model.py) and no further than P, so a step costs in proportion to the context and rolling
+back is passing fewer rows.
 
 The folder holds `model.onnx` and `model.toml` (model config, tokenizer config + version,
 precision, opset, cache layout, parity figures), written to a temp folder and renamed.
@@ -46,9 +47,9 @@ class _CachedGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, tokens: torch.Tensor, start: torch.Tensor, *pasts: torch.Tensor):
+    def forward(self, tokens: torch.Tensor, *pasts: torch.Tensor):
         n = self.model.config.n_layer
-        return self.model.forward_cached(tokens, start, list(pasts[:n]), list(pasts[n:]))
+        return self.model.forward_cached(tokens, list(pasts[:n]), list(pasts[n:]))
 
 
 def load_checkpoint(path: str | Path) -> tuple[Transformer, dict[str, Any]]:
@@ -70,7 +71,7 @@ def load_checkpoint(path: str | Path) -> tuple[Transformer, dict[str, Any]]:
 
 def input_names(config: ModelConfig) -> list[str]:
     layers = range(config.n_layer)
-    return ["tokens", "start", *(f"past_k_{i}" for i in layers), *(f"past_v_{i}" for i in layers)]
+    return ["tokens", *(f"past_k_{i}" for i in layers), *(f"past_v_{i}" for i in layers)]
 
 
 def export_onnx(model: Transformer, path: Path, opset: int = OPSET) -> None:
@@ -78,21 +79,20 @@ def export_onnx(model: Transformer, path: Path, opset: int = OPSET) -> None:
     c = model.config
     graph = _CachedGraph(model).eval()
     tokens = torch.zeros(1, 3, dtype=torch.long)
-    start = torch.tensor([2], dtype=torch.long)
-    past = torch.zeros(1, c.n_head, 8, c.head_size)
+    past = torch.zeros(8, c.kv_dim)
     names = input_names(c)
     dynamic = {"tokens": {0: "batch", 1: "tokens"}, "logits": {0: "batch", 1: "tokens"}}
-    for name in names[2:]:
-        dynamic[name] = {0: "batch", 2: "cache"}
+    for name in names[1:]:
+        dynamic[name] = {0: "past", 1: "batch_x_kv_dim"}
     for name in ("new_k", "new_v"):
-        dynamic[name] = {1: "batch", 3: "tokens"}
+        dynamic[name] = {1: "tokens", 2: "batch_x_kv_dim"}
     with torch.no_grad(), warnings.catch_warnings():
         # the TorchScript exporter is deprecated but traces this graph exactly; its notices
         # (and tracer warnings about shape-dependent Python values) are noise here
         warnings.simplefilter("ignore")
         torch.onnx.export(
             graph,
-            (tokens, start, *([past] * (2 * c.n_layer))),
+            (tokens, *([past] * (2 * c.n_layer))),
             str(path),
             input_names=names,
             output_names=["logits", "new_k", "new_v"],
@@ -222,7 +222,7 @@ def verify_parity(
     c = model.config
     steps = min(steps, c.context - 16)
     rng = np.random.default_rng(seed)
-    runner = CacheRunner.from_file(onnx_path, c.n_layer, c.n_head, c.head_size, c.context)
+    runner = CacheRunner.from_file(onnx_path, c.n_layer, c.kv_dim, c.context)
     cache = KVCache(model)
     prompt = rng.integers(0, c.vocab_size, size=16)
     ours = runner.feed(prompt[None, :])[0, -1]

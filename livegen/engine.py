@@ -1,9 +1,9 @@
 """The torch-free inference engine: an onnxruntime session driving a preallocated KV cache.
 
-Cache. The exported graph reads the cache and returns the new keys/values; the engine owns one
-fixed buffer per runner, (n_layer, batch, n_head, context, head_size) for keys and for values,
-passes per-layer views to onnxruntime (no copy) and writes the new entries at their positions.
-Rolling back is moving the position: stale slots are masked by the graph, then overwritten.
+Cache. The exported graph reads the cache and returns the new keys/values; each runner owns
+one preallocated buffer (n_layer, context, batch*kv_dim) for keys and one for values, passes
+the first `position` rows of each layer to onnxruntime (a contiguous view: no copy) and writes
+the new rows after them. Rolling back is moving the position: O(1), nothing is recomputed.
 
 Context overflow. When a live session fills the context, the engine slides a window: the last
 `keep` tokens are prefilled into a second, spare cache, which then takes over. With
@@ -76,36 +76,33 @@ class CacheRunner:
         self,
         session: ort.InferenceSession,
         n_layer: int,
-        n_head: int,
-        head_size: int,
+        kv_dim: int,
         context: int,
         batch: int = 1,
     ) -> None:
         self.session = session
         self.context = context
         self.batch = batch
-        dtype = np.float16 if session.get_inputs()[2].type == "tensor(float16)" else np.float32
-        shape = (n_layer, batch, n_head, context, head_size)
+        self.n_layer = n_layer
+        dtype = np.float16 if session.get_inputs()[1].type == "tensor(float16)" else np.float32
+        shape = (n_layer, context, batch * kv_dim)
         self.k = np.zeros(shape, dtype=dtype)
         self.v = np.zeros(shape, dtype=dtype)
         self.position = 0
-        # per-layer views of the buffers: contiguous, so onnxruntime reads them in place
-        self._cache_feeds = {f"past_k_{i}": self.k[i] for i in range(n_layer)}
-        self._cache_feeds.update({f"past_v_{i}": self.v[i] for i in range(n_layer)})
+        self._names = [(f"past_k_{i}", f"past_v_{i}") for i in range(n_layer)]
 
     @classmethod
     def from_file(
         cls,
         path: str | Path,
         n_layer: int,
-        n_head: int,
-        head_size: int,
+        kv_dim: int,
         context: int,
         batch: int = 1,
         threads: int | None = None,
     ) -> CacheRunner:
         session, _ = make_session(path, "cpu", threads)
-        return cls(session, n_layer, n_head, head_size, context, batch)
+        return cls(session, n_layer, kv_dim, context, batch)
 
     def feed(self, tokens: np.ndarray) -> np.ndarray:
         """tokens (B, T) at the current position -> logits (B, T, vocab) as float32."""
@@ -113,12 +110,14 @@ class CacheRunner:
         end = self.position + count
         if end > self.context:
             raise ValueError(f"cache full: {end} > context {self.context}")
-        feeds: dict[str, Any] = dict(self._cache_feeds)
-        feeds["tokens"] = np.ascontiguousarray(tokens, dtype=np.int64)
-        feeds["start"] = np.array([self.position], dtype=np.int64)
+        p = self.position
+        feeds: dict[str, Any] = {"tokens": np.ascontiguousarray(tokens, dtype=np.int64)}
+        for layer, (k_name, v_name) in enumerate(self._names):
+            feeds[k_name] = self.k[layer, :p]  # views of the first p rows: no copy
+            feeds[v_name] = self.v[layer, :p]
         logits, new_k, new_v = self.session.run(None, feeds)
-        self.k[:, :, :, self.position : end] = new_k
-        self.v[:, :, :, self.position : end] = new_v
+        self.k[:, p:end] = new_k
+        self.v[:, p:end] = new_v
         self.position = end
         return logits.astype(np.float32, copy=False)
 
@@ -163,7 +162,7 @@ class Engine:
         self.margin = margin if margin is not None else info.context // 8
         if not 0 < self.keep < info.context - self.margin:
             raise ValueError(f"keep {self.keep} must leave room before the slide margin")
-        dims = (info.n_layer, info.n_head, info.head_size, info.context)
+        dims = (info.n_layer, info.kv_dim, info.context)
         self._runner = CacheRunner(session, *dims, batch=batch)
         self._spare = CacheRunner(session, *dims, batch=batch)
         # every token of the session (absolute positions), so windows can be re-prefilled
@@ -240,8 +239,10 @@ class Engine:
         block = self._as_block(tokens)
         if block.shape[1] == 0:
             raise ValueError("prefill needs at least one token")
+        if self._runner.position + block.shape[1] <= self.context - self.margin:
+            return self._last(self._feed(block))
         logits = None
-        # a long prompt goes in window-sized pieces so it can run past the context
+        # a prompt that reaches the context goes in pieces, so windows can slide in between
         for begin in range(0, block.shape[1], self.margin):
             logits = self._feed(block[:, begin : begin + self.margin])
         return self._last(logits)

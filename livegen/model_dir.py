@@ -40,8 +40,17 @@ class ModelInfo:
         return int(self.model["n_head"])
 
     @property
+    def d_model(self) -> int:
+        return int(self.model["d_model"])
+
+    @property
     def head_size(self) -> int:
         return int(self.model["d_model"]) // self.n_head
+
+    @property
+    def kv_dim(self) -> int:
+        """Cache width per position and batch row: key/value heads x head size."""
+        return (int(self.model.get("n_kv_head", 0)) or self.n_head) * self.head_size
 
     @property
     def context(self) -> int:

@@ -10,10 +10,10 @@ Options (see `ModelConfig`):
 
 Two ways to run it:
 - `forward(idx, targets)` - the whole sequence at once (training, evaluation);
-- `forward_cached(idx, start, past_k, past_v)` - T new tokens at positions start..start+T-1
-  against a preallocated, read-only cache of keys/values; returns the new keys/values so the
-  caller writes them into the cache at those positions (gpt-fast style fixed buffer). Rolling
-  back is just decoding from an earlier `start`: cache entries at or beyond `start` are masked.
+- `forward_cached(idx, past_k, past_v)` - T new tokens after a past of P cached positions,
+  read from a prefix of a preallocated (context, batch*d) buffer per layer; returns the new
+  keys/values so the caller writes them at rows P..P+T-1 (gpt-fast style fixed buffer). Rolling
+  back is passing a shorter prefix: O(1), nothing is copied or recomputed.
   This exact function is what `livegen.export` turns into the ONNX graph, so the torch and
   onnxruntime paths share one definition. `KVCache` wraps it for PyTorch generation.
 """
@@ -21,6 +21,7 @@ Two ways to run it:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +41,7 @@ class ModelConfig:
     vocab_size: int = 512
     n_layer: int = 4
     n_head: int = 4
+    n_kv_head: int = 0  # key/value heads: 0 = n_head (multi-head); 1 = multi-query; else grouped
     d_model: int = 256
     d_ff: int = 1024
     context: int = 1024  # maximum sequence length (positions 0..context-1)
@@ -61,6 +63,8 @@ class ModelConfig:
             problems.append(f"d_model {self.d_model} not divisible by n_head {self.n_head}")
         elif self.position == "rope" and (self.d_model // self.n_head) % 2:
             problems.append("rope needs an even head size")
+        if self.n_kv_head < 0 or (self.n_kv_head and self.n_head % self.n_kv_head):
+            problems.append(f"n_kv_head {self.n_kv_head} must divide n_head {self.n_head}")
         for name in ("vocab_size", "n_layer", "n_head", "d_model", "d_ff", "context"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1")
@@ -72,6 +76,15 @@ class ModelConfig:
     @property
     def head_size(self) -> int:
         return self.d_model // self.n_head
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_kv_head or self.n_head
+
+    @property
+    def kv_dim(self) -> int:
+        """Width of one position's keys (or values) in the cache, per batch row."""
+        return self.kv_heads * self.head_size
 
 
 def rope_tables(config: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,7 +118,7 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=config.bias)
+        self.qkv = nn.Linear(config.d_model, config.d_model + 2 * config.kv_dim, bias=config.bias)
         self.proj = nn.Linear(config.d_model, config.d_model, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
         if config.position == "relative":
@@ -116,13 +129,18 @@ class CausalSelfAttention(nn.Module):
 
     def _split_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         B, T, _ = x.shape
-        nh, hs = self.config.n_head, self.config.head_size
-        q, k, v = self.qkv(x).split(self.config.d_model, dim=2)
+        c = self.config
+        q, k, v = self.qkv(x).split([c.d_model, c.kv_dim, c.kv_dim], dim=2)
         return (
-            q.view(B, T, nh, hs).transpose(1, 2),  # (B, nh, T, hs)
-            k.view(B, T, nh, hs).transpose(1, 2),
-            v.view(B, T, nh, hs).transpose(1, 2),
+            q.view(B, T, c.n_head, c.head_size).transpose(1, 2),  # (B, nh, T, hs)
+            k.view(B, T, c.kv_heads, c.head_size).transpose(1, 2),  # (B, n_kv, T, hs)
+            v.view(B, T, c.kv_heads, c.head_size).transpose(1, 2),
         )
+
+    def _repeat_kv(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, n_kv, T, hs) -> (B, nh, T, hs): query head h reads key/value head h // group."""
+        group = self.config.n_head // self.config.kv_heads
+        return x if group == 1 else x.repeat_interleave(group, dim=1)
 
     def _merge_heads(self, y: torch.Tensor) -> torch.Tensor:
         B, _, T, _ = y.shape
@@ -134,6 +152,7 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self._split_heads(x)
         if cos is not None:
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        k, v = self._repeat_kv(k), self._repeat_kv(v)
         dropout = self.config.dropout if self.training else 0.0
         if self.config.position == "relative":
             rel = self.rel[:, -T:, :]  # (nh, T, hs): distances T-1..0
@@ -154,40 +173,53 @@ class CausalSelfAttention(nn.Module):
         cos: torch.Tensor | None,
         sin: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x (B, T, d) at `positions` (T,) = start..start+T-1; past_k/v (B, nh, S, hs) read-only.
+        """x (B, T, d) at `positions` (T,) = P..P+T-1 after a past of P tokens.
 
-        Cache slots j < start are valid; the rest is stale (rolled back or never written) and
-        masked. Scores over the cache and over the new block are softmaxed together, so the
-        cache is never copied: a step costs one read of it.
+        past_k/v are (P, B*kv_dim): one row per position, batch and key/value heads side by side,
+        so the past is a contiguous prefix of a preallocated (context, B*kv_dim) buffer and any
+        length of it is a free view. The queries of each key/value head are spread into a
+        block-diagonal (B*kv_dim, B*nh*T) matrix: one GEMM against the past gives every head's
+        scores, reading the cache once and no further than P. With multi-query attention
+        (n_kv_head = 1) no work is wasted on the off-diagonal blocks. Returns the output and
+        the new k/v as (T, B*kv_dim) rows.
         """
-        T = x.shape[1]
-        S = past_k.shape[2]
-        q, k, v = self._split_heads(x)  # (B, nh, T, hs)
+        B, T, _ = x.shape
+        nh, n_kv, hs = self.config.n_head, self.config.kv_heads, self.config.head_size
+        group = nh // n_kv
+        P = past_k.shape[0]
+        q, k, v = self._split_heads(x)  # q (B, nh, T, hs); k, v (B, n_kv, T, hs)
         if cos is not None:
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        scale = 1.0 / math.sqrt(self.config.head_size)
-        start = positions[:1]  # (1,)
-        slots = torch.arange(S, device=x.device)  # (S,)
-        offsets = torch.arange(T, device=x.device)  # (T,)
-        past_ok = (slots < start).view(1, S)  # (1, S) same for every query row
-        new_ok = offsets.view(1, T) <= offsets.view(T, 1)  # (T, T) causal within the block
-        past_scores = q @ past_k.transpose(-1, -2)  # (B, nh, T, S)
-        new_scores = q @ k.transpose(-1, -2)  # (B, nh, T, T)
+        scale = 1.0 / math.sqrt(hs)
+        eye = torch.eye(B * n_kv, dtype=q.dtype, device=x.device)
+        # columns (b, kv, g, t) of the query block; rows (b, kv, e) as in the cache
+        q_cols = q.view(B, n_kv, group, T, hs).permute(0, 1, 4, 2, 3)  # (B, n_kv, hs, g, T)
+        q_cols = q_cols.reshape(B, n_kv, hs, 1, 1, group * T)
+        q_block = (q_cols * eye.view(B, n_kv, 1, B, n_kv, 1)).reshape(B * n_kv * hs, -1)
+        # -1, not P: ONNX Reshape reads a 0 as "keep this dimension", and P is 0 at the start
+        past_scores = (past_k @ q_block).transpose(0, 1).reshape(B, nh, T, -1)  # (B, nh, T, P)
+        k_rep, v_rep = self._repeat_kv(k), self._repeat_kv(v)
+        new_scores = q @ k_rep.transpose(-1, -2)  # (B, nh, T, T)
+        offsets = torch.arange(T, device=x.device)
+        new_ok = offsets.view(1, T) <= offsets.view(T, 1)  # causal within the block
         if self.config.position == "relative":
             L = self.config.context
             qer = q @ self.rel.transpose(-1, -2).unsqueeze(0)  # (B, nh, T, L)
-            B, nh = q.shape[0], q.shape[1]
-            # distance d = pos_i - j lives at column L-1-d; masked slots are clamped then masked
-            past_idx = (L - 1 - positions.view(T, 1) + slots.view(1, S)).clamp(0, L - 1)
+            # distance d = pos_i - j lives at column L-1-d (masked entries are clamped)
+            slots = torch.arange(P, device=x.device)
+            past_idx = (L - 1 - positions.view(T, 1) + slots.view(1, P)).clamp(0, L - 1)
             new_idx = (L - 1 - offsets.view(T, 1) + offsets.view(1, T)).clamp(0, L - 1)
-            past_scores = past_scores + qer.gather(3, past_idx.expand(B, nh, T, S))
+            past_scores = past_scores + qer.gather(3, past_idx.expand(B, nh, T, P))
             new_scores = new_scores + qer.gather(3, new_idx.expand(B, nh, T, T))
-        neg = torch.finfo(q.dtype).min
-        past_scores = (past_scores * scale).masked_fill(~past_ok, neg)
-        new_scores = (new_scores * scale).masked_fill(~new_ok, neg)
-        probs = torch.cat([past_scores, new_scores], dim=-1).softmax(dim=-1)  # (B, nh, T, S+T)
-        y = probs[..., :S] @ past_v + probs[..., S:] @ v  # (B, nh, T, hs)
-        return self._merge_heads(y), k, v
+        new_scores = (new_scores * scale).masked_fill(~new_ok, torch.finfo(q.dtype).min)
+        probs = torch.cat([past_scores * scale, new_scores], dim=-1).softmax(dim=-1)
+        past_out = probs[..., :P].reshape(B * nh * T, -1) @ past_v  # (B*nh*T, B*kv_dim)
+        past_out = past_out.view(B, n_kv, group, T, B, n_kv, hs)
+        past_out = (past_out * eye.view(B, n_kv, 1, 1, B, n_kv, 1)).sum(dim=(4, 5))
+        y = past_out.reshape(B, nh, T, hs) + probs[..., P:] @ v_rep  # (B, nh, T, hs)
+        k_rows = k.permute(2, 0, 1, 3).reshape(T, B * n_kv * hs)
+        v_rows = v.permute(2, 0, 1, 3).reshape(T, B * n_kv * hs)
+        return self._merge_heads(y), k_rows, v_rows
 
 
 class MLP(nn.Module):
@@ -295,17 +327,16 @@ class Transformer(nn.Module):
     def forward_cached(
         self,
         idx: torch.Tensor,
-        start: torch.Tensor,
-        past_k: torch.Tensor,
-        past_v: torch.Tensor,
+        past_k: Sequence[torch.Tensor],
+        past_v: Sequence[torch.Tensor],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """idx (B, T) at positions start..start+T-1 (start: int64 (1,)).
+        """idx (B, T) after a past of P tokens; past_k/v: per layer (P, B*d), read only.
 
-        past_k/v (n_layer, B, nh, S, hs) are read, never written. Returns logits (B, T, V) and
-        the new keys/values (n_layer, B, nh, T, hs) for the caller to store at those positions.
+        Returns logits (B, T, V) and the new keys/values (n_layer, T, B*d), for the caller to
+        store at rows P..P+T-1 of its cache.
         """
         T = idx.shape[1]
-        positions = start + torch.arange(T, device=idx.device)  # (T,)
+        positions = past_k[0].shape[0] + torch.arange(T, device=idx.device)  # (T,)
         x, cos, sin = self._embed(idx, positions)
         new_k, new_v = [], []
         for layer, block in enumerate(self.blocks):
@@ -321,7 +352,7 @@ class KVCache:
 
     def __init__(self, model: Transformer, batch: int = 1) -> None:
         c = model.config
-        shape = (c.n_layer, batch, c.n_head, c.context, c.head_size)
+        shape = (c.n_layer, c.context, batch * c.kv_dim)
         param = next(model.parameters())
         self.model = model
         self.k = torch.zeros(shape, dtype=param.dtype, device=param.device)
@@ -335,15 +366,15 @@ class KVCache:
         end = self.position + T
         if end > self.model.config.context:
             raise ValueError(f"cache full: {end} > context {self.model.config.context}")
-        start = torch.tensor([self.position], device=idx.device)
-        logits, k, v = self.model.forward_cached(idx, start, self.k, self.v)
-        self.k[:, :, :, self.position : end] = k
-        self.v[:, :, :, self.position : end] = v
+        p = self.position
+        logits, k, v = self.model.forward_cached(idx, self.k[:, :p], self.v[:, :p])
+        self.k[:, p:end] = k
+        self.v[:, p:end] = v
         self.position = end
         return logits
 
     def rollback(self, position: int) -> None:
-        """Forget everything from `position` on (O(1): stale slots are masked, then overwritten)."""
+        """Forget everything from `position` on (O(1): later rows are simply not read)."""
         if not 0 <= position <= self.position:
             raise ValueError(f"cannot roll back to {position}; cache holds 0..{self.position}")
         self.position = position

@@ -9,14 +9,16 @@ from livegen.train.model import BLOCKS, POSITIONS, KVCache, ModelConfig, Transfo
 from livegen.errors import ConfigError
 
 VARIANTS = [(p, b) for p in POSITIONS for b in BLOCKS]
+# (n_head, n_kv_head): multi-head, multi-query, grouped-query attention
+HEADS = [(2, 0), (2, 1), (4, 2)]
 
 
 def tiny(position: str, block: str, **overrides) -> Transformer:
     torch.manual_seed(0)
-    config = ModelConfig(
-        vocab_size=37, n_layer=2, n_head=2, d_model=16, d_ff=32, context=48,
-        position=position, block=block, **overrides,
-    )  # fmt: skip
+    config = ModelConfig(**{
+        "vocab_size": 37, "n_layer": 2, "n_head": 2, "d_model": 16, "d_ff": 32, "context": 48,
+        "position": position, "block": block, **overrides,
+    })  # fmt: skip
     return Transformer(config).eval()
 
 
@@ -61,11 +63,12 @@ def test_every_position_variant_sees_token_order(position: str) -> None:
     assert not torch.allclose(model(idx)[0][0, -1], model(swapped)[0][0, -1], atol=1e-4)
 
 
+@pytest.mark.parametrize("heads", HEADS, ids=lambda h: f"heads{h[0]}-kv{h[1]}")
 @pytest.mark.parametrize("position, block", VARIANTS, ids=lambda v: v)
 def test_cached_logits_equal_full_forward_including_after_rollback(
-    position: str, block: str
+    position: str, block: str, heads: tuple[int, int]
 ) -> None:
-    model = tiny(position, block)
+    model = tiny(position, block, n_head=heads[0], n_kv_head=heads[1])
     seq = torch.randint(0, 37, (2, 40))
     full, _ = model(seq)
     cache = KVCache(model, batch=2)
@@ -100,7 +103,13 @@ def test_weight_tying_shares_the_embedding() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [{"position": "alibi"}, {"block": "mixed"}, {"d_model": 30, "n_head": 4}]
+    "bad",
+    [
+        {"position": "alibi"},
+        {"block": "mixed"},
+        {"d_model": 30, "n_head": 4},
+        {"n_kv_head": 3, "n_head": 4},
+    ],
 )
 def test_bad_config_names_the_problem(bad: dict) -> None:
     with pytest.raises(ConfigError, match=next(iter(bad))):
