@@ -10,6 +10,7 @@ roll and the recording. Every way out (quit, SIGINT, SIGTERM, an internal error)
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import sys
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from livegen.clock import TICKS_PER_BEAT, Clock, InternalClock, MidiClockFollower
+from livegen.config import write_atomic
 from livegen.control import Control, NoteView
 from livegen.midi_in import ControlIn, MidiByteParser, NoteIn, classify
 from livegen.ports import InputItem, PortPair
@@ -55,6 +57,8 @@ class Performer(Protocol):
 
     def stats(self) -> dict[str, float]: ...
 
+    def report(self) -> dict[str, object]: ...
+
 
 class Daemon:
     def __init__(
@@ -67,6 +71,7 @@ class Daemon:
         *,
         performer: Performer | None = None,
         recorder: Recorder | None = None,
+        stats_path: str | None = None,
     ) -> None:
         self.config = config
         self.control = control
@@ -75,6 +80,7 @@ class Daemon:
         self.inbox = inbox
         self.performer = performer
         self.recorder = recorder
+        self.stats_path = stats_path
         self.scheduler = Scheduler(
             ports.output.send,
             clock,
@@ -195,6 +201,29 @@ class Daemon:
         # give the backend a moment to deliver the last note-offs before the port goes away
         time.sleep(0.05)
         self.ports.close()
+        if self.stats_path:
+            write_atomic(self.stats_path, json.dumps(self.timing_report(), indent=1))
+
+    def timing_report(self) -> dict[str, object]:
+        """Scheduling and re-planning numbers for `livegen bench --live`."""
+        lateness_ms = sorted(
+            (s.sent_ns - s.deadline_ns) / 1e6
+            for s in list(self.scheduler.sent_log)
+            if s.deadline_ns and s.message[0] & 0xF0 == NOTE_ON
+        )
+        stats = self.scheduler.stats
+        report: dict[str, object] = {
+            "notes_sent": stats.notes_sent,
+            "late_notes": stats.late_notes,
+            "dropped_notes": stats.dropped_notes,
+            "send_errors": stats.send_errors,
+            "messages_in": self.messages_in,
+            "send_lateness_ms": _percentiles(lateness_ms),
+            "priority": self.priority_note,
+        }
+        if self.performer is not None:
+            report.update(self.performer.report())
+        return report
 
     # ---- input thread -------------------------------------------------------------------
     def _input_loop(self) -> None:
@@ -348,3 +377,16 @@ class Daemon:
     def _on_transport(self, event: str) -> None:
         if self.performer is not None:
             self.performer.reset_plan()
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    """p50/p99/max of sorted values (empty: zeros)."""
+    if not values:
+        return {"n": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
+    n = len(values)
+    return {
+        "n": n,
+        "p50": values[n // 2],
+        "p99": values[min(n - 1, int(n * 0.99))],
+        "max": values[-1],
+    }

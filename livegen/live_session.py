@@ -86,7 +86,8 @@ class SessionStats:
     tokens: int = 0
     replans: int = 0
     rollback_tokens: int = 0
-    replan_ms: list[float] = field(default_factory=list)
+    replan_ms: list[float] = field(default_factory=list)  # rollback + insert, on this thread
+    note_to_ready_ms: list[float] = field(default_factory=list)  # player note in -> re-planned
 
 
 class LiveSession:
@@ -146,6 +147,20 @@ class LiveSession:
             "ms_per_token": engine_stats.ms_per_token,
             "tokens_per_s": engine_stats.tokens_per_s,
             "context_fill": engine_stats.context_fill,
+        }
+
+    def report(self) -> dict[str, object]:
+        from livegen.daemon import _percentiles
+
+        engine_stats = self.engine.stats
+        return {
+            "tokens": self.stats_.tokens,
+            "replans": self.stats_.replans,
+            "rollback_tokens": self.stats_.rollback_tokens,
+            "ms_per_token_p50": engine_stats.ms_per_token,
+            "ms_per_token_p99": engine_stats.p99_ms,
+            "replan_ms": _percentiles(sorted(self.stats_.replan_ms)),
+            "note_to_ready_ms": _percentiles(sorted(self.stats_.note_to_ready_ms)),
         }
 
     # ---- the generator loop ----------------------------------------------------------------
@@ -324,6 +339,8 @@ class LiveSession:
         self.logits = self._feed(tokens)
         self._checkpoint()  # a later rollback must keep these notes
         self.stats_.replan_ms.append((time.perf_counter() - started) * 1e3)
+        arrived_ns = min(n.t_ns for n in notes)
+        self.stats_.note_to_ready_ms.append((time.monotonic_ns() - arrived_ns) / 1e6)
 
     @staticmethod
     def player_channel(channel: int, output_channel: int) -> int:

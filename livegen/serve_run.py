@@ -46,6 +46,7 @@ class ServeOptions:
     overrides: tuple[str, ...] = ()
     prompt: str | None = None
     seconds: float | None = None  # stop by itself after this long (demo, tests)
+    stats_json: str | None = None  # write timing numbers here at exit (livegen bench --live)
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -130,7 +131,16 @@ def build_daemon(options: ServeOptions, config: ServeConfig | None = None) -> Da
     )
     recorder = Recorder(options.record, config.beats_per_bar) if options.record else None
     control = Control(config.knobs)
-    return Daemon(config, control, ports, clock, inbox, performer=performer, recorder=recorder)
+    return Daemon(
+        config,
+        control,
+        ports,
+        clock,
+        inbox,
+        performer=performer,
+        recorder=recorder,
+        stats_path=options.stats_json,
+    )
 
 
 def run_serve(options: ServeOptions) -> int:

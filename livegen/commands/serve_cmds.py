@@ -25,6 +25,7 @@ from livegen.ports import BACKEND_CHOICES
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a setting.")
 @click.option("--prompt", type=click.Path(dir_okay=False), help="MIDI file to continue from.")
 @click.option("--seconds", type=float, help="Stop by itself after this many seconds.")
+@click.option("--stats-json", type=click.Path(dir_okay=False), help="Write timing stats at exit.")
 def serve(**kwargs: object) -> None:
     """Play along live: listen on a MIDI port, generate in time with the clock, play back.
 
