@@ -1,0 +1,352 @@
+"""`livegen bench`: the engine's decode cost against the usual ways, measured in one run.
+
+Measured on one model folder (the shipped default unless --model):
+- decode ms/token p50/p99 at contexts 64, 256, 512 and 1000 (one new token after `ctx` cached
+  ones, rolled back and repeated), prefill of 256 tokens, sustained tokens/s with sampling;
+- the cache layout choice: the engine's fixed buffer against a "growing past" (a past of
+  exactly the current length copied in and a present concatenated out, as most exports do);
+- in a fresh runtime-only subprocess (torch never imported): peak RSS and cold start, the wall
+  time from launching the process to the first sampled token;
+- when torch is installed, baselines with the same weights (if the folder has the training
+  checkpoint) or random weights of the same shape (cost does not depend on values): PyTorch
+  recomputing the whole sequence per token, and PyTorch with a KV cache.
+torch is imported only inside the baseline functions, and only when it is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from livegen.engine import Engine
+from livegen.model_dir import DEFAULT_MODEL_DIR, read_model_dir
+
+CONTEXTS = (64, 256, 512, 1000)
+GOALS = {
+    "decode_p50_512_ms": 0.5,
+    "p99_over_p50": 2.0,
+    "vs_recompute_512": 50.0,
+    "vs_torch_kv_512": 3.0,
+    "rss_mb": 200.0,
+    "cold_start_s": 1.5,
+    "flat_1000_over_64": 2.0,
+}
+
+_CHILD = """
+import json, resource, sys, time
+launched = float(sys.argv[2])
+
+
+def peak_rss_mb():
+    # VmHWM restarts at exec; ru_maxrss would carry the parent's peak over on Linux
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+from livegen.engine import Engine
+from livegen.sampler import Sampler, SamplingParams
+from livegen.tokenizer import Grammar, Vocab
+engine = Engine.load(sys.argv[1], threads=int(sys.argv[3]), check_tokenizer=False)
+vocab = Vocab()
+grammar = Grammar(vocab)
+sampler = Sampler(0)
+logits = engine.prefill([vocab.bos])
+token = sampler.sample(logits, SamplingParams(), grammar.mask_after(vocab.bos)[: engine.vocab_size])
+first = time.time()
+for _ in range(300):
+    logits = engine.step(token)
+    token = sampler.sample(logits, SamplingParams(), grammar.mask_after(token)[: engine.vocab_size])
+print(json.dumps({
+    "cold_start_s": first - launched,
+    "rss_mb": peak_rss_mb(),
+    "torch_loaded": "torch" in sys.modules,
+}))
+"""
+
+
+def percentiles(samples_ns: list[int]) -> dict[str, float]:
+    ms = np.asarray(samples_ns, dtype=np.float64) / 1e6
+    return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99))}
+
+
+def _time(fn: Callable[[], Any], repeats: int) -> list[int]:
+    out = []
+    for _ in range(repeats):
+        started = time.perf_counter_ns()
+        fn()
+        out.append(time.perf_counter_ns() - started)
+    return out
+
+
+def engine_decode(engine: Engine, seq: np.ndarray, repeats: int) -> dict[str, dict[str, float]]:
+    result = {}
+    for ctx in CONTEXTS:
+        engine.reset()
+        engine.prefill(seq[:ctx])
+        token = int(seq[ctx])
+
+        def one(ctx: int = ctx, token: int = token) -> None:
+            engine.rollback(ctx)
+            engine.step(token)
+
+        _time(one, 10)  # warm-up
+        result[str(ctx)] = percentiles(_time(one, repeats))
+    return result
+
+
+def growing_past_decode(engine: Engine, seq: np.ndarray, repeats: int) -> dict[str, float]:
+    """p50/p99 at context 512 when the past is copied in and the present concatenated out."""
+    runner = engine._runner
+    ctx = 512
+    engine.reset()
+    engine.prefill(seq[:ctx])
+
+    def one() -> None:
+        feeds: dict[str, Any] = {"tokens": np.array([[int(seq[ctx])]], dtype=np.int64)}
+        for i in range(runner.n_layer):
+            feeds[f"past_k_{i}"] = runner.k[i, :ctx].copy()
+            feeds[f"past_v_{i}"] = runner.v[i, :ctx].copy()
+        _, new_k, new_v = runner.session.run(None, feeds)
+        for i in range(runner.n_layer):
+            np.concatenate([feeds[f"past_k_{i}"], new_k[i]])
+            np.concatenate([feeds[f"past_v_{i}"], new_v[i]])
+
+    _time(one, 10)
+    return percentiles(_time(one, repeats))
+
+
+def sustained_tokens_per_s(engine: Engine, seq: np.ndarray, count: int = 500) -> float:
+    """Decode + sample (grammar mask, top-p) for `count` tokens after a 256-token prompt."""
+    from livegen.sampler import Sampler, SamplingParams
+    from livegen.tokenizer import Grammar, Vocab
+
+    vocab = Vocab()
+    grammar = Grammar(vocab) if vocab.size == engine.vocab_size else None
+    sampler = Sampler(0)
+    params = SamplingParams(temperature=0.9, top_p=0.95)
+    engine.reset()
+    logits = engine.prefill(seq[:256])
+    token = int(seq[255])
+    started = time.perf_counter()
+    for _ in range(count):
+        mask = grammar.mask_after(token) if grammar is not None else None
+        token = sampler.sample(logits, params, mask)
+        logits = engine.step(token)
+    return count / (time.perf_counter() - started)
+
+
+def runtime_subprocess(model_path: Path, threads: int) -> dict[str, Any]:
+    """RSS and cold start of a process that only has the runtime (torch is never imported)."""
+    launched = time.time()
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(model_path), repr(launched), str(threads)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"runtime-only subprocess failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def torch_available() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+def torch_baselines(
+    model_dir: Path, seq: np.ndarray, threads: int, repeats: int
+) -> tuple[dict[str, Any], str]:
+    """PyTorch recompute and KV-cache decode on the same architecture (and weights if shipped)."""
+    import torch
+
+    from livegen.train.model import KVCache, ModelConfig, Transformer
+
+    info = read_model_dir(model_dir)
+    torch.set_num_threads(threads)
+    model = Transformer(ModelConfig(**info.model)).eval()
+    weights = "random weights of the same shape"
+    for name in ("checkpoint.pt", "model.pt"):
+        if (model_dir / name).is_file():
+            state = torch.load(model_dir / name, map_location="cpu", weights_only=False)
+            model.load_state_dict(state.get("model", state))
+            weights = f"the same weights ({name})"
+    ids = torch.from_numpy(seq.astype(np.int64))[None, :]
+    recompute: dict[str, dict[str, float]] = {}
+    kv: dict[str, dict[str, float]] = {}
+    with torch.inference_mode():
+        for ctx in CONTEXTS:
+            window = ids[:, : ctx + 1]
+            model(window)  # warm-up
+            recompute[str(ctx)] = percentiles(
+                _time(lambda w=window: model(w), max(5, repeats // 20))
+            )
+            cache = KVCache(model)
+            cache.feed(ids[:, :ctx])
+            token = ids[:, ctx : ctx + 1]
+
+            def one(cache: KVCache = cache, ctx: int = ctx, token: torch.Tensor = token) -> None:
+                cache.rollback(ctx)
+                cache.feed(token)
+
+            _time(one, 10)
+            kv[str(ctx)] = percentiles(_time(one, repeats))
+    baselines = {"torch_recompute": {"decode_ms": recompute}, "torch_kv_cache": {"decode_ms": kv}}
+    return baselines, weights
+
+
+def random_default_model(folder: Path) -> Path:
+    """Until a trained default ships: a random model of the default size (needs torch)."""
+    import torch
+
+    from livegen.config import read_toml
+    from livegen.export.onnx_export import export_model_dir
+    from livegen.export.tiny import runtime_tokenizer
+    from livegen.train.model import ModelConfig, Transformer
+
+    vocab_size, tokenizer = runtime_tokenizer()
+    shape = read_toml(Path(__file__).parent.parent / "configs" / "model" / "default.toml")
+    torch.manual_seed(0)
+    model = Transformer(ModelConfig(**{**shape, "vocab_size": vocab_size}))
+    out, _ = export_model_dir(model, tokenizer, folder / "random-default")
+    return out
+
+
+def run_bench(
+    model: str | Path = "default",
+    device: str = "cpu",
+    threads: int = 1,
+    repeats: int = 300,
+    baselines: bool = True,
+    say: Callable[[str], None] = lambda _msg: None,
+) -> dict[str, Any]:
+    """Measure everything; returns the JSON-able result (see the README for the keys)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        label = str(model)
+        if str(model) == "default" and not (DEFAULT_MODEL_DIR / "model.toml").is_file():
+            if not torch_available():
+                read_model_dir("default")  # raises the one-line "not installed" error
+            say("no trained default model yet: benchmarking a random model of the default size")
+            model = random_default_model(Path(scratch))
+            label = "random default-size model (untrained)"
+        info = read_model_dir(model)
+        engine = Engine.load(info.path, device=device, threads=threads, overflow="sync",
+                             check_tokenizer=False)  # fmt: skip
+        seq = np.random.default_rng(0).integers(4, info.vocab_size, size=1100)
+        say("decode latency at contexts " + ", ".join(map(str, CONTEXTS)))
+        decode = engine_decode(engine, seq, repeats)
+        say("growing-past layout at context 512")
+        growing = growing_past_decode(engine, seq, repeats)
+        engine.reset()
+        prefill = percentiles(_time(lambda: (engine.reset(), engine.prefill(seq[:256])), 20))
+        say("sustained tokens/s")
+        tokens_per_s = sustained_tokens_per_s(engine, seq)
+        say("runtime-only subprocess: RSS and cold start")
+        child = runtime_subprocess(info.path, threads)
+        result: dict[str, Any] = {
+            "model": label,
+            "device": engine.device,
+            "precision": info.precision,
+            "threads": threads,
+            "decode_ms": decode,
+            "prefill_256_ms": prefill["p50"],
+            "tokens_per_s": tokens_per_s,
+            "rss_mb": child["rss_mb"],
+            "cold_start_s": child["cold_start_s"],
+            "runtime_imported_torch": child["torch_loaded"],
+            "cache_layouts": {"fixed_512": decode["512"], "growing_past_512": growing},
+            "baselines": {},
+        }
+        if baselines and torch_available():
+            say("PyTorch baselines (recompute, KV cache)")
+            result["baselines"], result["baseline_weights"] = torch_baselines(
+                info.path, seq, threads, repeats
+            )
+        result["ratios"] = ratios(result)
+        result["goals"] = goals(result)
+        return result
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float]:
+    decode = result["decode_ms"]
+    out = {
+        "p99_over_p50_512": decode["512"]["p99"] / decode["512"]["p50"],
+        "flat_1000_over_64": decode["1000"]["p50"] / decode["64"]["p50"],
+    }
+    for name, key in (("torch_recompute", "vs_recompute"), ("torch_kv_cache", "vs_torch_kv")):
+        if name in result["baselines"]:
+            theirs = result["baselines"][name]["decode_ms"]
+            for ctx in CONTEXTS:
+                out[f"{key}_{ctx}"] = theirs[str(ctx)]["p50"] / decode[str(ctx)]["p50"]
+    return out
+
+
+def goals(result: dict[str, Any]) -> dict[str, bool]:
+    r = result["ratios"]
+    met = {
+        "decode_p50_512_ms": result["decode_ms"]["512"]["p50"] <= GOALS["decode_p50_512_ms"],
+        "p99_over_p50": r["p99_over_p50_512"] <= GOALS["p99_over_p50"],
+        "rss_mb": result["rss_mb"] <= GOALS["rss_mb"],
+        "cold_start_s": result["cold_start_s"] <= GOALS["cold_start_s"],
+        "flat_1000_over_64": r["flat_1000_over_64"] <= GOALS["flat_1000_over_64"],
+    }
+    if "vs_recompute_512" in r:
+        met["vs_recompute_512"] = r["vs_recompute_512"] >= GOALS["vs_recompute_512"]
+        met["vs_torch_kv_512"] = r["vs_torch_kv_512"] >= GOALS["vs_torch_kv_512"]
+    return met
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """The human-readable table `livegen bench` prints."""
+    lines = [
+        f"model: {result['model']}  ({result['precision']}, {result['device']}, "
+        f"{result['threads']} thread(s))",
+        "",
+        f"{'context':>8} {'p50 ms':>8} {'p99 ms':>8} {'recompute':>10} {'torch kv':>9}"
+        f" {'x recompute':>12} {'x torch kv':>11}",
+    ]
+    base = result["baselines"]
+    for ctx in CONTEXTS:
+        ours = result["decode_ms"][str(ctx)]
+        row = f"{ctx:>8} {ours['p50']:>8.3f} {ours['p99']:>8.3f}"
+        if base:
+            rec = base["torch_recompute"]["decode_ms"][str(ctx)]["p50"]
+            kv = base["torch_kv_cache"]["decode_ms"][str(ctx)]["p50"]
+            row += (
+                f" {rec:>10.2f} {kv:>9.3f} {rec / ours['p50']:>11.0f}x {kv / ours['p50']:>10.1f}x"
+            )
+        lines.append(row)
+    layouts = result["cache_layouts"]
+    lines += [
+        "",
+        f"prefill 256 tokens: {result['prefill_256_ms']:.2f} ms;  "
+        f"sustained (with sampling): {result['tokens_per_s']:.0f} tokens/s",
+        f"cache layout at 512: fixed buffer {layouts['fixed_512']['p50']:.3f} ms, "
+        f"growing past {layouts['growing_past_512']['p50']:.3f} ms",
+        f"runtime-only process: {result['rss_mb']:.0f} MB RSS, first token "
+        f"{result['cold_start_s']:.2f} s after launch (torch imported: "
+        f"{result['runtime_imported_torch']})",
+    ]
+    if not base:
+        lines.append("baselines: skipped (torch is not installed)")
+    else:
+        lines.append(f"baselines use {result['baseline_weights']}")
+    lines.append("")
+    lines.append(
+        "goals: " + ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in result["goals"].items())
+    )
+    return "\n".join(lines)

@@ -1,0 +1,110 @@
+"""CLI shells for the model: `livegen export`, `livegen generate`, `livegen bench`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from livegen.errors import LivegenError, ModelLoadError
+
+
+@click.command()
+@click.option(
+    "--onnx", "checkpoint", required=True, type=click.Path(path_type=Path),
+    help="Training checkpoint (.pt) to export.",
+)  # fmt: skip
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="Model folder.")
+@click.option(
+    "--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
+    help="int8 = dynamic int8 weights (smaller, faster on CPU).",
+)  # fmt: skip
+@click.option("--verify", is_flag=True, help="Compare with PyTorch over a 300-token run.")
+def export(checkpoint: Path, out: Path, precision: str, verify: bool) -> None:
+    """Export a checkpoint to an ONNX model folder (model.onnx + model.toml) with a KV cache."""
+    try:
+        from livegen.export.onnx_export import export_checkpoint
+    except ModuleNotFoundError as err:
+        raise ModelLoadError(
+            f"export needs the train and export extras ({err.name} is missing): "
+            "pip install 'livegen[train,export]'"
+        ) from err
+    folder, parity = export_checkpoint(
+        checkpoint, out, precision, verify, progress=lambda m: click.echo(f"export: {m}", err=True)
+    )
+    click.echo(f"wrote {folder} ({precision})")
+    if parity:
+        click.echo(
+            f"parity over {parity['steps']} tokens with {parity['rollbacks']} rollbacks: "
+            f"max |logit diff| {parity['max_abs_diff']:.2e} (tolerance {parity['tolerance']}), "
+            f"greedy agreement {parity['greedy_agreement']:.1%}"
+        )
+
+
+@click.command()
+@click.argument("prompt", required=False, type=click.Path(path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="MIDI file.")
+@click.option("--bars", type=click.IntRange(1, 1000), help="Bars to generate (default 8).")
+@click.option("--tokens", type=click.IntRange(1, 100_000), help="Tokens to generate instead.")
+@click.option("--temperature", type=click.FloatRange(0.0, 3.0), default=0.9, show_default=True)
+@click.option("--top-k", type=click.IntRange(0, 1000), default=0, show_default=True)
+@click.option("--top-p", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.95,
+              show_default=True)  # fmt: skip
+@click.option("--seed", type=int, default=None, help="Same seed, same music.")
+@click.option("--model", default="default", show_default=True, help="'default' or a folder.")
+def generate(
+    prompt: Path | None,
+    out: Path,
+    bars: int | None,
+    tokens: int | None,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    seed: int | None,
+    model: str,
+) -> None:
+    """Continue PROMPT.mid (or start from nothing) and write prompt + continuation to OUT."""
+    from livegen.generate import GenerateRequest, generate_midi
+    from livegen.sampler import SamplingParams
+
+    if bars is not None and tokens is not None:
+        raise click.UsageError("give --bars or --tokens, not both")
+    request = GenerateRequest(
+        tokens=tokens,
+        bars=bars,
+        params=SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p),
+        seed=seed,
+    )
+    result = generate_midi(prompt, out, request, model)
+    made = len(result.notes) - result.prompt_notes
+    click.echo(
+        f"wrote {out}: {result.prompt_notes} prompt notes + {made} generated notes "
+        f"({len(result.tokens)} tokens, stopped by {result.stopped_by})"
+    )
+
+
+@click.command()
+@click.option("--model", default="default", show_default=True, help="'default' or a folder.")
+@click.option(
+    "--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True
+)
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--repeats", type=click.IntRange(20, 100_000), default=300, show_default=True,
+              help="Decode steps timed per context.")  # fmt: skip
+@click.option("--no-baselines", is_flag=True, help="Skip the PyTorch baselines.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench(
+    model: str, device: str, threads: int, repeats: int, no_baselines: bool, as_json: bool
+) -> None:
+    """Decode latency at contexts 64-1000, prefill, tokens/s, RSS, cold start, vs PyTorch."""
+    from livegen.bench import format_report, run_bench
+
+    def say(message: str) -> None:
+        click.echo(f"bench: {message}", err=True)
+
+    try:
+        result = run_bench(model, device, threads, repeats, not no_baselines, say)
+    except RuntimeError as err:
+        raise LivegenError(str(err)) from err
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
