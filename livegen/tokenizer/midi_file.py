@@ -1,6 +1,6 @@
 """MIDI files <-> notes in beats, with mido: tempo maps, meters, drums, sustain pedal.
 
-Reading (`read_midi`): types 0, 1 (and 2, read like 1); all tracks merged in time order.
+Reading (`read_midi`): types 0 and 1 (2 is read like 1); all tracks merged in time order.
 - Times are beats (ticks / ticks_per_beat): tempo-free, like the tokens. The tempo map is kept in
   `Score.tempos` for seconds <-> beats (`Score.seconds_at`, `Score.beat_at`).
 - Time signatures are kept (`Score.time_signatures`, `Score.meter()` gives bar lengths in beats
@@ -28,10 +28,12 @@ enough here (see bench/tokenizer_bench.py for notes/s).
 from __future__ import annotations
 
 import bisect
+import heapq
 import io
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 import mido
@@ -117,16 +119,33 @@ def _open(path: Path) -> mido.MidiFile:
     return midi
 
 
+_USED_TYPES = frozenset(
+    {"note_on", "note_off", "control_change", "program_change", "set_tempo", "time_signature"}
+)
+
+
+def _timed_messages(tracks: list[mido.MidiTrack]) -> Iterator[tuple[int, mido.Message]]:
+    """All tracks' messages as (absolute tick, message), in time order, earlier tracks first at
+    equal ticks (what mido.merge_tracks gives, without copying every message)."""
+    timed = []
+    for track in tracks:
+        tick = 0
+        events = []
+        for msg in track:
+            tick += msg.time
+            events.append((tick, msg))
+        timed.append(events)
+    if len(timed) == 1:
+        return iter(timed[0])
+    return heapq.merge(*timed, key=itemgetter(0))
+
+
 def read_midi(path: str | Path) -> Score:
     """Read a standard MIDI file into notes in beats (see the module docstring for the rules)."""
     path = Path(path)
     midi = _open(path)
     tpb = midi.ticks_per_beat
-    tracks = midi.tracks if midi.type != 2 else [mido.merge_tracks(midi.tracks)]
-    try:
-        messages = mido.merge_tracks(tracks, skip_checks=True)
-    except TypeError:  # mido < 1.3 has no skip_checks
-        messages = mido.merge_tracks(tracks)
+    messages = _timed_messages(midi.tracks)
 
     open_notes: dict[tuple[int, int], list] = {}  # key -> [start, velocity, program, released]
     pedal = [False] * 16
@@ -140,9 +159,10 @@ def read_midi(path: str | Path) -> Score:
         notes.append(Note(key[1], start / tpb, tick / tpb, velocity, key[0], program))
 
     tick = 0
-    for msg in messages:
-        tick += msg.time
+    for tick, msg in messages:
         kind = msg.type
+        if kind not in _USED_TYPES:
+            continue
         if kind == "note_on" or kind == "note_off":
             key = (msg.channel, msg.note)
             held = open_notes.get(key)
