@@ -158,10 +158,9 @@ class LivegenApp(App[None]):
         if status is not self._last_status:
             self._on_status(status)
         self.roll.show(copy_notes(control), status.position_beats)
-        if self.daemon is not None and not _alive(self.daemon):
+        if self.daemon is not None and not self._quit_sent and not _alive(self.daemon):
             # The daemon stopped by itself (error, SIGTERM): leave so `serve` can report why.
-            self.send_quit()
-            self.exit()
+            self.action_quit_livegen()
 
     def _on_status(self, status: Status) -> None:
         previous = self._last_status
@@ -172,7 +171,7 @@ class LivegenApp(App[None]):
         if previous is None or status.recording != previous.recording:
             self.recording = status.recording
         if status.message and (previous is None or status.message != previous.message):
-            self.say(status.message)
+            self.say(status.message, error=not status.port_ok)
 
     def say(self, text: str, *, error: bool = False) -> None:
         self.message_line.say(text, error=error)
