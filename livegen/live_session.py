@@ -46,7 +46,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_NEG_INF = np.float32(-np.inf)
+# knobs that change what the model writes or how it sounds (bpm and mode are handled elsewhere)
+_REPLAN_KNOBS = (
+    "temperature",
+    "top_k",
+    "top_p",
+    "density",
+    "velocity_scale",
+    "transpose",
+    "key_lock",
+    "output_channel",
+    "answer_bars",
+)
 _SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 _NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
@@ -136,6 +147,7 @@ class LiveSession:
         self._starts_note = self._is_channel | self._is_note_on | (kinds == TokenKind.PROGRAM)
         self.mode_name = ""
         self._next_key = 0
+        self._knobs_seen: Knobs | None = None
 
     # ---- called from other threads ---------------------------------------------------------
     def reset_plan(self) -> None:
@@ -192,6 +204,8 @@ class LiveSession:
         now_step = self.now_step()
         if now_step is None:
             return False
+        if knobs is not self._knobs_seen:
+            self._on_knobs(knobs, now_step)
         if pending:
             self.mode.on_player(self, pending, now_step, knobs)
             pending.clear()
@@ -367,6 +381,15 @@ class LiveSession:
         self._checkpoint()
 
     # ---- one model token -------------------------------------------------------------------
+    def _on_knobs(self, knobs: Knobs, now_step: int) -> None:
+        """A knob moved: what is planned beyond now was made with the old one; plan it again."""
+        before, self._knobs_seen = self._knobs_seen, knobs
+        if before is None or self.step <= now_step:
+            return
+        if any(getattr(before, name) != getattr(knobs, name) for name in _REPLAN_KNOBS):
+            self.rollback_to(now_step)
+            self.stats_.replans += 1
+
     def generate_one(self, knobs: Knobs, plan: Plan) -> None:
         now_step = self.now_step() or 0
         mask = self._mask(knobs, plan, now_step)

@@ -154,7 +154,7 @@ def test_knob_changes_apply_to_the_next_notes(tiny_model_dir: Path) -> None:
     daemon.control.set(output_channel=5, transpose=12)
     changed_at = round(daemon.tick())
     drive(session, daemon, 10 * TICKS_PER_BEAT)
-    later = [(t, c) for t, c, _ in note_ons(daemon) if t >= changed_at + 2 * TICKS_PER_BEAT]
+    later = [(t, c) for t, c, _ in note_ons(daemon) if t > changed_at]
     assert later and {c for _, c in later} == {5}
 
 
@@ -168,3 +168,15 @@ def test_key_names(text: str, pitch_classes: set[int] | None) -> None:
     if pitch_classes is not None:
         assert got == pitch_classes
     assert parse_key("") is None
+
+
+def test_a_knob_change_re_plans_what_was_planned_beyond_now(tiny_model_dir: Path) -> None:
+    session, daemon = make_session(tiny_model_dir, Knobs(mode="continue", output_channel=2))
+    drive(session, daemon, 4 * TICKS_PER_BEAT)
+    now_step = session.now_step()
+    assert now_step is not None and session.step > now_step  # a plan reaches beyond now
+    daemon.control.set(transpose=7)
+    replans, undone = session.stats_.replans, session.stats_.rollback_tokens
+    session.advance([], daemon.control.knobs)
+    assert session.stats_.replans == replans + 1
+    assert session.stats_.rollback_tokens > undone  # the old plan beyond now was rolled back
