@@ -80,7 +80,11 @@ print(json.dumps({
 
 def percentiles(samples_ns: list[int]) -> dict[str, float]:
     ms = np.asarray(samples_ns, dtype=np.float64) / 1e6
-    return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99))}
+    return {
+        "p50": float(np.percentile(ms, 50)),
+        "p90": float(np.percentile(ms, 90)),
+        "p99": float(np.percentile(ms, 99)),
+    }
 
 
 def _time(fn: Callable[[], Any], repeats: int) -> list[int]:
@@ -209,7 +213,7 @@ def torch_baselines(
     return baselines, weights
 
 
-def random_default_model(folder: Path) -> Path:
+def random_default_model(folder: Path, precision: str = "fp32") -> Path:
     """Until a trained default ships: a random model of the default size (needs torch)."""
     import torch
 
@@ -222,7 +226,7 @@ def random_default_model(folder: Path) -> Path:
     shape = read_toml(Path(__file__).parent.parent / "configs" / "model" / "default.toml")
     torch.manual_seed(0)
     model = Transformer(ModelConfig(**{**shape, "vocab_size": vocab_size}))
-    out, _ = export_model_dir(model, tokenizer, folder / "random-default")
+    out, _ = export_model_dir(model, tokenizer, folder / "random-default", precision=precision)
     return out
 
 
@@ -233,6 +237,7 @@ def run_bench(
     repeats: int = 300,
     baselines: bool = True,
     say: Callable[[str], None] = lambda _msg: None,
+    random_precision: str = "fp32",
 ) -> dict[str, Any]:
     """Measure everything; returns the JSON-able result (see the README for the keys)."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -241,7 +246,7 @@ def run_bench(
             if not torch_available():
                 read_model_dir("default")  # raises the one-line "not installed" error
             say("no trained default model yet: benchmarking a random model of the default size")
-            model = random_default_model(Path(scratch))
+            model = random_default_model(Path(scratch), random_precision)
             label = "random default-size model (untrained)"
         info = read_model_dir(model)
         engine = Engine.load(info.path, device=device, threads=threads, overflow="sync",

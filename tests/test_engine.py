@@ -170,3 +170,18 @@ def test_a_missing_or_empty_model_folder_is_a_one_line_error(where: str, tmp_pat
         folder.mkdir()
     with pytest.raises(ModelLoadError, match=str(folder)):
         Engine.load(folder)
+
+
+def test_the_runtime_side_never_imports_torch() -> None:
+    """Engine, sampler, generation, bench and the model CLI load in a process without torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, livegen.engine, livegen.sampler, livegen.generate, livegen.bench, "
+        "livegen.model_dir, livegen.commands.model_cmds; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -93,9 +93,19 @@ def generate(
 @click.option("--repeats", type=click.IntRange(20, 100_000), default=300, show_default=True,
               help="Decode steps timed per context.")  # fmt: skip
 @click.option("--no-baselines", is_flag=True, help="Skip the PyTorch baselines.")
+@click.option(
+    "--random-precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32",
+    help="Precision of the random default-size model used while no trained default ships.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench(
-    model: str, device: str, threads: int, repeats: int, no_baselines: bool, as_json: bool
+    model: str,
+    device: str,
+    threads: int,
+    repeats: int,
+    no_baselines: bool,
+    random_precision: str,
+    as_json: bool,
 ) -> None:
     """Decode latency at contexts 64-1000, prefill, tokens/s, RSS, cold start, vs PyTorch."""
     from livegen.bench import format_report, run_bench
@@ -104,7 +114,7 @@ def bench(
         click.echo(f"bench: {message}", err=True)
 
     try:
-        result = run_bench(model, device, threads, repeats, not no_baselines, say)
+        result = run_bench(model, device, threads, repeats, not no_baselines, say, random_precision)
     except RuntimeError as err:
         raise LivegenError(str(err)) from err
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
