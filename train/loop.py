@@ -194,18 +194,12 @@ def _read_metrics(path: Path, up_to_step: int | None) -> list[dict[str, Any]]:
 
 def _ngram_val_nll(data_dir: Path, vocab: Vocab) -> float | None:
     """The 4-gram baseline's val NLL, fitted on train (cached beside the data)."""
-    from .ngram import KneserNey
+    from .ngram import fit_on_prepared
 
-    train_split, val_split = load_split(data_dir, "train"), load_split(data_dir, "val")
-    if train_split.n_tokens == 0 or val_split.n_tokens == 0:
+    val_split = load_split(data_dir, "val")
+    model = fit_on_prepared(data_dir, vocab.size, 4)
+    if model is None or val_split.n_tokens == 0:
         return None
-    cache = data_dir / "ngram4.npz"
-    if cache.is_file() and cache.stat().st_mtime >= (data_dir / "manifest.json").stat().st_mtime:
-        model = KneserNey.load(cache)
-    else:
-        model = KneserNey.fit(np.asarray(train_split.tokens), train_split.offsets, 4, vocab.size)
-        with contextlib.suppress(OSError):  # a read-only data folder just means no cache
-            model.save(cache)
     return model.nll(np.asarray(val_split.tokens), val_split.offsets)
 
 

@@ -97,7 +97,6 @@ class KneserNey:
             keys, counts = np.unique(_grams(tokens, offsets, k, vocab), return_counts=True)
             uniq[k] = (keys, counts.astype(np.int64))
         tables = []
-        cont_uni = None
         for k in range(2, order + 1):
             if k == order:
                 keys, counts = uniq[k]
@@ -106,13 +105,12 @@ class KneserNey:
                 suffix = uniq[k + 1][0] % (vocab**k)
                 keys, counts = np.unique(suffix, return_counts=True)
             tables.append(_table(keys, counts.astype(np.int64), vocab))
-        # unigram continuation counts: distinct predecessors of each token
-        suffix = uniq[2][0] % vocab
-        w, c = np.unique(suffix, return_counts=True)
-        cont_uni = np.zeros(vocab, dtype=np.float64)
-        cont_uni[w] = c
-        if order == 1:
+        if order == 1:  # plain counts: there is no higher order to take continuations from
             cont_uni = np.bincount(uniq[1][0], weights=uniq[1][1], minlength=vocab).astype(float)
+        else:  # continuation counts: how many distinct tokens precede each token
+            w, c = np.unique(uniq[2][0] % vocab, return_counts=True)
+            cont_uni = np.zeros(vocab, dtype=np.float64)
+            cont_uni[w] = c
         d = _discount(cont_uni[cont_uni > 0].astype(np.int64))
         total = cont_uni.sum()
         seen = np.count_nonzero(cont_uni)
@@ -186,3 +184,28 @@ class KneserNey:
                     )
                 )
             return cls(order, vocab, tables, data["unigram"])
+
+
+def fit_on_prepared(folder: str | Path, vocab: int, order: int = 4) -> KneserNey | None:
+    """The n-gram fitted on a prepared folder's train split, cached there as ngram<order>.npz.
+
+    None when the folder holds no train tokens. The cache is refitted when the manifest is newer;
+    a read-only folder just means no cache.
+    """
+    import contextlib
+
+    from livegen.data.shards import MANIFEST, load_split
+
+    folder = Path(folder)
+    cache = folder / f"ngram{order}.npz"
+    if cache.is_file() and cache.stat().st_mtime >= (folder / MANIFEST).stat().st_mtime:
+        model = KneserNey.load(cache)
+        if model.vocab == vocab and model.order == order:
+            return model
+    train = load_split(folder, "train")
+    if train.n_tokens == 0:
+        return None
+    model = KneserNey.fit(np.asarray(train.tokens), train.offsets, order, vocab)
+    with contextlib.suppress(OSError):
+        model.save(cache)
+    return model

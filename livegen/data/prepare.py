@@ -43,6 +43,7 @@ class PrepareOptions:
     test_fraction: float = 0.05
     workers: int = 2
     progress: bool = True
+    stop_after_files: int = 0  # stop early, leaving a resumable partial run (tests, dry runs)
 
 
 @dataclass
@@ -54,11 +55,17 @@ class PrepareReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     resumed_files: int = 0
     seconds: float = 0.0
+    finished: bool = True
 
     def summary(self) -> str:
         parts = ", ".join(
             f"{s} {self.docs.get(s, 0)} files / {self.tokens.get(s, 0)} tokens" for s in SPLITS
         )
+        if not self.finished:
+            return (
+                f"stopped after {self.files + len(self.skipped)} files; run the same command "
+                f"again to resume into {self.out}"
+            )
         lines = [
             f"prepared {self.files} files into {self.out} in {self.seconds:.0f} s ({parts})"
             + (
@@ -185,6 +192,7 @@ def prepare(
     handles = {s: (partial / f"{s}.bin").open("ab") for s in SPLITS}
     try:
         last_save = time.monotonic()
+        done_now = 0
         for path, (tokens, n_notes, reason) in zip(
             todo, _run(todo, tok_dict, options.workers), strict=True
         ):
@@ -203,6 +211,9 @@ def prepare(
                 }
                 state.sizes[split] += int(tokens.size)
             bar.update(extra=f"{sum(state.sizes.values())} tokens, {len(state.skipped)} skipped")
+            done_now += 1
+            if options.stop_after_files and done_now >= options.stop_after_files:
+                break
             if time.monotonic() - last_save > STATE_SAVE_INTERVAL_S:
                 for handle in handles.values():
                     handle.flush()
@@ -213,7 +224,9 @@ def prepare(
             handle.close()
         state.save()
     bar.close()
-    _finish(out, partial, state, root, source, options)
+    report.finished = len(state.records) + len(state.skipped) == len(files)
+    if report.finished:
+        _finish(out, partial, state, root, source, options)
     report.files = len(state.records)
     report.skipped.extend(sorted(state.skipped.items()))
     for split in SPLITS:

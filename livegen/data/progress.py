@@ -38,6 +38,7 @@ class Progress:
         self._start = time.monotonic()
         self._last = 0.0
         self._enabled = enabled
+        self._written = -1
 
     def update(self, n: int = 1, extra: str | None = None) -> None:
         self.done += n
@@ -61,11 +62,13 @@ class Progress:
         return f"{text} {self.extra}".rstrip()
 
     def close(self) -> None:
-        self._write(final=True)
+        if self._written != self.done or self._tty:
+            self._write(final=True)
 
     def _write(self, *, final: bool) -> None:
         if not self._enabled:
             return
+        self._written = self.done
         if self._tty:
             self._stream.write("\r\x1b[2K" + self.line() + ("\n" if final else ""))
         else:
