@@ -10,12 +10,12 @@ Reading (`read_midi`): types 0 and 1 (2 is read like 1); all tracks merged in ti
 - The sustain pedal (CC64 >= 64) is **applied to durations**, not encoded: a key released while
   the pedal is down sounds until the pedal lifts (or the key is struck again). Performances with
   pedal thus keep the length you hear, and the token language stays notes only.
-- One voice per key and channel, as on a synth and in the tokens: striking a key that still
-  sounds ends the earlier note there, and the next note-off ends the new one (FIFO pairing would
-  make overlapping copies the tokens cannot hold); a second note-on of a key at the same tick
-  (two tracks doubling a part on one channel) is one sound and is read as one note, and so is a
-  zero-length note at the tick where its key starts again. Note-on with velocity 0 is a
-  note-off; a stray note-off is ignored; notes still open at the end close at the last tick.
+- Note-ons and note-offs pair within each track (note-on velocity 0 is a note-off; a stray
+  note-off is ignored; a key struck again in its track ends the earlier note; notes still open
+  at the end close at the last tick). Then one voice per key and channel, as a synth plays
+  it and as the tokens hold it: notes of one key starting at the same tick (tracks doubling a
+  part on one channel; on-off-on retriggers) are one note with the latest end, and a note still
+  sounding when its key starts again ends there.
 - Running status is handled by mido; SysEx, pitch bend, other controllers and unknown metas are
   read and ignored. Data bytes above 127 are an error (not clipped): such files are corrupt.
 - Anything unreadable raises MidiFileError naming the file.
@@ -33,6 +33,7 @@ import io
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from operator import itemgetter
 from pathlib import Path
 
@@ -124,16 +125,16 @@ _USED_TYPES = frozenset(
 )
 
 
-def _timed_messages(tracks: list[mido.MidiTrack]) -> Iterator[tuple[int, mido.Message]]:
-    """All tracks' messages as (absolute tick, message), in time order, earlier tracks first at
-    equal ticks (what mido.merge_tracks gives, without copying every message)."""
+def _timed_messages(tracks: list[mido.MidiTrack]) -> Iterator[tuple[int, int, mido.Message]]:
+    """All tracks' messages as (absolute tick, track index, message), in time order, earlier
+    tracks first at equal ticks (mido.merge_tracks' order, without copying every message)."""
     timed = []
-    for track in tracks:
+    for index, track in enumerate(tracks):
         tick = 0
         events = []
         for msg in track:
             tick += msg.time
-            events.append((tick, msg))
+            events.append((tick, index, msg))
         timed.append(events)
     if len(timed) == 1:
         return iter(timed[0])
@@ -145,31 +146,31 @@ def read_midi(path: str | Path) -> Score:
     path = Path(path)
     midi = _open(path)
     tpb = midi.ticks_per_beat
-    messages = _timed_messages(midi.tracks)
 
-    open_notes: dict[tuple[int, int], list] = {}  # key -> [start, velocity, program, released]
+    # (track, channel, pitch) -> [start_tick, velocity, program, released_under_pedal]
+    open_notes: dict[tuple[int, int, int], list] = {}
     pedal = [False] * 16
     programs: dict[int, int] = {}
-    notes: list[Note] = []
+    paired: list[
+        tuple[int, int, int, int, int, int | None]
+    ] = []  # ch, pitch, start, end, vel, prog
     tempos: dict[int, int] = {0: DEFAULT_TEMPO_US}
     meters: dict[int, tuple[int, int]] = {}
 
-    def close(key: tuple[int, int], tick: int) -> None:
+    def close(key: tuple[int, int, int], tick: int) -> None:
         start, velocity, program, _ = open_notes.pop(key)
-        notes.append(Note(key[1], start / tpb, tick / tpb, velocity, key[0], program))
+        paired.append((key[1], key[2], start, tick, velocity, program))
 
     tick = 0
-    for tick, msg in messages:
+    for tick, track, msg in _timed_messages(midi.tracks):
         kind = msg.type
         if kind not in _USED_TYPES:
             continue
         if kind == "note_on" or kind == "note_off":
-            key = (msg.channel, msg.note)
+            key = (track, msg.channel, msg.note)
             held = open_notes.get(key)
             if kind == "note_on" and msg.velocity > 0:
                 if held is not None:
-                    if held[0] == tick:
-                        continue  # the same key twice at once (doubled tracks): one sound
                     close(key, tick)
                 open_notes[key] = [tick, msg.velocity, programs.get(msg.channel), False]
             elif held is not None and not held[3]:
@@ -180,7 +181,7 @@ def read_midi(path: str | Path) -> Score:
         elif kind == "control_change" and msg.control == SUSTAIN_PEDAL:
             down = msg.value >= PEDAL_DOWN
             if pedal[msg.channel] and not down:
-                for key in [k for k, held in open_notes.items() if k[0] == msg.channel and held[3]]:
+                for key in [k for k, held in open_notes.items() if k[1] == msg.channel and held[3]]:
                     close(key, tick)
             pedal[msg.channel] = down
         elif kind == "program_change":
@@ -192,13 +193,9 @@ def read_midi(path: str | Path) -> Score:
             meters[tick] = (msg.numerator, msg.denominator)
     for key in list(open_notes):
         close(key, tick)
-    # A zero-length note at the tick where the same key starts again is a retrigger artefact
-    # (on, off, on at one tick, as music21 and some sequencers write): one sound, one note.
-    starts = {(n.channel, n.pitch, n.start_beat) for n in notes if n.end_beat > n.start_beat}
     notes = [
-        n
-        for n in notes
-        if n.end_beat > n.start_beat or (n.channel, n.pitch, n.start_beat) not in starts
+        Note(pitch, start / tpb, end / tpb, velocity, channel, program)
+        for channel, pitch, start, end, velocity, program in _one_voice_per_key(paired)
     ]
     notes.sort(key=lambda n: (n.start_beat, n.channel, n.pitch))
     return Score(
@@ -208,6 +205,30 @@ def read_midi(path: str | Path) -> Score:
         time_signatures=tuple((t / tpb, n, d) for t, (n, d) in sorted(meters.items())),
         end_beat=tick / tpb,
     )
+
+
+def _one_voice_per_key(
+    paired: list[tuple[int, int, int, int, int, int | None]],
+) -> list[tuple[int, int, int, int, int, int | None]]:
+    """One sounding note per (channel, pitch), as a synth plays it: notes starting at the same
+    tick merge (first velocity, latest end); a note still sounding when the key starts again
+    ends there."""
+    by_key: dict[tuple[int, int], list[tuple[int, int, int, int, int, int | None]]] = {}
+    for note in paired:
+        by_key.setdefault((note[0], note[1]), []).append(note)
+    result = []
+    for notes in by_key.values():
+        notes.sort(key=itemgetter(2))  # stable: file order among equal starts
+        merged: list[list] = []
+        for note in notes:
+            if merged and merged[-1][2] == note[2]:
+                merged[-1][3] = max(merged[-1][3], note[3])
+            else:
+                merged.append(list(note))
+        for current, following in pairwise(merged):
+            current[3] = min(current[3], following[2])
+        result.extend(tuple(note) for note in merged)
+    return result
 
 
 def write_midi(
