@@ -187,14 +187,7 @@ def test_time_signature_changes_move_bar_lines() -> None:
     # 3/4 from beat 0, 6/8 (3 beats) at beat 6, 2/4 at beat 7 (mid-bar: starts a new bar)
     notes = [Note(60, 10.0, 10.5, 80)]
     tokens = encode_notes(notes, TokenizerConfig(), time_signatures=[(0, 3.0), (6, 3.0), (7, 2.0)])
-    position, bars = 0, []
-    vocab = Vocab()
-    for token in tokens:
-        name = vocab.name(token)
-        if name.startswith("TIME_SHIFT_"):
-            position += int(name.rsplit("_", 1)[1])
-        elif name == "BAR":
-            bars.append(position / 24)
+    bars = bar_beats(tokens)
     assert bars == [0.0, 3.0, 6.0, 7.0, 9.0]
 
 
@@ -280,3 +273,27 @@ def test_copies_are_independent() -> None:
     other.feed_many([VOCAB.shift(5), VOCAB.note_off(60)])
     assert decoder.sounding == [(0, 60)] and decoder.position_steps == 0
     assert other.sounding == [] and other.position_steps == 5
+
+
+def bar_beats(tokens: list[int]) -> list[float]:
+    position, bars = 0, []
+    for name in names(tokens):
+        if name.startswith("TIME_SHIFT_"):
+            position += int(name.rsplit("_", 1)[1])
+        elif name == "BAR":
+            bars.append(position / SPB)
+    return bars
+
+
+def test_a_live_meter_change_takes_effect_after_the_next_bar_line() -> None:
+    encoder = StreamingEncoder(CONFIG, beats_per_bar=4.0, vocab=VOCAB)
+    tokens = encoder.advance_to(1.0)
+    encoder.set_beats_per_bar(3.0)
+    tokens += encoder.advance_to(12.0)
+    assert bar_beats(tokens) == [0.0, 4.0, 7.0, 10.0]
+
+
+def test_offline_encoding_can_frame_the_piece_with_bos_and_eos() -> None:
+    tokens = encode_notes([Note(60, 0, 1, 64)], CONFIG, bos=True, eos=True, vocab=VOCAB)
+    assert names(tokens)[:2] == ["BOS", "BAR"] and names(tokens)[-1] == "EOS"
+    assert GRAMMAR.is_valid(tokens)
