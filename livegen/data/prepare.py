@@ -192,10 +192,8 @@ def prepare(
     handles = {s: (partial / f"{s}.bin").open("ab") for s in SPLITS}
     try:
         last_save = time.monotonic()
-        done_now = 0
-        for path, (tokens, n_notes, reason) in zip(
-            todo, _run(todo, tok_dict, options.workers), strict=True
-        ):
+        results = zip(todo, _run(todo, tok_dict, options.workers), strict=True)
+        for done_now, (path, (tokens, n_notes, reason)) in enumerate(results, start=1):
             rel = rel_of[str(path)]
             if tokens is None:
                 state.skipped[rel] = reason
@@ -211,7 +209,6 @@ def prepare(
                 }
                 state.sizes[split] += int(tokens.size)
             bar.update(extra=f"{sum(state.sizes.values())} tokens, {len(state.skipped)} skipped")
-            done_now += 1
             if options.stop_after_files and done_now >= options.stop_after_files:
                 break
             if time.monotonic() - last_save > STATE_SAVE_INTERVAL_S:

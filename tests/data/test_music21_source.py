@@ -37,7 +37,7 @@ def test_a_file_music21_cannot_parse_is_recorded_with_its_reason(tmp_path: Path)
 
 
 def test_an_unknown_collection_names_the_valid_ones(tmp_path: Path):
-    with pytest.raises(ConfigError, match="valid: .*bach"):
+    with pytest.raises(ConfigError, match=r"valid: .*bach"):
         convert_corpus(tmp_path, ("no_such_composer",), progress=False)
 
 

@@ -106,7 +106,7 @@ def test_an_interrupted_run_resumes_and_matches_a_fresh_one(folder: Path, tmp_pa
 
 def test_a_folder_without_midi_files_is_a_one_line_error(tmp_path: Path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ConfigError, match="no .mid/.midi files"):
+    with pytest.raises(ConfigError, match=r"no \.mid/\.midi files"):
         prepare(tmp_path / "empty", tmp_path / "out", options=OPTIONS)
     with pytest.raises(ConfigError, match="not a folder"):
         prepare(tmp_path / "missing", tmp_path / "out", options=OPTIONS)

@@ -128,14 +128,12 @@ def test_stretch_refuses_a_window_without_a_steady_meter() -> None:
 
 def test_batches_depend_only_on_seed_step_micro_and_rank(prepared: Path) -> None:
     split = load_split(prepared, "train")
-    make = lambda seed: TrainBatches(
-        split,
-        CONFIG,
-        seq_len=32,
-        batch_size=4,
-        seed=seed,
-        augment=AugmentConfig(),
-    )
+
+    def make(seed: int) -> TrainBatches:
+        return TrainBatches(
+            split, CONFIG, seq_len=32, batch_size=4, seed=seed, augment=AugmentConfig()
+        )
+
     a, b = make(1), make(1)
     x1, y1 = a.batch(5, 0, 0)
     assert np.array_equal(x1, b.batch(5, 0, 0)[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -67,7 +68,7 @@ def test_warmup_then_cosine_down_to_min_lr() -> None:
     assert lr_at(0, config) == pytest.approx(opt.lr / opt.warmup_steps)
     assert lr_at(opt.warmup_steps - 1, config) == pytest.approx(opt.lr)
     values = [lr_at(s, config) for s in range(opt.warmup_steps, opt.max_steps + 1)]
-    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(values))
     assert values[-1] == pytest.approx(opt.min_lr)
 
 
