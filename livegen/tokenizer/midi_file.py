@@ -59,6 +59,7 @@ class Score:
     time_signatures: tuple[tuple[float, int, int], ...] = ()  # (beat, numerator, denominator)
     end_beat: float = 0.0
     _seconds: list[float] = field(default_factory=list, repr=False, compare=False)
+    _beats: list[float] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         seconds, elapsed = [], 0.0
@@ -68,13 +69,14 @@ class Score:
                 elapsed += (beat - prev_beat) * prev_tempo / 1e6
             seconds.append(elapsed)
         self._seconds.extend(seconds)
+        self._beats.extend(beat for beat, _ in self.tempos)
 
     def meter(self) -> list[tuple[float, float]]:
         """(beat, beats_per_bar) at each time signature, for the encoder's bar lines."""
         return [(beat, num * 4 / den) for beat, num, den in self.time_signatures]
 
     def seconds_at(self, beat: float) -> float:
-        i = max(0, bisect.bisect_right([b for b, _ in self.tempos], beat) - 1)
+        i = max(0, bisect.bisect_right(self._beats, beat) - 1)
         start_beat, tempo = self.tempos[i]
         return self._seconds[i] + (beat - start_beat) * tempo / 1e6
 
