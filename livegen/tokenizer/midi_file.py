@@ -103,11 +103,14 @@ def _open(path: Path) -> mido.MidiFile:
         raise MidiFileError(f"{path} is not a MIDI file ({what})")
     if len(head) < 14:
         raise MidiFileError(f"{path} is truncated inside its MIDI header")
-    header_size, midi_type, declared_tracks = struct.unpack(">IHH", head[4:12])
+    header_size, midi_type, declared_tracks, division = struct.unpack(">IHHh", head[4:14])
     if header_size < 6 or header_size > 64 or midi_type > 2:
         raise MidiFileError(
             f"{path} has a corrupt MIDI header (size {header_size}, type {midi_type})"
         )
+    if division <= 0:  # negative: SMPTE frames, not beats; zero: no time base at all
+        what = "SMPTE time division is not supported" if division else "zero ticks per beat"
+        raise MidiFileError(f"{path}: {what}")
     try:
         midi = mido.MidiFile(path, clip=False)
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as err:
@@ -117,8 +120,6 @@ def _open(path: Path) -> mido.MidiFile:
         raise MidiFileError(
             f"{path} is truncated: declares {declared_tracks} tracks, holds {len(midi.tracks)}"
         )
-    if midi.ticks_per_beat <= 0:
-        raise MidiFileError(f"{path}: SMPTE time division is not supported")
     return midi
 
 

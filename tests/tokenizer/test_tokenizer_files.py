@@ -9,6 +9,8 @@ from pathlib import Path
 
 import mido
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tokenizer_testdata import corrupt_files, midi_files, score_of
 
 from livegen.errors import MidiFileError
@@ -78,6 +80,8 @@ def _made_corrupt(tmp: Path) -> dict[str, Path]:
         "truncated_in_header.mid": good[:9],
         "header_then_random.mid": b"MThd" + random.Random(3).randbytes(300),
         "text.mid": b"this is not a MIDI file\n",
+        "smpte.mid": good[:12] + bytes([0xE7, 0x28]) + good[14:],
+        "zero_division.mid": good[:12] + bytes(2) + good[14:],
     }
     paths = {}
     for name, data in made.items():
@@ -96,6 +100,8 @@ def _made_corrupt(tmp: Path) -> dict[str, Path]:
         "truncated_in_header.mid",
         "header_then_random.mid",
         "text.mid",
+        "smpte.mid",
+        "zero_division.mid",
     ],
 )
 def test_made_corrupt_files_raise_midi_file_error_naming_the_file(tmp_path: Path, name) -> None:
@@ -241,3 +247,38 @@ def test_midi_extension_is_not_required(tmp_path: Path) -> None:
     copy = tmp_path / "song.bin"
     shutil.copy(FILES[0], copy)
     assert read_midi(copy).notes == score_of(FILES[0]).notes
+
+
+_ticks = st.integers(0, 4 * 480)
+_written_notes = st.lists(
+    st.builds(
+        lambda pitch, start, length, velocity, channel: Note(
+            pitch,
+            start / 480,
+            (start + length) / 480,
+            velocity,
+            channel,
+            33 if channel == 3 else None,  # a program per part, as a file has it
+        ),
+        st.integers(0, 127),
+        _ticks,
+        st.integers(1, 3 * 480),
+        st.integers(1, 127),
+        st.sampled_from([0, 3, 9]),
+    ),
+    max_size=25,
+    unique_by=lambda n: (n.channel, n.pitch),  # one voice per key: no overlaps to resolve
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(_written_notes)
+def test_any_notes_written_read_back_unchanged(tmp_path: Path, notes: list[Note]) -> None:
+    path = write_midi(notes, tmp_path / "prop.mid")
+
+    def order(note: Note) -> tuple[float, int, int]:
+        return (note.start_beat, note.channel, note.pitch)
+
+    assert sorted(read_midi(path).notes, key=order) == sorted(notes, key=order)
