@@ -25,7 +25,7 @@ from livegen.config import write_atomic
 from livegen.control import Control, NoteView
 from livegen.midi_in import ControlIn, MidiByteParser, NoteIn, classify
 from livegen.ports import InputItem, PortPair
-from livegen.realtime import PRIORITY_HINT, lower_thread_priority, raise_thread_priority
+from livegen.realtime import PRIORITY_HINT, inference_thread_priority, raise_thread_priority
 from livegen.recorder import MODEL, PLAYER, Recorder
 from livegen.scheduler import NOTE_ON, Scheduler
 from livegen.serve_config import ServeConfig
@@ -114,7 +114,8 @@ class Daemon:
         self.scheduler.start(priority=realtime)
         self._spawn("livegen-input", self._input_loop, realtime)
         if self.performer is not None:
-            self._spawn("livegen-generator", self._generator_loop, lower_thread_priority)
+            inference = inference_thread_priority if self.config.timing.realtime_priority else None
+            self._spawn("livegen-generator", self._generator_loop, inference)
         if isinstance(self.clock, InternalClock):
             self.clock.set_bpm(self.control.knobs.bpm)
             self.clock.start(lead_ns=int(self.config.timing.start_lead_ms * 1e6))
@@ -142,9 +143,12 @@ class Daemon:
             self.control.knobs.mode,
         )
 
-    def _spawn(self, name: str, target: Callable[[], None], setup: Callable[[], None]) -> None:
+    def _spawn(
+        self, name: str, target: Callable[[], None], setup: Callable[[], None] | None
+    ) -> None:
         def body() -> None:
-            setup()
+            if setup is not None:
+                setup()
             try:
                 target()
             except Exception as err:

@@ -30,7 +30,7 @@ import rtmidi
 
 from livegen.jackserver import start_dummy_server
 from livegen.ports import find_port
-from livegen.realtime import raise_thread_priority
+from livegen.realtime import inference_thread_priority, raise_thread_priority
 
 CLIENT = "lgbench"
 
@@ -72,12 +72,15 @@ class _Daw:
         self.out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT}-daw")
         self.inp = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT}-daw-in")
         self.inp.ignore_types(sysex=True, timing=True, active_sense=True)
-        self.received: list[tuple[int, tuple[int, ...]]] = []
+        # (callback time, JACK delta time s, message): the callback can be held up by this
+        # process's GIL; rtmidi's deltas come from JACK's own clock and are not
+        self.received: list[tuple[int, float, tuple[int, ...]]] = []
         self.inp.set_callback(
-            lambda e, _=None: self.received.append((time.monotonic_ns(), tuple(e[0])))
+            lambda e, _=None: self.received.append((time.monotonic_ns(), e[1], tuple(e[0])))
         )
         self.period_ns = 60e9 / (bpm * 24)
-        self.tick_ns: list[int] = []
+        self.tick_ns: list[int] = []  # when each tick was due on the DAW's grid
+        self.send_late_ns: list[int] = []  # how late this process actually sent it
         self.player_ns: list[int] = []
         self._stop = threading.Event()
 
@@ -105,9 +108,10 @@ class _Daw:
         for n in range(total):
             deadline = start + round(n * self.period_ns)
             while (wait := deadline - time.monotonic_ns()) > 0:
-                time.sleep(wait / 1e9 if wait > 2_000_000 else 0)
+                time.sleep(wait / 1e9 - 0.0002 if wait > 300_000 else 0)
             self.out.send_message([0xF8])
-            self.tick_ns.append(time.monotonic_ns())
+            self.tick_ns.append(deadline)
+            self.send_late_ns.append(time.monotonic_ns() - deadline)
             if n >= 96 and n % 6 == 0:  # 16ths after one bar of clock
                 pitch = pitches[(n // 6) % len(pitches)]
                 self.out.send_message([0x90, pitch, 90])
@@ -121,6 +125,17 @@ class _Daw:
         self.inp.cancel_callback()
         self.out.delete()
         self.inp.delete()
+
+
+def arrival_times_ns(received: list[tuple[int, float, tuple[int, ...]]]) -> list[int]:
+    """Arrival times on JACK's clock (cumulative rtmidi deltas), placed on the monotonic clock
+    by the least-delayed callback."""
+    if not received:
+        return []
+    cumulative = np.cumsum([delta for _, delta, _ in received]) * 1e9
+    callbacks = np.asarray([t for t, _, _ in received], dtype=np.float64)
+    anchor = float(np.min(callbacks - cumulative))
+    return [round(anchor + c) for c in cumulative]
 
 
 def onset_offsets_ms(tick_ns: list[int], onsets_ns: list[int]) -> np.ndarray:
@@ -148,6 +163,8 @@ def gil_probe(model: str, seconds: float) -> dict[str, object]:
     params = SamplingParams(0.9, 0, 0.95)
 
     def probe(duration_s: float) -> list[float]:
+        # real-time like the daemon's MIDI threads, so only the GIL (not the CPU) can delay it
+        raise_thread_priority()
         late: list[float] = []
         end = time.monotonic() + duration_s
         while time.monotonic() < end:
@@ -161,6 +178,7 @@ def gil_probe(model: str, seconds: float) -> dict[str, object]:
     steps = [0]
 
     def decode() -> None:
+        inference_thread_priority()
         token = vocab.bos
         engine.reset()
         logits = engine.step(token)
@@ -219,7 +237,12 @@ def run_live_bench(options: LiveBenchOptions, echo=print) -> dict[str, object]:
             tail = log_path.read_text(errors="replace")[-1500:]
             raise RuntimeError(f"the daemon exited with {code}: {tail}")
         daemon = json.loads(stats_path.read_text())
-        onsets = [t for t, m in daw.received if len(m) == 3 and m[0] & 0xF0 == 0x90 and m[2]]
+        arrivals = arrival_times_ns(daw.received)
+        onsets = [
+            t
+            for t, (_, _, m) in zip(arrivals, daw.received, strict=True)
+            if len(m) == 3 and m[0] & 0xF0 == 0x90 and m[2]
+        ]
         offsets = onset_offsets_ms(daw.tick_ns, onsets)
         cpu = None
         if cpu_start is not None and cpu_end is not None:
@@ -233,6 +256,8 @@ def run_live_bench(options: LiveBenchOptions, echo=print) -> dict[str, object]:
             "generated_onsets": len(onsets),
             "onset_offset_ms": _percentiles(np.abs(offsets)),
             "onset_offset_signed_mean_ms": float(offsets.mean()) if offsets.size else 0.0,
+            "onset_offsets_signed_ms": [round(float(v), 3) for v in offsets],
+            "daw_clock_send_late_ms": _percentiles(np.asarray(daw.send_late_ns) / 1e6),
             "sixteenth_at_bpm_ms": 60e3 / options.bpm / 4,
             "daemon": daemon,
             "daemon_cpu_percent_of_one_core": cpu,
@@ -260,7 +285,8 @@ def format_report(result: dict[str, object]) -> str:
         f"generated onsets: {result['generated_onsets']}; offset from DAW tick |ms|: "
         f"p50 {off['p50']:.2f}  p99 {off['p99']:.2f}  max {off['max']:.2f}  "
         f"(signed mean {result['onset_offset_signed_mean_ms']:+.2f})  goal p99 <= 4",
-        f"late {d['late_notes']}  dropped {d['dropped_notes']}  (goal 0 late)",
+        f"late {d['late_notes']}  dropped {d['dropped_notes']}  (goal 0 late); DAW clock sent "
+        f"late p99 {result['daw_clock_send_late_ms']['p99']:.2f} ms",
         f"player note -> re-planned ms: p50 {replan.get('p50', 0):.2f}  "
         f"p99 {replan.get('p99', 0):.2f}  max {replan.get('max', 0):.2f}  "
         f"(+1 token {d.get('ms_per_token_p50', 0):.2f} ms; "
