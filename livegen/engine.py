@@ -22,6 +22,9 @@ the daemon's bookkeeping of where it may roll back to survives a slide.
 from __future__ import annotations
 
 import collections
+import contextlib
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -258,9 +261,9 @@ class Engine:
         """Forget every token from absolute `position` on. O(1) inside the current window."""
         if not 0 <= position <= self._position:
             raise ValueError(f"cannot roll back to {position}; the session is at {self._position}")
-        self._position = position
-        if self._slide is not None:
+        if self._slide is not None:  # first, so the worker never catches up on dropped tokens
             self._slide.low_water = min(self._slide.low_water, position)
+        self._position = position
         if position >= self._offset:
             self._runner.rollback(position - self._offset)
             return
@@ -347,7 +350,7 @@ class Engine:
     def _start_slide(self) -> None:
         start = self._position - self.keep
         window = self._history[:, start : self._position].copy()
-        self._slide = _Slide(self._spare, start, window)
+        self._slide = _Slide(self, self._spare, start, window)
 
     def _cancel_slide(self) -> None:
         if self._slide is not None:
@@ -376,19 +379,43 @@ class Engine:
 
 
 class _Slide:
-    """A window prefill running on a worker thread (onnxruntime releases the GIL)."""
+    """A window prefill running on a worker thread (onnxruntime releases the GIL).
 
-    def __init__(self, runner: CacheRunner, start: int, window: np.ndarray) -> None:
+    After the window it catches up on the tokens the live thread decoded meanwhile, in shrinking
+    rounds, so the hand-over step carries at most a few extra tokens. Tokens at or after
+    `low_water` (the lowest position rolled back to since the slide began) may have changed;
+    the hand-over trims them, and the live thread lowers `low_water` before it rolls back.
+    """
+
+    CLOSE_ENOUGH = 4  # tokens left for the hand-over step to feed
+
+    def __init__(self, engine: Engine, runner: CacheRunner, start: int, window: np.ndarray):
+        self.engine = engine
         self.runner = runner
         self.start = start
-        self.low_water = start + window.shape[1]  # lowest position rolled back to meanwhile
+        self.low_water = sys.maxsize
         self.error: BaseException | None = None
         runner.rollback(0)
         self.thread = threading.Thread(target=self._run, args=(window,), daemon=True)
         self.thread.start()
 
     def _run(self, window: np.ndarray) -> None:
+        _lower_thread_priority()
         try:
             self.runner.feed(window)
+            room = self.runner.context - self.engine.margin // 2
+            while True:
+                upto = min(self.engine._position, self.low_water)
+                have = self.start + self.runner.position
+                if upto - have <= self.CLOSE_ENOUGH or upto - self.start > room:
+                    return
+                self.runner.feed(self.engine._history[:, have:upto].copy())
         except BaseException as err:  # handed to the live thread at hand-over
             self.error = err
+
+
+def _lower_thread_priority() -> None:
+    """Let the live thread win the CPU over the worker (Linux applies nice per thread)."""
+    # not Linux, or not allowed: the worker runs at normal priority
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
