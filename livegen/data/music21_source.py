@@ -197,12 +197,13 @@ def convert_corpus(
 
 
 def main() -> None:
-    """`python -m livegen.data.music21_source CACHE_DIR [WORKERS]`: fill the cache."""
+    """`python -m livegen.data.music21_source CACHE_DIR [WORKERS [COLLECTION,...]]`."""
     import sys
 
     cache = sys.argv[1] if len(sys.argv) > 1 else "data/music21_midi"
     workers = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    report = convert_corpus(cache, workers=workers)
+    collections = tuple(sys.argv[3].split(",")) if len(sys.argv) > 3 else DEFAULT_COLLECTIONS
+    report = convert_corpus(cache, collections, workers=workers)
     print(f"{len(report.outputs)} MIDI files, {len(report.failures)} failures", file=sys.stderr)
     for where, reason in report.failures:
         print(f"  {where}: {reason}", file=sys.stderr)
