@@ -28,9 +28,11 @@ from pathlib import Path
 import numpy as np
 import rtmidi
 
+from livegen.errors import LivegenError
 from livegen.jackserver import start_dummy_server
+from livegen.model_dir import read_model_dir
 from livegen.ports import find_port
-from livegen.realtime import inference_thread_priority, raise_thread_priority
+from livegen.realtime import DutyCycle, inference_thread_priority, raise_thread_priority
 
 CLIENT = "lgbench"
 
@@ -179,6 +181,7 @@ def gil_probe(model: str, seconds: float) -> dict[str, object]:
 
     def decode() -> None:
         inference_thread_priority()
+        duty = DutyCycle()  # as in the daemon: a real-time loop must rest now and then
         token = vocab.bos
         engine.reset()
         logits = engine.step(token)
@@ -188,6 +191,7 @@ def gil_probe(model: str, seconds: float) -> dict[str, object]:
                 engine.reset()
             logits = engine.step(token)
             steps[0] += 1
+            duty.work()
 
     worker = threading.Thread(target=decode, daemon=True)
     worker.start()
@@ -203,6 +207,7 @@ def gil_probe(model: str, seconds: float) -> dict[str, object]:
 
 
 def run_live_bench(options: LiveBenchOptions, echo=print) -> dict[str, object]:
+    read_model_dir(options.model)  # a missing model is one clear error before anything starts
     server = start_dummy_server(
         f"livegen-bench-{os.getpid()}", rate=options.rate, period=options.period
     )
@@ -235,7 +240,7 @@ def run_live_bench(options: LiveBenchOptions, echo=print) -> dict[str, object]:
         code = process.wait(30)
         if code != 0 or not stats_path.exists():
             tail = log_path.read_text(errors="replace")[-1500:]
-            raise RuntimeError(f"the daemon exited with {code}: {tail}")
+            raise LivegenError(f"the daemon exited with {code}: {tail}")
         daemon = json.loads(stats_path.read_text())
         arrivals = arrival_times_ns(daw.received)
         onsets = [
@@ -301,3 +306,14 @@ def format_report(result: dict[str, object]) -> str:
         f"({gil['decode_steps']} tokens)",
     ]  # fmt: skip
     return "\n".join(lines)
+
+
+def run_live_bench_command(model: str, seconds: float, period: int, as_json: bool) -> None:
+    """`livegen bench --live`: run, then print the report (or JSON)."""
+    import click
+
+    result = run_live_bench(
+        LiveBenchOptions(model=model, seconds=seconds, period=period),
+        echo=lambda message: click.echo(message, err=True),
+    )
+    click.echo(json.dumps(result, indent=1) if as_json else format_report(result))

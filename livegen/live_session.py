@@ -28,6 +28,7 @@ import numpy as np
 from livegen.clock import TICKS_PER_BEAT
 from livegen.control import Knobs
 from livegen.modes import Plan, make_mode
+from livegen.realtime import DutyCycle
 from livegen.scheduler import ScheduledNote
 from livegen.tokenizer import (
     DecodedEvent,
@@ -179,12 +180,16 @@ class LiveSession:
     def run(self, daemon: Daemon) -> None:
         self.attach(daemon)
         pending: list[PlayerNote] = []
+        duty = DutyCycle()
         while not daemon.stop_event.is_set():
             if not self.ready(daemon.control.knobs):
                 self._wait(pending, 0.01)
                 continue
             self._drain(pending)
-            if not self.advance(pending, daemon.control.knobs):
+            if self.advance(pending, daemon.control.knobs):
+                duty.work()
+            else:
+                duty.idle()
                 self._wait(pending, 0.004)
 
     def attach(self, daemon: Daemon) -> None:

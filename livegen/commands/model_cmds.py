@@ -98,6 +98,11 @@ def generate(
     help="Precision of the random default-size model used while no trained default ships.",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--live", is_flag=True, help="Time the live daemon through JACK instead.")
+@click.option("--seconds", type=click.FloatRange(2, 600), default=15, show_default=True,
+              help="--live: how long the DAW plays.")  # fmt: skip
+@click.option("--period", type=click.IntRange(16, 4096), default=64, show_default=True,
+              help="--live: JACK frames per period (48 kHz).")  # fmt: skip
 def bench(
     model: str,
     device: str,
@@ -106,8 +111,20 @@ def bench(
     no_baselines: bool,
     random_precision: str,
     as_json: bool,
+    live: bool = False,
+    seconds: float = 15,
+    period: int = 64,
 ) -> None:
-    """Decode latency at contexts 64-1000, prefill, tokens/s, RSS, cold start, vs PyTorch."""
+    """Decode latency at contexts 64-1000, prefill, tokens/s, RSS, cold start, vs PyTorch.
+
+    With --live: onset offsets vs a DAW's clock ticks, re-plan latency, late/dropped notes,
+    CPU and GIL hold of `livegen serve`, through a private JACK server.
+    """
+    if live:
+        from livegen.live_bench import run_live_bench_command
+
+        run_live_bench_command(model, seconds, period, as_json)
+        return
     from livegen.bench import format_report, run_bench
 
     def say(message: str) -> None:
