@@ -21,6 +21,10 @@ Augmentation (each applied independently per window, at load time, on token ids)
   shifts are rewritten (split at max_shift_steps) and BAR tokens are re-drawn every bar length
   from the first bar line, so the stream stays valid for the decoder and the grammar.
   A window with BOS in the middle is stretched per document segment.
+- Conditioning: after a BOS, with a probability, one MODE token (call, accompany or continue,
+  uniformly) is inserted, because the live daemon opens every stream with BOS MODE_x. The corpus
+  has no labels for the modes, so the model learns that they may come and what follows them
+  is still music, instead of meeting an unseen token at position 1.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class AugmentConfig:
     transpose_semitones: int = 6
     velocity_scale: float = 0.2
     stretch_probability: float = 0.2
+    mode_probability: float = 0.5
 
 
 class Augmenter:
@@ -58,6 +63,8 @@ class Augmenter:
         self.is_shift = kinds == TokenKind.TIME_SHIFT
         self.kinds = kinds
         self.key_base = vocab.offsets[TokenKind.KEY]
+        self.mode_base = vocab.offsets[TokenKind.MODE]
+        self.n_modes = len(vocab.ids_of_kind(TokenKind.MODE))
         self.velocity_base = vocab.offsets[TokenKind.VELOCITY]
         self.bins = vocab.config.velocity_bins
         self.max_shift = vocab.config.max_shift_steps
@@ -69,6 +76,7 @@ class Augmenter:
         """Augmented copy of `window` (int64 ids); `drums` marks drum-channel tokens."""
         out = window.astype(np.int64, copy=True)
         out = self.transpose(out, drums, rng)
+        out = self.insert_mode(out, rng)
         out = self.scale_velocity(out, rng)
         if self.config.stretch_probability > 0 and rng.random() < self.config.stretch_probability:
             stretched = self.stretch(out, 2.0 if rng.random() < 0.5 else 0.5)
@@ -98,6 +106,16 @@ class Augmenter:
                     + (index % KEYS_PER_MODE + shift) % KEYS_PER_MODE
                 )
         return tokens
+
+    def insert_mode(self, tokens: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.config.mode_probability <= 0:
+            return tokens
+        after_bos = np.flatnonzero(tokens == self.vocab.bos) + 1
+        chosen = after_bos[rng.random(after_bos.size) < self.config.mode_probability]
+        if chosen.size == 0:
+            return tokens
+        modes = self.mode_base + rng.integers(0, self.n_modes, chosen.size)
+        return np.insert(tokens, chosen, modes)
 
     def scale_velocity(self, tokens: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = self.config.velocity_scale

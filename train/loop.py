@@ -311,6 +311,7 @@ def _train(
             config.data.transpose_semitones,
             config.data.velocity_scale,
             config.data.stretch_probability,
+            config.data.mode_probability,
         )
         if config.data.augment
         else None

@@ -25,6 +25,7 @@ class DataSection:
     transpose_semitones: int = 6  # pitch shift drawn from -n..n (drums untouched)
     velocity_scale: float = 0.2  # velocity bins scaled by a factor in [1-x, 1+x]
     stretch_probability: float = 0.2  # chance of a x2 or x1/2 time stretch when exact
+    mode_probability: float = 0.5  # chance of a MODE token after each BOS (the daemon sends one)
 
     def __post_init__(self) -> None:
         if self.seq_len < 2:

@@ -29,7 +29,7 @@ def _tokens(notes=None) -> np.ndarray:
 
 
 def _augmenter(transpose=6, velocity=0.0, stretch=0.0) -> Augmenter:
-    return Augmenter(VOCAB, AugmentConfig(transpose, velocity, stretch))
+    return Augmenter(VOCAB, AugmentConfig(transpose, velocity, stretch, mode_probability=0.0))
 
 
 def test_drum_mask_follows_channel_tokens_and_bos_resets() -> None:
@@ -143,3 +143,16 @@ def test_batches_depend_only_on_seed_step_micro_and_rank(prepared: Path) -> None
     assert not np.array_equal(x1, a.batch(5, 0, 1)[0])
     assert not np.array_equal(x1, make(2).batch(5, 0, 0)[0])
     assert x1.max() < VOCAB.size
+
+
+def test_a_mode_token_may_follow_each_bos_as_the_daemon_sends_it() -> None:
+    tokens = np.concatenate([_tokens(), _tokens()])
+    aug = Augmenter(VOCAB, AugmentConfig(0, 0.0, 0.0, mode_probability=1.0))
+    out = aug(tokens, drum_mask(tokens, VOCAB), np.random.default_rng(0))
+    starts = np.flatnonzero(out == VOCAB.bos)
+    assert starts.size == 2
+    assert all(VOCAB.name(int(out[s + 1])).startswith("MODE_") for s in starts)
+    assert out.size == tokens.size + 2
+    assert Grammar(VOCAB).is_valid(out.tolist()[1 : starts[1]])
+    never = Augmenter(VOCAB, AugmentConfig(0, 0.0, 0.0, mode_probability=0.0))
+    assert np.array_equal(never(tokens, drum_mask(tokens, VOCAB), np.random.default_rng(0)), tokens)
