@@ -7,6 +7,7 @@ Other threads reach the UI through `post_message` (see `DaemonNotice`).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,7 +34,8 @@ from livegen.tui.presets import (
 )
 from livegen.tui.widgets import KeyHelp, KnobPanel, MessageLine, Meters, PianoRoll
 
-POLL_HZ = 25
+POLL_HZ = 25  # knobs, meters, messages
+ROLL_HZ = 12  # the roll is the costly redraw; 12 frames/s still shows every 16th up to 180 bpm
 WIDE_MIN_COLUMNS = 120  # from here on the panels stack on the left and the roll gets the rest
 
 
@@ -94,8 +96,10 @@ class LivegenApp(App[None]):
         daemon: Any = None,
         models: Sequence[str] = (),
         beats_per_bar: int | None = None,
+        freeze_gc: bool = False,
     ) -> None:
         super().__init__()
+        self.freeze_gc = freeze_gc
         self.control = control
         self.presets_dir = Path(presets_dir) if presets_dir else default_presets_dir()
         self.daemon = daemon
@@ -130,8 +134,12 @@ class LivegenApp(App[None]):
     def on_mount(self) -> None:
         self._apply_width(self.size.width)
         self.poll()
+        self.poll_roll()
         self.set_interval(1 / POLL_HZ, self.poll)
+        self.set_interval(1 / ROLL_HZ, self.poll_roll)
         self.say("↑↓ pick a knob, ←→ turn it (shift: coarse), ⏎ type a value, l: MIDI learn")
+        if self.freeze_gc:
+            self.call_after_refresh(_freeze_heap)
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_width(event.size.width)
@@ -157,10 +165,13 @@ class LivegenApp(App[None]):
         status = control.status
         if status is not self._last_status:
             self._on_status(status)
-        self.roll.show(copy_notes(control), status.position_beats)
         if self.daemon is not None and not self._quit_sent and not _alive(self.daemon):
             # The daemon stopped by itself (error, SIGTERM): leave so `serve` can report why.
             self.action_quit_livegen()
+
+    def poll_roll(self) -> None:
+        """Copy the note views for the piano roll (it redraws only if something moved)."""
+        self.roll.show(copy_notes(self.control), self.control.status.position_beats)
 
     def _on_status(self, status: Status) -> None:
         previous = self._last_status
@@ -326,6 +337,16 @@ class LivegenApp(App[None]):
         return True
 
 
+def _freeze_heap() -> None:
+    """Move everything alive now (model, UI widgets) out of the cyclic GC's reach.
+
+    A full collection stops every thread, the MIDI ones included; with the UI's objects in the
+    heap it took 60-70 ms here, after the freeze 2-5 ms (bench/tui_overhead.py).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _alive(daemon: Any) -> bool:
     """Whether the daemon still runs: its stop event is clear (livegen.daemon.Daemon)."""
     stop_event = getattr(daemon, "stop_event", None)
@@ -339,6 +360,7 @@ def make_app(
     daemon: Any = None,
     models: Sequence[str] = (),
     beats_per_bar: int | None = None,
+    freeze_gc: bool = False,
 ) -> LivegenApp:
     """The one factory for the TUI, used by `livegen serve` and by the tests.
 
@@ -346,7 +368,12 @@ def make_app(
     the daemon stops by itself; everything else goes through `control`.
     """
     return LivegenApp(
-        control, presets_dir=presets_dir, daemon=daemon, models=models, beats_per_bar=beats_per_bar
+        control,
+        presets_dir=presets_dir,
+        daemon=daemon,
+        models=models,
+        beats_per_bar=beats_per_bar,
+        freeze_gc=freeze_gc,
     )
 
 
@@ -361,7 +388,7 @@ def run_tui(
 
     The terminal is restored by Textual on every exit path, including an exception in the UI.
     """
-    app = make_app(control, presets_dir=presets_dir, daemon=daemon, models=models)
+    app = make_app(control, presets_dir=presets_dir, daemon=daemon, models=models, freeze_gc=True)
     try:
         with logs_to_app(app):
             app.run()

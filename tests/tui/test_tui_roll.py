@@ -22,7 +22,7 @@ C4_AT_BOTTOM = PitchWindow(60, 1)
 
 def grid(notes, now=20.0, window=C4_AT_BOTTOM, height=HEIGHT):
     lines, _ = render_roll(notes, now, WIDTH, height, cols_per_beat=CPB, window=window)
-    return [line.plain[GUTTER_WIDTH:] for line in lines]
+    return [line.text[GUTTER_WIDTH:] for line in lines]
 
 
 def test_each_source_has_its_own_glyph_at_its_time_and_pitch():
@@ -56,16 +56,16 @@ def test_notes_outside_the_time_window_are_not_drawn():
 
 def test_bar_lines_and_ruler_with_bar_numbers():
     lines, _ = render_roll([], 20.0, WIDTH, 8, cols_per_beat=CPB)
-    ruler = lines[0].plain[GUTTER_WIDTH:]
+    ruler = lines[0].text[GUTTER_WIDTH:]
     # Now = beat 20 = bar 6 beat 1, at column 30; bar 5 starts 4 beats = 16 columns earlier.
     assert ruler[NOW_COL] == "▼"
     assert ruler[14] == "5"
-    assert lines[1].plain[GUTTER_WIDTH + 14] == "┊"
+    assert lines[1].text[GUTTER_WIDTH + 14] == "┊"
 
 
 def test_pitch_rows_are_labelled_at_c():
     lines, _ = render_roll([], 20.0, WIDTH, 5, window=PitchWindow(58, 1))
-    labels = [line.plain[:GUTTER_WIDTH].strip() for line in lines]
+    labels = [line.text[:GUTTER_WIDTH].strip() for line in lines]
     assert labels == ["", "", "C4", "", ""]
     assert note_name(60) == "C4" and note_name(21) == "A0"
 
@@ -83,5 +83,5 @@ def test_pitch_window_keeps_still_while_notes_fit_and_refits_otherwise():
 def test_a_wide_range_squeezes_several_semitones_into_a_row():
     notes = [NoteView(p, 19.0, 19.5, "model") for p in (36, 84)]
     lines, window = render_roll(notes, 20.0, WIDTH, 4, cols_per_beat=CPB)
-    drawn = [line.plain for line in lines if "▓" in line.plain]
+    drawn = [line.text for line in lines if "▓" in line.text]
     assert len(drawn) == 2 and window.per_row >= 12

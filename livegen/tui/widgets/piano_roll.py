@@ -11,7 +11,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rich.text import Text
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
 from textual.widget import Widget
 
 from livegen.control import NoteView
@@ -74,8 +76,13 @@ def render_roll(
     cols_per_beat: int = 4,
     beats_per_bar: int = 4,
     window: PitchWindow | None = None,
-) -> tuple[list[Text], PitchWindow]:
-    """Draw the roll into `height` lines of `width` cells; returns the lines and pitch window."""
+    base: Style | None = None,
+) -> tuple[list[Strip], PitchWindow]:
+    """Draw the roll into `height` strips of `width` cells; returns them and the pitch window.
+
+    Strips of segments, not Rich Text: converting a roll-sized Text costs tens of milliseconds
+    per frame in Textual, time the UI thread would hold the GIL the MIDI threads need.
+    """
     grid_width = max(1, width - GUTTER_WIDTH)
     ruler = height >= RULER_MIN_HEIGHT
     rows = max(1, height - (1 if ruler else 0))
@@ -89,18 +96,18 @@ def render_roll(
     visible = [n for n in notes if n.start_beat < last_beat and end_of(n) > first_beat]
     window = fit_pitch_window([n.pitch for n in visible], rows, window)
 
-    chars = [[" "] * grid_width for _ in range(rows)]
-    styles = [[""] * grid_width for _ in range(rows)]
+    background = [" "] * grid_width
+    background_styles = [""] * grid_width
     bar_cols: dict[int, int] = {}
     for col in range(grid_width):
         start = first_beat + col / cols_per_beat
         bar_beat = math.ceil(start / beats_per_bar - 1e-9) * beats_per_bar
         if bar_beat < start + 1 / cols_per_beat - 1e-9:
             bar_cols[col] = round(bar_beat / beats_per_bar) + 1
-            for row in range(rows):
-                chars[row][col], styles[row][col] = "┊", "dim"
-    for row in range(rows):
-        chars[row][now_col], styles[row][now_col] = "│", "bold"
+            background[col], background_styles[col] = "┊", "dim"
+    background[now_col], background_styles[now_col] = "│", "bold"
+    chars = [list(background) for _ in range(rows)]
+    styles = [list(background_styles) for _ in range(rows)]
 
     order = {source: rank for rank, source in enumerate(DRAW_ORDER)}
     for note in sorted(visible, key=lambda n: order.get(n.source, 0)):
@@ -111,47 +118,67 @@ def render_roll(
         col1 = max(col0 + 1, math.ceil((end_of(note) - first_beat) * cols_per_beat - 1e-9))
         for col in range(max(0, col0), min(grid_width, col1)):
             chars[row][col] = GLYPHS.get(note.source, "?")
-            styles[row][col] = STYLES.get(note.source, "")
+            styles[row][col] = note.source
 
-    lines: list[Text] = []
+    palette = _palette(base or Style())
+    strips: list[Strip] = []
     if ruler:
-        lines.append(_ruler(bar_cols, now_col, grid_width))
+        strips.append(_ruler(bar_cols, now_col, grid_width, palette))
     for row in range(rows):
-        lines.append(_pitch_row(window, rows, row, chars[row], styles[row]))
-    return lines, window
+        strips.append(_pitch_row(window, rows, row, chars[row], styles[row], palette))
+    return strips, window
 
 
-def _ruler(bar_cols: dict[int, int], now_col: int, grid_width: int) -> Text:
+def _palette(base: Style) -> dict[str, Style]:
+    """Style per cell kind, on top of the widget's own style (its background)."""
+    kinds = {"": "", "dim": "dim", "bold": "bold", **STYLES}
+    return {kind: base + Style.parse(spec) if spec else base for kind, spec in kinds.items()}
+
+
+def _segments(chars: list[str], styles: list[str], palette: dict[str, Style]) -> list[Segment]:
+    """Runs of equally styled cells as segments."""
+    segments = []
+    run_start = 0
+    for col in range(1, len(chars) + 1):
+        if col == len(chars) or styles[col] != styles[run_start]:
+            segments.append(Segment("".join(chars[run_start:col]), palette[styles[run_start]]))
+            run_start = col
+    return segments
+
+
+def _ruler(
+    bar_cols: dict[int, int], now_col: int, grid_width: int, palette: dict[str, Style]
+) -> Strip:
     cells = [" "] * grid_width
     for col, bar in sorted(bar_cols.items()):
         label = str(bar)
         if col + len(label) <= grid_width and all(c == " " for c in cells[col : col + len(label)]):
             cells[col : col + len(label)] = list(label)
     cells[now_col] = "▼"
-    text = Text(" " * GUTTER_WIDTH, no_wrap=True)
-    text.append("".join(cells), style="dim")
-    text.stylize("bold", GUTTER_WIDTH + now_col, GUTTER_WIDTH + now_col + 1)
-    return text
+    styles = ["dim"] * grid_width
+    styles[now_col] = "bold"
+    gutter = Segment(" " * GUTTER_WIDTH, palette[""])
+    return Strip([gutter, *_segments(cells, styles, palette)], GUTTER_WIDTH + grid_width)
 
 
 def _pitch_row(
-    window: PitchWindow, rows: int, row: int, chars: list[str], styles: list[str]
-) -> Text:
+    window: PitchWindow,
+    rows: int,
+    row: int,
+    chars: list[str],
+    styles: list[str],
+    palette: dict[str, Style],
+) -> Strip:
     low = window.low + (rows - 1 - row) * window.per_row
     covered = range(low, low + window.per_row)
     c_pitch = next((p for p in covered if p % 12 == 0), None)
     label = note_name(c_pitch) if c_pitch is not None else ""
-    text = Text(f"{label:>3} ", style="dim", no_wrap=True)
-    run_start = 0
-    for col in range(1, len(chars) + 1):
-        if col == len(chars) or styles[col] != styles[run_start]:
-            text.append("".join(chars[run_start:col]), style=styles[run_start])
-            run_start = col
-    return text
+    gutter = Segment(f"{label:>3} ", palette["dim"])
+    return Strip([gutter, *_segments(chars, styles, palette)], GUTTER_WIDTH + len(chars))
 
 
 class PianoRoll(Widget):
-    """Draws `render_roll` at the widget's size; `show` takes a fresh copy of the notes."""
+    """Draws `render_roll` at the widget's size, line by line; `show` takes fresh notes."""
 
     DEFAULT_CSS = """
     PianoRoll { height: 1fr; min-height: 4; border: round $accent; border-title-style: bold; }
@@ -166,6 +193,8 @@ class PianoRoll(Widget):
         self.notes: tuple[NoteView, ...] = ()
         self.now_beat = 0.0
         self.window: PitchWindow | None = None
+        self._strips: list[Strip] = []
+        self._drawn_for: tuple[object, ...] | None = None
 
     def show(self, notes: tuple[NoteView, ...], now_beat: float) -> None:
         # Snap `now` to the column grid: the picture only changes when a column passes, so the
@@ -176,14 +205,29 @@ class PianoRoll(Widget):
             self.now_beat = now_beat
             self.refresh()
 
-    def render(self) -> Text:
-        lines, self.window = render_roll(
-            self.notes,
-            self.now_beat,
-            self.size.width,
-            self.size.height,
-            cols_per_beat=self.cols_per_beat,
-            beats_per_bar=self.beats_per_bar,
-            window=self.window,
-        )
-        return Text("\n", no_wrap=True).join(lines)
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._drawn_for = None  # a theme change recolours the cached strips
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size
+        key = (self.notes, self.now_beat, width, height)
+        if key != self._drawn_for:
+            self._drawn_for = key
+            self._strips, self.window = render_roll(
+                self.notes,
+                self.now_beat,
+                width,
+                height,
+                cols_per_beat=self.cols_per_beat,
+                beats_per_bar=self.beats_per_bar,
+                window=self.window,
+                base=self.rich_style,
+            )
+        if 0 <= y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(width, self.rich_style)
+
+    def plain_lines(self) -> list[str]:
+        """What the roll shows now, as text (for logs and tests)."""
+        return [strip.text for strip in self._strips]
