@@ -1,0 +1,174 @@
+"""MODEL_CARD.md for a trained model, written from its checkpoint, run metrics and eval report.
+
+    python -m livegen.train.model_card RUN_DIR EVAL_JSON OUT_MD [--hardware TEXT] [--notes TEXT]
+
+Every number in the card is read from those files, so the card cannot drift from the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+from livegen.config import write_atomic
+
+
+def _fmt(value: Any, spec: str = ".4f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def render(
+    state: dict[str, Any],
+    records: list[dict[str, Any]],
+    report: dict[str, Any],
+    manifest: dict[str, Any] | None,
+    hardware: str,
+    notes: str = "",
+) -> str:
+    cfg = state["train_config"]
+    model = state["model_config"]
+    train_records = [r for r in records if r["kind"] == "train"]
+    val_records = [r for r in records if r["kind"] == "val"]
+    last_val = val_records[-1] if val_records else {}
+    seconds = train_records[-1]["time_s"] if train_records else 0.0
+    tokens_seen = (
+        state["step"]
+        * cfg["optim"]["batch_size"]
+        * cfg["optim"]["grad_accum"]
+        * (cfg["data"]["seq_len"])
+    )
+    tok_s = [r["tokens_per_s"] for r in train_records[-20:]]
+    params = report.get("model_params")
+    splits = manifest["splits"] if manifest else {}
+    by_collection: dict[str, list[int]] = {}
+    for f in (manifest or {}).get("files", []):
+        entry = by_collection.setdefault(f["source"].split("/")[0], [0, 0])
+        entry[0] += 1
+        entry[1] += f["tokens"]
+    cont = report.get("continuations", {})
+    lines = [
+        "# livegen default model",
+        "",
+        "A small decoder-only transformer that continues MIDI token streams; the model that",
+        "`livegen serve` uses when no `--model` is given. Trained by `livegen train` with",
+        f"`{cfg.get('source') or 'configs/train/default.toml'}`.",
+        "",
+        "## Data",
+        "",
+        f"music21's bundled corpus, converted to MIDI by `livegen data prepare --source music21`"
+        f" ({len((manifest or {}).get("files", []))} works in all splits).",
+        "",
+        "| collection | works | tokens |",
+        "|---|---:|---:|",
+        *(f"| {k} | {v[0]} | {v[1]:,} |" for k, v in sorted(by_collection.items())),
+        "",
+        "Split by a stable hash of each file's path: "
+        + ", ".join(f"{k} {v['files']} files / {v['tokens']:,} tokens" for k, v in splits.items())
+        + ".",
+        "Augmentation at load time: transposition ±{t} semitones (drums untouched), velocity"
+        " scaling ±{v:.0%}, x2 / x½ time stretch where exact (p={s}), a MODE token after BOS"
+        " (p={m}).".format(
+            t=cfg["data"]["transpose_semitones"],
+            v=cfg["data"]["velocity_scale"],
+            s=cfg["data"]["stretch_probability"],
+            m=cfg["data"].get("mode_probability", 0.0),
+        ),
+        "",
+        "## Model",
+        "",
+        f"- {params:,} parameters; " if params else "- ",
+        f"  {model['n_layer']} layers, d_model {model['d_model']}, {model['n_head']} heads"
+        f" ({model.get('n_kv_head') or model['n_head']} key/value heads), d_ff {model['d_ff']},"
+        f" context {model['context']} tokens, position `{model['position']}`, block"
+        f" `{model['block']}`, tied embeddings: {model['tie_weights']}, vocabulary"
+        f" {model['vocab_size']}.",
+        f"- Tokenizer: version {state['tokenizer']['version']},"
+        f" {state['tokenizer']['steps_per_beat']} steps per beat, velocity bins"
+        f" {state['tokenizer']['velocity_bins']} (the runtime refuses a model whose tokenizer"
+        " differs).",
+        "",
+        "## Training",
+        "",
+        f"- Steps: {state['step']} optimizer steps of {cfg['optim']['batch_size']} x"
+        f" {cfg['data']['seq_len']} tokens (x{cfg['optim']['grad_accum']} accumulation):"
+        f" {tokens_seen:,} tokens seen.",
+        f"- AdamW lr {cfg['optim']['lr']} (warmup {cfg['optim']['warmup_steps']}, cosine to"
+        f" {cfg['optim']['min_lr']}), weight decay {cfg['optim']['weight_decay']}, clip"
+        f" {cfg['optim']['grad_clip']}, precision {cfg['run']['precision']}.",
+        f"- Hardware: {hardware}.",
+        f"- Training time: {seconds / 60:.1f} min"
+        + (f" (~{sum(tok_s) / len(tok_s):,.0f} tokens/s at the end)." if tok_s else "."),
+        "",
+        "## Results",
+        "",
+        "| | NLL (nats/token) | accuracy |",
+        "|---|---:|---:|",
+        f"| model, val (training-time windows) | {_fmt(last_val.get('loss'))} |"
+        f" {_fmt(last_val.get('accuracy'), '.3f')} |",
+        f"| 4-gram Kneser-Ney, val | {_fmt(last_val.get('ngram_nll'))} | |",
+        f"| model, {report.get('split')} ({report['files']} files, {report['tokens']:,} tokens)"
+        f" | {_fmt(report['nll'])} | {_fmt(report['accuracy'], '.3f')} |",
+        f"| 4-gram Kneser-Ney, {report.get('split')} | {_fmt(report['ngram_nll'])} | |",
+        "",
+        f"Ratio model / 4-gram on {report.get('split')}: {_fmt(report.get('nll_ratio'), '.3f')}"
+        " (goal: <= 0.8).",
+    ]
+    if last_val.get("loss") and last_val.get("ngram_nll"):
+        lines[-1] += f" On val: {last_val['loss'] / last_val['ngram_nll']:.3f}."
+    if cont.get("prompts"):
+        lines += [
+            "",
+            f"Continuations of {cont['prompts']} held-out prompts ({cont['prompt_tokens']}"
+            f" tokens, +{cont['continuation_tokens']} sampled at temperature 1, top-p 0.95):",
+            f"pitch-class overlap with the prompt {_fmt(cont['pitch_class_overlap'], '.3f')},"
+            f" notes per beat {_fmt(cont['note_density'], '.2f')} (prompt"
+            f" {_fmt(cont['note_density_prompt'], '.2f')}), onsets on the 16th grid"
+            f" {_fmt(cont['on_grid'], '.3f')} (prompt {_fmt(cont['on_grid_prompt'], '.3f')}),"
+            f" polyphony {_fmt(cont['polyphony'], '.2f')} (prompt"
+            f" {_fmt(cont['polyphony_prompt'], '.2f')}), out of range"
+            f" {_fmt(cont['out_of_range'], '.3f')}, stuck notes {cont['stuck_notes']} (prompt"
+            f" {cont['stuck_notes_prompt']}).",
+        ]
+    lines += [
+        "",
+        "Reproduce: `livegen data prepare --source music21 --out data/music21` then",
+        "`livegen train --config configs/train/default.toml` and",
+        f"`livegen eval --model runs/default --data data/music21 --split {report.get('split')}`.",
+        "Fine-tune on your own MIDI: `livegen data prepare --source MY_MIDI --out data/mine`,",
+        "`livegen train --config configs/train/default.toml --data data/mine --out runs/mine"
+        " --init-from default`.",
+        "",
+        "## Limits",
+        "",
+        "Mostly monophonic folk tunes and four-part chorales with near-constant velocities (music21"
+        " writes fixed velocities): it knows melody, meter and diatonic harmony better than"
+        " expressive timing, drums or dense piano textures. Fine-tune for those.",
+    ]
+    if notes:
+        lines += ["", notes]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("eval_json", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--hardware", default=f"CPU ({platform.processor() or 'unknown'})")
+    parser.add_argument("--notes", default="")
+    args = parser.parse_args()
+    from .checkpoint import load_checkpoint
+
+    state = load_checkpoint(args.run_dir)
+    records = [json.loads(x) for x in (args.run_dir / "metrics.jsonl").read_text().splitlines()]
+    report = json.loads(args.eval_json.read_text())
+    data = Path(state["train_config"]["data"]["path"])
+    manifest = json.loads((data / "manifest.json").read_text()) if data.is_dir() else None
+    write_atomic(args.out, render(state, records, report, manifest, args.hardware, args.notes))
+
+
+if __name__ == "__main__":
+    main()
