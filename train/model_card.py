@@ -59,7 +59,7 @@ def render(
         "## Data",
         "",
         f"music21's bundled corpus, converted to MIDI by `livegen data prepare --source music21`"
-        f" ({len((manifest or {}).get("files", []))} works in all splits).",
+        f" ({len((manifest or {}).get('files', []))} works in all splits).",
         "",
         "| collection | works | tokens |",
         "|---|---:|---:|",
