@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from livegen.train.model import ModelConfig, Transformer
+from livegen.train.model import KVCache, ModelConfig, Transformer
 from torch import nn
 
 from livegen.config import dump_toml, to_mapping
@@ -215,8 +215,17 @@ def verify_parity(
     The PyTorch token is fed to both, so fp16/int8 runs stay aligned; `greedy_agreement` is the
     share of steps where both argmaxes agree. fp32 must agree at every step.
     """
-    from livegen.train.model import KVCache
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # single-token steps: extra threads only add contention
+    try:
+        return _lockstep(model, onnx_path, precision, steps, seed)
+    finally:
+        torch.set_num_threads(threads)
 
+
+def _lockstep(
+    model: Transformer, onnx_path: Path, precision: str, steps: int, seed: int
+) -> dict[str, Any]:
     from livegen.engine import CacheRunner
 
     c = model.config
