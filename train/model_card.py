@@ -138,8 +138,8 @@ def render(
         "`livegen train --config configs/train/default.toml` and",
         f"`livegen eval --model runs/default --data data/music21 --split {report.get('split')}`.",
         "Fine-tune on your own MIDI: `livegen data prepare --source MY_MIDI --out data/mine`,",
-        "`livegen train --config configs/train/default.toml --data data/mine --out runs/mine"
-        " --init-from default`.",
+        "`livegen train --config configs/train/finetune.toml --init-from default --data data/mine"
+        " --out runs/mine` (this folder ships `checkpoint.pt`, fp16 weights, for that).",
         "",
         "## Limits",
         "",
