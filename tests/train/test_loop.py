@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import SMOKE_CONFIG, smoke_config
@@ -227,3 +228,20 @@ def test_train_config_overrides_from_the_command_line_are_typed() -> None:
     config = load_train_config(SMOKE_CONFIG, {"optim.max_steps": 10})
     assert config.optim.max_steps == 10
     assert replace(config.optim, max_steps=30) == load_train_config(SMOKE_CONFIG).optim
+
+
+def test_a_fine_tuned_model_exports_and_runs_in_the_engine(smoke_run, prepared, tmp_path):
+    pytest.importorskip("onnx")
+    from livegen.export.onnx_export import export_checkpoint
+
+    from livegen.engine import Engine
+    from livegen.tokenizer import Vocab
+
+    small = tmp_path / "init.pt"
+    save_checkpoint(small, weights_only(load_checkpoint(smoke_run)))
+    quiet = {"run.sample_every": 0, "run.ngram_baseline": False, "optim.max_steps": 2}
+    train(smoke_config(prepared, tmp_path / "tuned", **quiet), init_from=str(small))
+    folder, _ = export_checkpoint(tmp_path / "tuned" / "checkpoint.pt", tmp_path / "model")
+    engine = Engine.load(folder)
+    logits = engine.prefill([Vocab().bos])
+    assert logits.shape == (engine.vocab_size,) and np.isfinite(logits).all()
