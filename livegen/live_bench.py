@@ -29,7 +29,7 @@ import numpy as np
 import rtmidi
 
 from livegen.errors import LivegenError
-from livegen.jackserver import start_dummy_server
+from livegen.jackserver import JackServer, start_dummy_server
 from livegen.model_dir import read_model_dir
 from livegen.ports import find_port
 from livegen.realtime import DutyCycle, inference_thread_priority, raise_thread_priority
@@ -45,6 +45,9 @@ class LiveBenchOptions:
     period: int = 64
     rate: int = 48000
     gil_seconds: float = 3.0
+    # an already running server to use instead of a private one (tests: libjack cannot talk to
+    # two servers from one process)
+    server: str | None = None
 
 
 def _percentiles(values: list[float] | np.ndarray) -> dict[str, float]:
@@ -208,9 +211,12 @@ def gil_probe(model: str, seconds: float) -> dict[str, object]:
 
 def run_live_bench(options: LiveBenchOptions, echo=print) -> dict[str, object]:
     read_model_dir(options.model)  # a missing model is one clear error before anything starts
-    server = start_dummy_server(
-        f"livegen-bench-{os.getpid()}", rate=options.rate, period=options.period
-    )
+    if options.server is not None:
+        server = JackServer(options.server, None)
+    else:
+        server = start_dummy_server(
+            f"livegen-bench-{os.getpid()}", rate=options.rate, period=options.period
+        )
     stats_path = Path(tempfile.mkdtemp(prefix="livegen-bench-")) / "daemon.json"
     daw: _Daw | None = None
     process: subprocess.Popen[bytes] | None = None
