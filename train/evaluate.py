@@ -61,7 +61,11 @@ class EvalOptions:
 
 
 def load_torch_model(path: str | Path) -> tuple[Transformer, dict[str, Any]]:
-    """A model from a checkpoint file or run folder ('default': the shipped checkpoint)."""
+    """A model from a checkpoint file or run folder ('default': the shipped checkpoint).
+
+    `--model` may also name an exported model folder (model.toml + model.onnx); it is then
+    scored token by token through livegen.engine (slower, but exactly what `serve` runs).
+    """
     from .loop import default_checkpoint_path
 
     source = default_checkpoint_path() if str(path) == "default" else Path(path)
@@ -70,6 +74,72 @@ def load_torch_model(path: str | Path) -> tuple[Transformer, dict[str, Any]]:
     model.load_state_dict({k: v.float() for k, v in state["model"].items()})
     model.eval()
     return model, state
+
+
+class EngineModel:
+    """An exported model folder, scored and sampled through onnxruntime (livegen.engine)."""
+
+    def __init__(self, path: str | Path) -> None:
+        from livegen.engine import Engine
+
+        self.engine = Engine.load(path, overflow="sync")
+        self.context = self.engine.context
+        self.tokenizer = dict(self.engine.tokenizer_config)
+
+    def score(
+        self, tokens: np.ndarray, offsets: np.ndarray, progress: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Token by token through the KV cache (the engine slides its window past the context)."""
+        nll, hits = [], []
+        bar = Progress(len(offsets) - 1, "score", enabled=progress)
+        for d in range(len(offsets) - 1):
+            doc = tokens[offsets[d] : offsets[d + 1]].tolist()
+            if len(doc) < 2:
+                bar.update()
+                continue
+            self.engine.reset()
+            logits = self.engine.prefill([doc[0]])
+            for target in doc[1:]:
+                logp = logits - _logsumexp(logits)
+                nll.append(-float(logp[target]))
+                hits.append(int(np.argmax(logits)) == target)
+                logits = self.engine.step(target)
+            bar.update()
+        bar.close()
+        return np.asarray(nll), np.asarray(hits, dtype=bool)
+
+    def generate(self, prompt: list[int], n_tokens: int, vocab: Vocab, seed: int) -> list[int]:
+        from livegen.tokenizer import Grammar
+
+        from .samples import sample_token
+
+        grammar = Grammar(vocab)
+        rng = np.random.default_rng(seed)
+        self.engine.reset()
+        logits = self.engine.prefill(prompt)
+        out: list[int] = []
+        prev = prompt[-1]
+        while len(out) < n_tokens:
+            token = sample_token(logits, grammar.mask_after(prev), 1.0, 0.95, rng)
+            out.append(token)
+            if token == vocab.eos:
+                break
+            prev = token
+            logits = self.engine.step(token)
+        return out
+
+
+def _logsumexp(x: np.ndarray) -> float:
+    top = float(np.max(x))
+    return top + float(np.log(np.exp(x.astype(np.float64) - top).sum()))
+
+
+def _is_model_folder(path: str | Path) -> bool:
+    from .loop import default_checkpoint_path
+
+    if str(path) == "default":
+        return not default_checkpoint_path().is_file()
+    return (Path(path) / "model.toml").is_file()
 
 
 def load_documents(
@@ -158,7 +228,7 @@ def ngram_for(ngram_data: str | Path | None, vocab: Vocab) -> KneserNey | None:
 
 
 def continuation_stats(
-    model: Transformer,
+    model: Transformer | EngineModel,
     tokens: np.ndarray,
     offsets: np.ndarray,
     tokenizer: TokenizerConfig,
@@ -173,13 +243,17 @@ def continuation_stats(
     picks = eligible[
         np.linspace(0, eligible.size - 1, min(options.prompts, eligible.size)).astype(int)
     ]
-    prompt_len = min(options.prompt_tokens, model.config.context // 2)
-    n_new = min(options.continuation_tokens, model.config.context - prompt_len)
+    context = model.context if isinstance(model, EngineModel) else model.config.context
+    prompt_len = min(options.prompt_tokens, context // 2)
+    n_new = min(options.continuation_tokens, context - prompt_len)
     rows: list[dict[str, float]] = []
     bar = Progress(len(picks), "continue", unit="prompts", enabled=options.progress)
     for i, doc in enumerate(picks):
         prompt = tokens[offsets[doc] : offsets[doc] + prompt_len].tolist()
-        new = generate(model, prompt, n_new, vocab, seed=options.seed + i, stop_at_eos=True)
+        if isinstance(model, EngineModel):
+            new = model.generate(prompt, n_new, vocab, seed=options.seed + i)
+        else:
+            new = generate(model, prompt, n_new, vocab, seed=options.seed + i, stop_at_eos=True)
         prompt_notes = decode_tokens(prompt, tokenizer)
         prompt_end = _end_beat(prompt, vocab, spb)
         whole = decode_tokens(prompt + new, tokenizer)
@@ -267,13 +341,21 @@ def evaluate_model(
     model_path: str | Path, data: str | Path, options: EvalOptions = EvalOptions()
 ) -> dict[str, Any]:
     """Everything `livegen eval` reports, as one JSON-able dict (keys: module docstring)."""
-    model, state = load_torch_model(model_path)
+    model: Transformer | EngineModel
+    if _is_model_folder(model_path):
+        model = EngineModel(model_path)
+        state: dict[str, Any] = {"tokenizer": model.tokenizer}
+    else:
+        model, state = load_torch_model(model_path)
     tokenizer = TokenizerConfig.from_dict(state["tokenizer"], where=f"{model_path} tokenizer")
     vocab = Vocab(tokenizer)
     tokens, offsets, files = load_documents(
         data, options.split, tokenizer, options.max_files, options.progress
     )
-    nll, hits = score_model(model, tokens, offsets, options.batch_size, options.progress)
+    if isinstance(model, EngineModel):
+        nll, hits = model.score(tokens, offsets, options.progress)
+    else:
+        nll, hits = score_model(model, tokens, offsets, options.batch_size, options.progress)
     ngram_source = options.ngram_data
     if ngram_source is None:
         trained_on = state.get("train_config", {}).get("data", {}).get("path")
@@ -294,7 +376,7 @@ def evaluate_model(
         "ngram_data": ngram_source if ngram is not None else None,
         "nll_ratio": mean_nll / ngram_nll if ngram_nll else None,
         "model_step": state.get("step"),
-        "model_params": model.num_params(),
+        "model_params": None if isinstance(model, EngineModel) else model.num_params(),
     }
     report["continuations"] = continuation_stats(model, tokens, offsets, tokenizer, options)
     return report
@@ -307,8 +389,9 @@ def format_report(report: dict[str, Any]) -> str:
         return "n/a" if value is None else format(value, fmt)
 
     lines = [
-        f"model {report['model']} (step {report['model_step']}, {report['model_params']:,} "
-        f"parameters) on {report['data']} [{report['split'] or 'MIDI folder'}]: "
+        f"model {report['model']} (step {report['model_step']}, "
+        f"{f(report['model_params'], ',')} parameters) on {report['data']} "
+        f"[{report['split'] or 'MIDI folder'}]: "
         f"{report['files']} files, {report['tokens']:,} tokens",
         f"  NLL       model {f(report['nll'])}  4-gram {f(report['ngram_nll'])}  "
         f"ratio {f(report['nll_ratio'], '.3f')}  (nats/token, lower is better)",

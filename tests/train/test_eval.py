@@ -111,3 +111,15 @@ def test_comparison_of_identical_music_is_perfect() -> None:
     far = [Note(n.pitch + 30, n.start_beat, n.start_beat + 9, 80) for n in later]
     row = _compare(notes, 8.0, far, 8.0, 24)
     assert row["out_of_range"] == 1.0 and row["stuck"] == 16
+
+
+def test_an_exported_model_folder_scores_like_its_checkpoint(smoke_run, prepared, tmp_path):
+    pytest.importorskip("onnx")
+    from livegen.export.onnx_export import export_checkpoint
+
+    folder, _ = export_checkpoint(smoke_run / "checkpoint.pt", tmp_path / "model")
+    options = EvalOptions(split="test", prompts=1, continuation_tokens=8, progress=False)
+    torch_report = evaluate_model(smoke_run, prepared, options)
+    onnx_report = evaluate_model(folder, prepared, options)
+    assert onnx_report["tokens"] == torch_report["tokens"]
+    assert onnx_report["nll"] == pytest.approx(torch_report["nll"], abs=1e-3)
