@@ -149,6 +149,7 @@ class LiveSession:
         self.mode_name = ""
         self._next_key = 0
         self._knobs_seen: Knobs | None = None
+        self._restarts = 0
 
     # ---- called from other threads ---------------------------------------------------------
     def reset_plan(self) -> None:
@@ -182,9 +183,12 @@ class LiveSession:
         pending: list[PlayerNote] = []
         duty = DutyCycle()
         while not daemon.stop_event.is_set():
+            restarts = self._restarts
             if not self.ready(daemon.control.knobs):
                 self._wait(pending, 0.01)
                 continue
+            if self._restarts != restarts:
+                pending.clear()  # notes from before a transport start belong to no timeline
             self._drain(pending)
             if self.advance(pending, daemon.control.knobs):
                 duty.work()
@@ -251,6 +255,7 @@ class LiveSession:
     def _restart(self, knobs: Knobs) -> None:
         """A fresh stream: conditioning tokens (+ prompt), origin at the next whole tick."""
         self._reset_requested = False
+        self._restarts += 1
         self.mode_name = knobs.mode
         self.mode = make_mode(knobs.mode, self)
         self.scheduler.cancel_from(-(10**12), channel=None)

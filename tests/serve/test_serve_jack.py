@@ -128,7 +128,8 @@ def test_call_and_response_under_external_clock(
             peer.send(0x80, pitch, 0)
         assert wait_until(lambda: len(peer.note_ons()) >= 1, 10), _log(log)
         wait_until(lambda: False, 2 * 4 * beat_ns / 1e9)  # let the answer finish
-        clock.stop()
+        clock.stop()  # transport stop: all notes off on the channels used
+        assert wait_until(lambda: any(r.message == (0xB0, 123, 0) for r in peer.received), 2)
     finally:
         code = stop_serve(process)
     assert code == 0, _log(log)
