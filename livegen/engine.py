@@ -39,6 +39,7 @@ from livegen.model_dir import ModelInfo, read_model_dir
 
 DEVICES = ("cpu", "cuda", "auto")
 OVERFLOW = ("background", "sync")
+DECODE_GRAPH = "decode.onnx"  # optional single-token graph beside model.onnx
 DEFAULT_THREADS = 1  # measured: 1 intra-op thread beats 2 for single-token decode on 2 cores
 
 
@@ -82,8 +83,11 @@ class CacheRunner:
         kv_dim: int,
         context: int,
         batch: int = 1,
+        decode_session: ort.InferenceSession | None = None,
     ) -> None:
         self.session = session
+        # the single-token graph (static shapes, far fewer nodes) when the folder has one
+        self.decode_session = decode_session if batch == 1 else None
         self.context = context
         self.batch = batch
         self.n_layer = n_layer
@@ -105,7 +109,9 @@ class CacheRunner:
         threads: int | None = None,
     ) -> CacheRunner:
         session, _ = make_session(path, "cpu", threads)
-        return cls(session, n_layer, kv_dim, context, batch)
+        decode = Path(path).with_name(DECODE_GRAPH)
+        decode_session = make_session(decode, "cpu", threads)[0] if decode.is_file() else None
+        return cls(session, n_layer, kv_dim, context, batch, decode_session)
 
     def feed(self, tokens: np.ndarray) -> np.ndarray:
         """tokens (B, T) at the current position -> logits (B, T, vocab) as float32."""
@@ -118,7 +124,10 @@ class CacheRunner:
         for layer, (k_name, v_name) in enumerate(self._names):
             feeds[k_name] = self.k[layer, :p]  # views of the first p rows: no copy
             feeds[v_name] = self.v[layer, :p]
-        logits, new_k, new_v = self.session.run(None, feeds)
+        session = self.session
+        if self.decode_session is not None and count == 1:
+            session = self.decode_session
+        logits, new_k, new_v = session.run(None, feeds)
         self.k[:, p:end] = new_k
         self.v[:, p:end] = new_v
         self.position = end
@@ -154,6 +163,7 @@ class Engine:
         overflow: str = "background",
         keep: int | None = None,
         margin: int | None = None,
+        decode_session: ort.InferenceSession | None = None,
     ) -> None:
         if overflow not in OVERFLOW:
             raise ValueError(f"overflow {overflow!r} not one of {', '.join(OVERFLOW)}")
@@ -166,8 +176,8 @@ class Engine:
         if not 0 < self.keep < info.context - self.margin:
             raise ValueError(f"keep {self.keep} must leave room before the slide margin")
         dims = (info.n_layer, info.kv_dim, info.context)
-        self._runner = CacheRunner(session, *dims, batch=batch)
-        self._spare = CacheRunner(session, *dims, batch=batch)
+        self._runner = CacheRunner(session, *dims, batch, decode_session)
+        self._spare = CacheRunner(session, *dims, batch, decode_session)
         # every token of the session (absolute positions), so windows can be re-prefilled
         self._history = np.zeros((batch, 1024), dtype=np.int64)
         self._position = 0
@@ -193,7 +203,10 @@ class Engine:
 
             check_compatible(info.tokenizer)
         session, used = make_session(info.onnx_path, device, threads)
-        return cls(info, session, used, batch=batch, overflow=overflow)
+        decode_session = None
+        if batch == 1 and (info.path / DECODE_GRAPH).is_file():
+            decode_session = make_session(info.path / DECODE_GRAPH, device, threads)[0]
+        return cls(info, session, used, batch, overflow, decode_session=decode_session)
 
     # --- what callers read -------------------------------------------------------------
     @property

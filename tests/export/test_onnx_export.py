@@ -100,3 +100,27 @@ def test_a_bad_checkpoint_is_a_one_line_error(content: bytes, tmp_path: Path) ->
         export_checkpoint(bad, tmp_path / "out")
     with pytest.raises(ModelLoadError, match="not found"):
         export_checkpoint(tmp_path / "missing.pt", tmp_path / "out")
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_the_decode_graph_computes_what_the_general_graph_does(
+    position: str, tmp_path: Path
+) -> None:
+    """decode.onnx (one token, static shapes) is the same function as model.onnx."""
+    import numpy as np
+
+    from livegen.engine import CacheRunner, make_session
+
+    folder, _ = export_model_dir(tiny(position), TOKENIZER, tmp_path / "m")
+    info = read_model_dir(folder)
+    general = CacheRunner(make_session(folder / "model.onnx")[0], info.n_layer, info.kv_dim,
+                          info.context)  # fmt: skip
+    fast = CacheRunner.from_file(folder / "model.onnx", info.n_layer, info.kv_dim, info.context)
+    assert fast.decode_session is not None and general.decode_session is None
+    seq = np.random.default_rng(0).integers(0, 120, size=(1, 40))
+    general.feed(seq[:, :30])
+    fast.feed(seq[:, :30])
+    for t in range(30, 40):
+        np.testing.assert_allclose(
+            fast.feed(seq[:, t : t + 1]), general.feed(seq[:, t : t + 1]), atol=1e-5
+        )
