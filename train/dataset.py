@@ -39,6 +39,7 @@ from livegen.tokenizer import TokenizerConfig, Vocab
 from livegen.tokenizer.vocab import DRUM_CHANNEL, TokenKind
 
 KEYS_PER_MODE = 12
+_OPENING = frozenset({TokenKind.BOS, TokenKind.MODE, TokenKind.KEY, TokenKind.STYLE})
 
 
 @dataclass(frozen=True)
@@ -169,12 +170,13 @@ class Augmenter:
         channel = 0
         shift_base = self.vocab.offsets[TokenKind.TIME_SHIFT] - 1
         for token, t in zip(seg[is_event].tolist(), new_times.tolist(), strict=True):
-            while bar_index < len(bars) and bars[bar_index] <= t:
+            kind = self.kinds[token]
+            # BOS and conditioning tokens open a piece: its first bar line comes after them
+            while kind not in _OPENING and bar_index < len(bars) and bars[bar_index] <= t:
                 position = self._shift_to(bars[bar_index], position, out, shift_base)
                 out.append(self.vocab.bar)
                 bar_index += 1
             position = self._shift_to(t, position, out, shift_base)
-            kind = self.kinds[token]
             if kind == TokenKind.CHANNEL:
                 channel = int(self.args[token])
             elif kind == TokenKind.NOTE_ON:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +157,16 @@ def test_a_mode_token_may_follow_each_bos_as_the_daemon_sends_it() -> None:
     assert Grammar(VOCAB).is_valid(out.tolist()[1 : starts[1]])
     never = Augmenter(VOCAB, AugmentConfig(0, 0.0, 0.0, mode_probability=0.0))
     assert np.array_equal(never(tokens, drum_mask(tokens, VOCAB), np.random.default_rng(0)), tokens)
+
+
+def test_a_stretched_window_spanning_two_pieces_keeps_the_grammar_in_each() -> None:
+    window = np.concatenate([_tokens()[5:], _tokens(), _tokens()[:-3]])  # starts mid-piece
+    grammar = Grammar(VOCAB)
+    for factor in (2.0, 0.5):
+        out = _augmenter().stretch(window, factor)
+        assert out is not None
+        starts = [*np.flatnonzero(out == VOCAB.bos), out.size]
+        assert len(starts) == 3
+        for a, b in itertools.pairwise(starts):
+            piece = out[a:b].tolist()
+            assert grammar.first_violation(piece[1:]) is None, (factor, a)
