@@ -37,6 +37,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from livegen.config import write_atomic
 from livegen.data.progress import Progress
 from livegen.data.shards import load_split, read_manifest
 from livegen.errors import ConfigError, DeviceError
@@ -338,7 +339,7 @@ def _train(
         if state is None:
             records = []
         _write_lines(metrics_path, records)
-        (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
+        write_atomic(out_dir / "config.json", json.dumps(config.to_dict(), indent=1))
         if run.ngram_baseline and val_rows.size:
             ngram_nll = _ngram_val_nll(data_dir, vocab)
 
@@ -478,8 +479,6 @@ def _latest(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _write_lines(path: Path, records: list[dict[str, Any]]) -> None:
-    from livegen.config import write_atomic
-
     write_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
