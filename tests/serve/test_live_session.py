@@ -180,3 +180,20 @@ def test_a_knob_change_re_plans_what_was_planned_beyond_now(tiny_model_dir: Path
     session.advance([], daemon.control.knobs)
     assert session.stats_.replans == replans + 1
     assert session.stats_.rollback_tokens > undone  # the old plan beyond now was rolled back
+
+
+def test_continue_goes_on_from_a_prompt(tiny_model_dir: Path) -> None:
+    from livegen.tokenizer import NoteEvent
+
+    prompt = [NoteEvent(0.0, 60, 90), NoteEvent(1.0, 60, 0), NoteEvent(1.0, 64, 90)]
+    prompt.append(NoteEvent(2.0, 64, 0))
+    knobs = Knobs(mode="continue", output_channel=0)
+    session, daemon = make_session(tiny_model_dir, knobs, prompt=prompt)
+    history = [session.vocab.name(t) for t in session.engine.history()[0]]
+    assert history[:2] == ["BOS", "MODE_continue"]
+    assert "NOTE_ON_60" in history and "NOTE_OFF_64" in history
+    # the prompt is context, not played: the stream's "now" is where the prompt ends
+    assert session.now_step() is not None and session.now_step() < session.step
+    start = daemon.tick()
+    drive(session, daemon, 6 * TICKS_PER_BEAT)
+    assert all(t > start for t, _, _ in note_ons(daemon))
