@@ -123,3 +123,18 @@ def test_an_exported_model_folder_scores_like_its_checkpoint(smoke_run, prepared
     onnx_report = evaluate_model(folder, prepared, options)
     assert onnx_report["tokens"] == torch_report["tokens"]
     assert onnx_report["nll"] == pytest.approx(torch_report["nll"], abs=1e-3)
+
+
+def test_model_card_states_data_config_steps_and_both_nlls(smoke_run, prepared) -> None:
+    from livegen.train.checkpoint import load_checkpoint
+    from livegen.train.model_card import render
+
+    report = evaluate_model(smoke_run, prepared, QUIET)
+    state = load_checkpoint(smoke_run)
+    records = [json.loads(x) for x in (smoke_run / "metrics.jsonl").read_text().splitlines()]
+    manifest = json.loads((prepared / "manifest.json").read_text())
+    card = render(state, records, report, manifest, "test CPU")
+    assert "30 optimizer steps" in card and "test CPU" in card
+    assert f"{report['nll']:.4f}" in card and f"{report['ngram_nll']:.4f}" in card
+    assert f"{records[-1]['ngram_nll']:.4f}" in card  # the val n-gram NLL
+    assert "version 1.0" in card
