@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import torch
+from livegen.export.gqa_graph import build_gqa_graph
 from livegen.train.model import KVCache, ModelConfig, Transformer
 from torch import nn
 
@@ -37,6 +39,7 @@ from livegen.errors import ModelLoadError
 from livegen.model_dir import FORMAT_VERSION, PRECISIONS
 
 OPSET = 17
+ATTENTIONS = ("auto", "gqa", "portable")
 # Parity limits for `--verify`: max |logit difference| over a 300-token run against PyTorch.
 TOLERANCES = {"fp32": 1e-4, "fp16": 5e-2, "int8": 0.5}
 
@@ -116,9 +119,14 @@ def quantize(src: Path, dst: Path, precision: str) -> None:
     if precision == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+        # contrib ops (GroupQueryAttention) defeat shape inference: say the tensors are float
+        quantize_dynamic(
+            str(src),
+            str(dst),
+            weight_type=QuantType.QInt8,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
     elif precision == "fp16":
-        import onnx
         from onnxconverter_common import float16
 
         with warnings.catch_warnings():
@@ -130,13 +138,17 @@ def quantize(src: Path, dst: Path, precision: str) -> None:
 
 
 def model_toml(
-    config: ModelConfig, tokenizer: dict[str, Any], precision: str, parity: dict[str, Any]
+    config: ModelConfig,
+    tokenizer: dict[str, Any],
+    precision: str,
+    parity: dict[str, Any],
+    cache: str = "fixed",
 ) -> str:
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "precision": precision,
         "opset": OPSET,
-        "cache": "fixed",
+        "cache": cache,
         "exported_with": f"torch {torch.__version__}",
         "model": to_mapping(config),
         "tokenizer": tokenizer,
@@ -154,36 +166,54 @@ def export_model_dir(
     verify: bool = False,
     verify_steps: int = 300,
     progress: Callable[[str], None] | None = None,
+    attention: str = "auto",
 ) -> tuple[Path, dict[str, Any]]:
     """Write `out_dir` atomically (temp folder in the same parent, then rename).
 
-    Returns the folder and the parity figures (empty unless `verify`). A failed verification
-    raises ModelLoadError and leaves no folder behind.
+    attention: "gqa" (GroupQueryAttention graph, the measured fastest), "portable" (the traced
+    graph, any onnxruntime) or "auto" (gqa unless the model uses relative attention, which
+    the op cannot express). Returns the folder and the parity figures (empty unless `verify`).
+    A failed verification raises ModelLoadError and leaves no folder behind.
     """
     if precision not in PRECISIONS:
         raise ModelLoadError(f"precision {precision!r} not one of {', '.join(PRECISIONS)}")
+    if attention not in ATTENTIONS:
+        raise ModelLoadError(f"attention {attention!r} not one of {', '.join(ATTENTIONS)}")
+    if attention == "auto":
+        attention = "portable" if model.config.position == "relative" else "gqa"
+    if attention == "gqa" and model.config.position == "relative":
+        raise ModelLoadError("attention 'gqa' cannot express relative attention; use 'portable'")
+    cache = "shared" if attention == "gqa" else "fixed"
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda _msg: None)
     model = model.eval().float()
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        say(f"tracing the cached graphs (prefill and decode), {precision}")
-        for graph_name, decode in (("model", False), ("decode", True)):
-            fp32 = tmp / f"{graph_name}.fp32.onnx"
-            export_onnx(model, fp32, decode=decode)
-            quantize(fp32, tmp / f"{graph_name}.onnx", precision)
+        if cache == "shared":
+            say(f"building the GroupQueryAttention graph, {precision}")
+            fp32 = tmp / "model.fp32.onnx"
+            onnx.save(build_gqa_graph(model), str(fp32))
+            quantize(fp32, tmp / "model.onnx", precision)
             fp32.unlink()
+        else:
+            say(f"tracing the cached graphs (prefill and decode), {precision}")
+            for graph_name, decode in (("model", False), ("decode", True)):
+                fp32 = tmp / f"{graph_name}.fp32.onnx"
+                export_onnx(model, fp32, decode=decode)
+                quantize(fp32, tmp / f"{graph_name}.onnx", precision)
+                fp32.unlink()
         parity: dict[str, Any] = {}
         if verify:
             say(f"verifying against PyTorch over {verify_steps} tokens")
-            parity = verify_parity(model, tmp / "model.onnx", precision, steps=verify_steps)
+            parity = verify_parity(model, tmp, precision, cache, steps=verify_steps)
             if not parity["ok"]:
                 raise ModelLoadError(
                     f"export failed verification: max |logit diff| {parity['max_abs_diff']:.3g}"
                     f" > {parity['tolerance']} or greedy tokens differ"
                 )
-        (tmp / "model.toml").write_text(model_toml(model.config, tokenizer, precision, parity))
+        meta = model_toml(model.config, tokenizer, precision, parity, cache)
+        (tmp / "model.toml").write_text(meta)
         tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is ordinary data
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old.{time.time_ns()}")
@@ -214,7 +244,12 @@ def export_checkpoint(
 
 
 def verify_parity(
-    model: Transformer, onnx_path: Path, precision: str, steps: int = 300, seed: int = 0
+    model: Transformer,
+    folder: Path,
+    precision: str,
+    cache: str = "fixed",
+    steps: int = 300,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Run PyTorch (KVCache) and onnxruntime (the engine's runner) in lockstep.
 
@@ -226,20 +261,27 @@ def verify_parity(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # single-token steps: extra threads only add contention
     try:
-        return _lockstep(model, onnx_path, precision, steps, seed)
+        return _lockstep(model, folder, precision, cache, steps, seed)
     finally:
         torch.set_num_threads(threads)
 
 
 def _lockstep(
-    model: Transformer, onnx_path: Path, precision: str, steps: int, seed: int
+    model: Transformer, folder: Path, precision: str, cache: str, steps: int, seed: int
 ) -> dict[str, Any]:
-    from livegen.engine import CacheRunner
+    from livegen.engine import DECODE_GRAPH, make_session, open_runner
+    from livegen.model_dir import ModelInfo
 
     c = model.config
     steps = min(steps, c.context - 16)
     rng = np.random.default_rng(seed)
-    runner = CacheRunner.from_file(onnx_path, c.n_layer, c.kv_dim, c.context)
+    info = ModelInfo(folder, precision, OPSET, cache, to_mapping(c), {})
+    decode = folder / DECODE_GRAPH
+    runner = open_runner(
+        info,
+        make_session(folder / "model.onnx")[0],
+        decode_session=make_session(decode)[0] if decode.is_file() else None,
+    )
     cache = KVCache(model)
     prompt = rng.integers(0, c.vocab_size, size=16)
     ours = runner.feed(prompt[None, :])[0, -1]

@@ -5,8 +5,9 @@ Measured on one model folder (the shipped default unless --model):
   ones, rolled back and repeated; a model with a shorter context is measured at its last
   position, recorded as the entry's "context"), prefill of 256 tokens, sustained tokens/s with
   sampling;
-- the cache layout choice: the engine's fixed buffer against a "growing past" (a past of
-  exactly the current length copied in and a present concatenated out, as most exports do);
+- the cache layout choice: the GroupQueryAttention graph with shared buffers ("shared"), the
+  portable graph reading a prefix view of the engine's buffer ("fixed"), and the portable graph
+  with a "growing past" (copied in, present concatenated out, as most exports do);
 - in a fresh runtime-only subprocess (torch never imported): peak RSS and cold start, the wall
   time from launching the process to the first sampled token;
 - when torch is installed, baselines with the same weights (if the folder has the training
@@ -98,9 +99,11 @@ def _time(fn: Callable[[], Any], repeats: int) -> list[int]:
     return out
 
 
-def engine_decode(engine: Engine, seq: np.ndarray, repeats: int) -> dict[str, dict[str, float]]:
+def engine_decode(
+    engine: Engine, seq: np.ndarray, repeats: int, contexts: tuple[int, ...] = CONTEXTS
+) -> dict[str, dict[str, float]]:
     result = {}
-    for ctx in CONTEXTS:
+    for ctx in contexts:
         at = reachable(ctx, engine.context)
         engine.reset()
         engine.prefill(seq[:at])
@@ -119,6 +122,15 @@ def reachable(ctx: int, model_context: int) -> int:
     """The context actually measured: a model with a shorter window is measured at its last
     position (the entry's "context" says so)."""
     return min(ctx, model_context - 1)
+
+
+def compare_portable_layouts(
+    folder: Path, threads: int, seq: np.ndarray, repeats: int
+) -> dict[str, dict[str, float]]:
+    """The portable graph at context 512: the engine's prefix view vs a growing past."""
+    engine = Engine.load(folder, threads=threads, overflow="sync", check_tokenizer=False)
+    fixed = engine_decode(engine, seq, repeats, contexts=(512,))["512"]
+    return {"fixed_512": fixed, "growing_past_512": growing_past_decode(engine, seq, repeats)}
 
 
 def growing_past_decode(engine: Engine, seq: np.ndarray, repeats: int) -> dict[str, float]:
@@ -224,7 +236,9 @@ def torch_baselines(
     return baselines, weights
 
 
-def random_default_model(folder: Path, precision: str = "fp32") -> Path:
+def random_default_model(
+    folder: Path, precision: str = "fp32", attention: str = "auto", name: str = "random-default"
+) -> Path:
     """Until a trained default ships: a random model of the default size (needs torch)."""
     import torch
 
@@ -237,7 +251,9 @@ def random_default_model(folder: Path, precision: str = "fp32") -> Path:
     shape = read_toml(Path(__file__).parent.parent / "configs" / "model" / "default.toml")
     torch.manual_seed(0)
     model = Transformer(ModelConfig(**{**shape, "vocab_size": vocab_size}))
-    out, _ = export_model_dir(model, tokenizer, folder / "random-default", precision=precision)
+    out, _ = export_model_dir(
+        model, tokenizer, folder / name, precision=precision, attention=attention
+    )
     return out
 
 
@@ -265,8 +281,16 @@ def run_bench(
         seq = np.random.default_rng(0).integers(4, info.vocab_size, size=1100)
         say("decode latency at contexts " + ", ".join(map(str, CONTEXTS)))
         decode = engine_decode(engine, seq, repeats)
-        say("growing-past layout at context 512")
-        growing = growing_past_decode(engine, seq, repeats)
+        layouts = {f"{info.cache}_512": decode["512"]}
+        portable = info.path if info.cache == "fixed" else None
+        if portable is None and label.startswith("random") and info.position != "relative":
+            # the same weights through the portable graph, to compare the layouts in one run
+            portable = random_default_model(
+                Path(scratch), random_precision, "portable", "random-portable"
+            )
+        if portable is not None:
+            say("portable graph: prefix-view cache vs a growing past, at context 512")
+            layouts.update(compare_portable_layouts(portable, threads, seq, repeats))
         engine.reset()
         prefill = percentiles(_time(lambda: (engine.reset(), engine.prefill(seq[:256])), 20))
         say("sustained tokens/s")
@@ -284,7 +308,8 @@ def run_bench(
             "rss_mb": child["rss_mb"],
             "cold_start_s": child["cold_start_s"],
             "runtime_imported_torch": child["torch_loaded"],
-            "cache_layouts": {"fixed_512": decode["512"], "growing_past_512": growing},
+            "cache": info.cache,
+            "cache_layouts": layouts,
             "baselines": {},
         }
         if baselines and torch_available():
@@ -347,13 +372,12 @@ def format_report(result: dict[str, Any]) -> str:
                 f" {rec:>10.2f} {kv:>9.3f} {rec / ours['p50']:>11.0f}x {kv / ours['p50']:>10.1f}x"
             )
         lines.append(row)
-    layouts = result["cache_layouts"]
+    layouts = ", ".join(f"{k} {v['p50']:.3f} ms" for k, v in result["cache_layouts"].items())
     lines += [
         "",
         f"prefill 256 tokens: {result['prefill_256_ms']:.2f} ms;  "
         f"sustained (with sampling): {result['tokens_per_s']:.0f} tokens/s",
-        f"cache layout at 512: fixed buffer {layouts['fixed_512']['p50']:.3f} ms, "
-        f"growing past {layouts['growing_past_512']['p50']:.3f} ms",
+        f"cache layouts at 512 (p50): {layouts}",
         f"runtime-only process: {result['rss_mb']:.0f} MB RSS, first token "
         f"{result['cold_start_s']:.2f} s after launch (torch imported: "
         f"{result['runtime_imported_torch']})",

@@ -139,6 +139,82 @@ class CacheRunner:
         self.position = position
 
 
+class SharedCacheRunner:
+    """The same contract for a GroupQueryAttention graph (`cache = "shared"` in model.toml).
+
+    One (batch, kv_heads, context, head_size) buffer per layer and kind is bound through IO
+    binding as both the past input and the present output: the op writes the new rows in place
+    and reads no further than `total_len`, so rolling back is just a smaller position.
+    """
+
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        n_layer: int,
+        kv_heads: int,
+        head_size: int,
+        context: int,
+        batch: int = 1,
+        device: str = "cpu",
+    ) -> None:
+        self.session = session
+        self.context = context
+        self.batch = batch
+        self.position = 0
+        is_half = session.get_inputs()[3].type == "tensor(float16)"
+        dtype = np.float16 if is_half else np.float32
+        shape = (batch, kv_heads, context, head_size)
+        self.binding = session.io_binding()
+        self.binding.bind_output("logits")  # first, so it is output 0
+        self._buffers = []
+        for layer in range(n_layer):
+            for kind in ("k", "v"):
+                if device == "cuda":
+                    buffer = ort.OrtValue.ortvalue_from_shape_and_type(shape, dtype, "cuda", 0)
+                else:
+                    buffer = ort.OrtValue.ortvalue_from_numpy(np.zeros(shape, dtype=dtype))
+                self.binding.bind_ortvalue_input(f"past_{kind}_{layer}", buffer)
+                self.binding.bind_ortvalue_output(f"present_{kind}_{layer}", buffer)
+                self._buffers.append(buffer)
+
+    def feed(self, tokens: np.ndarray) -> np.ndarray:
+        """tokens (B, T) at the current position -> logits (B, T, vocab) as float32."""
+        end = self.position + tokens.shape[1]
+        if end > self.context:
+            raise ValueError(f"cache full: {end} > context {self.context}")
+        binding = self.binding
+        binding.bind_cpu_input("tokens", np.ascontiguousarray(tokens, dtype=np.int64))
+        binding.bind_cpu_input("seqlens_k", np.full(self.batch, end - 1, dtype=np.int32))
+        binding.bind_cpu_input("total_len", np.array(end, dtype=np.int32))
+        binding.bind_output("logits")  # its shape changes with T: let onnxruntime allocate it
+        self.session.run_with_iobinding(binding)
+        self.position = end
+        return binding.get_outputs()[0].numpy().astype(np.float32, copy=False)
+
+    def rollback(self, position: int) -> None:
+        if not 0 <= position <= self.position:
+            raise ValueError(f"cannot roll back to {position}; the cache holds 0..{self.position}")
+        self.position = position
+
+
+Runner = CacheRunner | SharedCacheRunner
+
+
+def open_runner(
+    info: ModelInfo,
+    session: ort.InferenceSession,
+    batch: int = 1,
+    decode_session: ort.InferenceSession | None = None,
+    device: str = "cpu",
+) -> Runner:
+    """The runner for the model folder's cache layout."""
+    if info.cache == "shared":
+        return SharedCacheRunner(
+            session, info.n_layer, info.kv_heads, info.head_size, info.context, batch, device
+        )
+    return CacheRunner(session, info.n_layer, info.kv_dim, info.context, batch, decode_session)
+
+
 @dataclass(frozen=True)
 class EngineStats:
     """A snapshot for the TUI: recent decode cost and how full the context is."""
@@ -175,9 +251,8 @@ class Engine:
         self.margin = margin if margin is not None else info.context // 8
         if not 0 < self.keep < info.context - self.margin:
             raise ValueError(f"keep {self.keep} must leave room before the slide margin")
-        dims = (info.n_layer, info.kv_dim, info.context)
-        self._runner = CacheRunner(session, *dims, batch, decode_session)
-        self._spare = CacheRunner(session, *dims, batch, decode_session)
+        self._runner = open_runner(info, session, batch, decode_session, device)
+        self._spare = open_runner(info, session, batch, decode_session, device)
         # every token of the session (absolute positions), so windows can be re-prefilled
         self._history = np.zeros((batch, 1024), dtype=np.int64)
         self._position = 0
@@ -402,7 +477,7 @@ class _Slide:
 
     CLOSE_ENOUGH = 4  # tokens left for the hand-over step to feed
 
-    def __init__(self, engine: Engine, runner: CacheRunner, start: int, window: np.ndarray):
+    def __init__(self, engine: Engine, runner: Runner, start: int, window: np.ndarray):
         self.engine = engine
         self.runner = runner
         self.start = start

@@ -11,6 +11,9 @@ from livegen.errors import ConfigError, ModelLoadError
 
 FORMAT_VERSION = 1
 PRECISIONS = ("fp32", "fp16", "int8")
+# "shared": GroupQueryAttention graph, past/present share one bound buffer (export/gqa_graph.py);
+# "fixed": the portable traced graph reading a prefix view of the engine's buffer.
+CACHE_LAYOUTS = ("shared", "fixed")
 DEFAULT_MODEL_DIR = Path(__file__).parent / "assets" / "models" / "default"
 
 
@@ -48,9 +51,17 @@ class ModelInfo:
         return int(self.model["d_model"]) // self.n_head
 
     @property
+    def position(self) -> str:
+        return str(self.model.get("position", "rope"))
+
+    @property
+    def kv_heads(self) -> int:
+        return int(self.model.get("n_kv_head", 0)) or self.n_head
+
+    @property
     def kv_dim(self) -> int:
         """Cache width per position and batch row: key/value heads x head size."""
-        return (int(self.model.get("n_kv_head", 0)) or self.n_head) * self.head_size
+        return self.kv_heads * self.head_size
 
     @property
     def context(self) -> int:
@@ -104,6 +115,8 @@ def read_model_dir(model: str | Path) -> ModelInfo:
             int(info.model[key])
     except (KeyError, TypeError, ValueError) as err:
         raise ModelLoadError(f"{toml_path}: missing or bad entry {err}") from err
+    if info.cache not in CACHE_LAYOUTS:
+        raise ModelLoadError(f"{toml_path}: cache {info.cache!r} not one of {CACHE_LAYOUTS}")
     if info.precision not in PRECISIONS:
         raise ModelLoadError(f"{toml_path}: precision {info.precision!r} not one of {PRECISIONS}")
     return info

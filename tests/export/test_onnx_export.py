@@ -29,13 +29,21 @@ def tiny(position: str, block: str = "sequential", context: int = 400) -> Transf
 
 
 @pytest.mark.parametrize(
-    "position, block", [(p, "sequential") for p in POSITIONS] + [("relative", "parallel")]
+    "position, block, attention",
+    [
+        ("rope", "sequential", "gqa"),
+        ("learned", "parallel", "gqa"),
+        ("rope", "sequential", "portable"),
+        ("learned", "sequential", "portable"),
+        ("relative", "sequential", "portable"),
+        ("relative", "parallel", "portable"),
+    ],
 )
 def test_fp32_export_matches_pytorch_over_300_steps_with_rollbacks(
-    position: str, block: str, tmp_path: Path
+    position: str, block: str, attention: str, tmp_path: Path
 ) -> None:
     folder, parity = export_model_dir(
-        tiny(position, block), TOKENIZER, tmp_path / "m", verify=True, verify_steps=300
+        tiny(position, block), TOKENIZER, tmp_path / "m", verify=True, attention=attention
     )
     assert parity["steps"] == 300 and parity["rollbacks"] == 2
     assert parity["max_abs_diff"] <= 1e-4
@@ -61,7 +69,7 @@ def test_model_toml_describes_the_model(tmp_path: Path) -> None:
     info = read_model_dir(folder)
     assert info.precision == "int8"
     assert info.opset >= 17
-    assert info.cache == "fixed"
+    assert info.cache == "shared"  # rope and learned get the GroupQueryAttention graph
     assert info.tokenizer == TOKENIZER
     assert info.model["position"] == "learned"
     assert (info.n_layer, info.n_head, info.head_size) == (2, 2, 16)
@@ -80,6 +88,8 @@ def test_export_replaces_an_existing_folder_and_leaves_no_temp_behind(tmp_path: 
 def test_a_failed_export_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="precision"):
         export_model_dir(tiny("rope"), TOKENIZER, tmp_path / "m", precision="int4")
+    with pytest.raises(ModelLoadError, match="relative"):
+        export_model_dir(tiny("relative"), TOKENIZER, tmp_path / "m", attention="gqa")
     assert os.listdir(tmp_path) == []
 
 
@@ -111,7 +121,7 @@ def test_the_decode_graph_computes_what_the_general_graph_does(
 
     from livegen.engine import CacheRunner, make_session
 
-    folder, _ = export_model_dir(tiny(position), TOKENIZER, tmp_path / "m")
+    folder, _ = export_model_dir(tiny(position), TOKENIZER, tmp_path / "m", attention="portable")
     info = read_model_dir(folder)
     general = CacheRunner(make_session(folder / "model.onnx")[0], info.n_layer, info.kv_dim,
                           info.context)  # fmt: skip
