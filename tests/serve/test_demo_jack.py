@@ -46,13 +46,14 @@ def test_demo_starts_jack_plays_records_and_renders(tiny_model_dir: Path, tmp_pa
         env=env,
         timeout=120,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "started a JACK dummy server" in result.stdout
+    report = f"stdout: {result.stdout[-1500:]}\nstderr: {result.stderr[-1500:]}"
+    assert result.returncode == 0, report
+    assert "started a JACK dummy server" in result.stdout, report
     midi = mido.MidiFile(out / "jam.mid")
     names = [t.name for t in midi.tracks]
     assert names == ["tempo", "player", "livegen"]
     player_ons = [m for m in midi.tracks[1] if m.type == "note_on" and m.velocity]
-    assert player_ons, "the prompt was not played into the daemon"
+    assert player_ons, f"the prompt was not played into the daemon\n{report}"
     if shutil.which("fluidsynth") and Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").exists():
         assert (out / "jam.wav").stat().st_size > 44
 
