@@ -234,13 +234,16 @@ def export_checkpoint(
     precision: str = "fp32",
     verify: bool = False,
     progress: Callable[[str], None] | None = None,
+    attention: str = "auto",
 ) -> tuple[Path, dict[str, Any]]:
     """`livegen export --onnx CKPT -o DIR`: load, export, optionally verify."""
     model, ckpt = load_checkpoint(ckpt_path)
     tokenizer = ckpt.get("tokenizer")
     if not isinstance(tokenizer, dict):
         raise ModelLoadError(f"{ckpt_path}: checkpoint has no tokenizer config")
-    return export_model_dir(model, tokenizer, out_dir, precision, verify, progress=progress)
+    return export_model_dir(
+        model, tokenizer, out_dir, precision, verify, progress=progress, attention=attention
+    )
 
 
 def verify_parity(

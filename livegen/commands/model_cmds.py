@@ -20,8 +20,14 @@ from livegen.errors import LivegenError, ModelLoadError
     "--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
     help="int8 = dynamic int8 weights (smaller, faster on CPU).",
 )  # fmt: skip
+@click.option(
+    "--attention", type=click.Choice(["auto", "gqa", "portable"]), default="auto",
+    show_default=True,
+    help="gqa: onnxruntime's GroupQueryAttention (fastest; rope/learned); portable: plain ONNX "
+    "ops (relative attention, other runtimes); auto: gqa where possible.",
+)  # fmt: skip
 @click.option("--verify", is_flag=True, help="Compare with PyTorch over a 300-token run.")
-def export(checkpoint: Path, out: Path, precision: str, verify: bool) -> None:
+def export(checkpoint: Path, out: Path, precision: str, attention: str, verify: bool) -> None:
     """Export a checkpoint to an ONNX model folder (model.onnx + model.toml) with a KV cache."""
     try:
         from livegen.export.onnx_export import export_checkpoint
@@ -31,7 +37,12 @@ def export(checkpoint: Path, out: Path, precision: str, verify: bool) -> None:
             "pip install 'livegen[train,export]'"
         ) from err
     folder, parity = export_checkpoint(
-        checkpoint, out, precision, verify, progress=lambda m: click.echo(f"export: {m}", err=True)
+        checkpoint,
+        out,
+        precision,
+        verify,
+        progress=lambda m: click.echo(f"export: {m}", err=True),
+        attention=attention,
     )
     click.echo(f"wrote {folder} ({precision})")
     if parity:
