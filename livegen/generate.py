@@ -42,6 +42,86 @@ class GenerateResult:
     notes: list[Note]  # prompt notes followed by the continuation
     prompt_notes: int
     stopped_by: str  # "tokens", "bars", "eos" or "max_tokens"
+    path: Path
+
+
+class _Row:
+    """One sequence of a (possibly batched) generation: its state, output and stop reason."""
+
+    def __init__(self, vocab: Vocab, prompt: list[int], request: GenerateRequest) -> None:
+        self.vocab = vocab
+        self.state = MusicState(vocab)
+        self.decoder = StreamingDecoder(vocab.config, vocab=vocab)
+        for token in prompt:
+            self.state.update(token)
+            self.decoder.feed(token)
+        self.prev = prompt[-1]
+        self.out: list[int] = []
+        self.reason: str | None = None
+        bars = request.bars if request.bars is not None or request.tokens is not None else 8
+        steps_per_bar = 4 * vocab.config.steps_per_beat
+        self.end_step = None if bars is None else self.decoder.position_steps + bars * steps_per_bar
+        self.limit = min(request.tokens or request.max_tokens, request.max_tokens)
+        self.by_tokens = request.tokens is not None
+
+    def choose(
+        self,
+        logits: np.ndarray,
+        sampler: Sampler,
+        params: SamplingParams,
+        grammar: Grammar,
+        masks: ConstraintMasks | None,
+    ) -> int:
+        """Sample the next token; sets `reason` when this row is finished."""
+        mask = grammar.mask_after(self.prev)
+        if masks is not None:
+            combined = mask & masks.mask(self.state)
+            mask = combined if combined.any() else mask  # never leave the stream stuck
+        token = sampler.sample(logits, params, mask)
+        if token == self.vocab.eos:
+            self.reason = "eos"
+            return token
+        self.out.append(token)
+        self.state.update(token)
+        self.decoder.feed(token)
+        self.prev = token
+        if self.end_step is not None and self.decoder.position_steps >= self.end_step:
+            self.reason = "bars"
+        elif len(self.out) >= self.limit:
+            self.reason = "tokens" if self.by_tokens else "max_tokens"
+        return token
+
+
+def generate_batch(
+    engine: Engine,
+    prompt: list[int],
+    request: GenerateRequest,
+    vocab: Vocab,
+    progress: Callable[[int], None] | None = None,
+) -> list[tuple[list[int], str]]:
+    """One continuation of `prompt` per batch row of the engine (rows differ by sampling).
+
+    Returns (tokens, stop reason) per row; a finished row is fed PAD until all are done.
+    """
+    grammar = Grammar(vocab)
+    masks = ConstraintMasks(vocab, request.constraints) if request.constraints.active else None
+    sampler = Sampler(request.seed)
+    rows = [_Row(vocab, prompt, request) for _ in range(engine.batch)]
+    block = np.tile(np.asarray(prompt, dtype=np.int64), (engine.batch, 1))
+    logits = np.atleast_2d(engine.prefill(block))  # (B, V)
+    while True:
+        feed = []
+        for row, row_logits in zip(rows, logits, strict=True):
+            if row.reason is None:
+                token = row.choose(row_logits, sampler, request.params, grammar, masks)
+                feed.append(token if row.reason is None else vocab.pad)
+            else:
+                feed.append(vocab.pad)
+        if progress is not None:
+            progress(max(len(row.out) for row in rows))
+        if all(row.reason is not None for row in rows):
+            return [(row.out, str(row.reason)) for row in rows]
+        logits = np.atleast_2d(engine.step(np.asarray(feed, dtype=np.int64)))
 
 
 def generate_tokens(
@@ -51,41 +131,18 @@ def generate_tokens(
     vocab: Vocab,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[int], str]:
-    """Sample a continuation of `prompt` (which should start with BOS); returns tokens, reason."""
-    grammar = Grammar(vocab)
-    masks = ConstraintMasks(vocab, request.constraints) if request.constraints.active else None
-    state = MusicState(vocab)
-    decoder = StreamingDecoder(vocab.config, vocab=vocab)
-    for token in prompt:
-        state.update(token)
-        decoder.feed(token)
-    sampler = Sampler(request.seed)
-    steps_per_bar = 4 * vocab.config.steps_per_beat
-    bars = request.bars if request.bars is not None or request.tokens is not None else 8
-    end_step = decoder.position_steps + bars * steps_per_bar if bars is not None else None
-    limit = min(request.tokens or request.max_tokens, request.max_tokens)
-    logits = engine.prefill(prompt)
-    out: list[int] = []
-    prev = prompt[-1]
-    while True:
-        mask = grammar.mask_after(prev)
-        if masks is not None:
-            combined = mask & masks.mask(state)
-            mask = combined if combined.any() else mask  # never leave the stream stuck
-        token = sampler.sample(logits, request.params, mask)
-        if token == vocab.eos:
-            return out, "eos"
-        out.append(token)
-        state.update(token)
-        decoder.feed(token)
-        if progress is not None:
-            progress(len(out))
-        if end_step is not None and decoder.position_steps >= end_step:
-            return out, "bars"
-        if len(out) >= limit:
-            return out, "tokens" if request.tokens else "max_tokens"
-        logits = engine.step(token)
-        prev = token
+    """Sample one continuation of `prompt` (which should start with BOS); tokens, reason."""
+    if engine.batch != 1:
+        raise ValueError("generate_tokens needs a batch-1 engine; use generate_batch")
+    return generate_batch(engine, prompt, request, vocab, progress)[0]
+
+
+def output_paths(out_path: str | Path, count: int) -> list[Path]:
+    """OUT.mid for one result; OUT-1.mid ... OUT-n.mid for several."""
+    out_path = Path(out_path)
+    if count == 1:
+        return [out_path]
+    return [out_path.with_name(f"{out_path.stem}-{i + 1}{out_path.suffix}") for i in range(count)]
 
 
 def generate_midi(
@@ -94,9 +151,12 @@ def generate_midi(
     request: GenerateRequest,
     model: str | Path = "default",
     progress: Callable[[int], None] | None = None,
-) -> GenerateResult:
-    """`livegen generate`: read the prompt, continue it, write prompt + continuation."""
-    engine = Engine.load(model, overflow="sync")  # sync: the result depends on the seed only
+    count: int = 1,
+) -> list[GenerateResult]:
+    """`livegen generate`: read the prompt, continue it `count` times in one batch, write
+    prompt + continuation per result (see output_paths)."""
+    # sync overflow: the result depends on the seed only, never on thread timing
+    engine = Engine.load(model, overflow="sync", batch=count)
     config = TokenizerConfig.from_dict(engine.tokenizer_config)
     vocab = Vocab(config)
     tempo_bpm, prompt_notes = 120.0, []
@@ -109,13 +169,18 @@ def generate_midi(
             _, numerator, denominator = score.time_signatures[0]
             beats_per_bar = numerator * 4 / denominator
     prompt = encode_notes(prompt_notes, config, beats_per_bar=beats_per_bar, bos=True, vocab=vocab)
-    tokens, reason = generate_tokens(engine, prompt, request, vocab, progress)
-    decoder = StreamingDecoder(config, vocab=vocab)
-    events = decoder.feed_many(prompt + tokens)
-    events.extend(decoder.flush())
-    notes = events_to_notes(events, config.steps_per_beat)
-    write_midi(notes, out_path, tempo_bpm=tempo_bpm)
-    return GenerateResult(tokens, notes, len(prompt_notes), reason)
+    results = []
+    paths = output_paths(out_path, count)
+    for path, (tokens, reason) in zip(
+        paths, generate_batch(engine, prompt, request, vocab, progress), strict=True
+    ):
+        decoder = StreamingDecoder(config, vocab=vocab)
+        events = decoder.feed_many(prompt + tokens)
+        events.extend(decoder.flush())
+        notes = events_to_notes(events, config.steps_per_beat)
+        write_midi(notes, path, tempo_bpm=tempo_bpm)
+        results.append(GenerateResult(tokens, notes, len(prompt_notes), reason, path))
+    return results
 
 
 def note_count(tokens: list[int], vocab: Vocab) -> int:

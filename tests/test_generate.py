@@ -54,7 +54,7 @@ def test_constraints_hold_in_generated_music(tiny_model) -> None:
 
 def test_bars_stop_after_that_much_music(tiny_model, tmp_path: Path) -> None:
     out = tmp_path / "out.mid"
-    result = generate_midi(None, out, GenerateRequest(bars=2, seed=0), tiny_model("rope"))
+    [result] = generate_midi(None, out, GenerateRequest(bars=2, seed=0), tiny_model("rope"))
     assert result.stopped_by in ("bars", "eos")
     assert all(note.start_beat < 8.0 for note in result.notes)
     assert out.is_file()
@@ -65,10 +65,23 @@ def test_continuation_keeps_the_prompt_and_adds_to_it(
     tiny_model, prompt: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.mid"
-    result = generate_midi(prompt, out, GenerateRequest(tokens=100, seed=0), tiny_model("rope"))
+    [result] = generate_midi(prompt, out, GenerateRequest(tokens=100, seed=0), tiny_model("rope"))
     written = read_midi(out).notes
     assert result.prompt_notes == len(read_midi(prompt).notes)
     assert len(written) >= result.prompt_notes
+
+
+def test_a_batch_makes_several_different_continuations(tiny_model, tmp_path: Path) -> None:
+    out = tmp_path / "v.mid"
+    request = GenerateRequest(tokens=60, seed=5)
+    results = generate_midi(None, out, request, tiny_model("rope"), count=3)
+    assert [r.path.name for r in results] == ["v-1.mid", "v-2.mid", "v-3.mid"]
+    assert all(r.path.is_file() for r in results)
+    assert len({tuple(r.tokens) for r in results}) == 3
+    vocab = Vocab()
+    assert all(Grammar(vocab).is_valid(r.tokens) for r in results)
+    again = generate_midi(None, tmp_path / "w.mid", request, tiny_model("rope"), count=3)
+    assert [r.tokens for r in again] == [r.tokens for r in results]
 
 
 def test_cli_generate_writes_a_midi_file(tiny_model, tmp_path: Path, capsys) -> None:

@@ -64,6 +64,8 @@ def export(checkpoint: Path, out: Path, precision: str, attention: str, verify: 
               show_default=True)  # fmt: skip
 @click.option("--seed", type=int, default=None, help="Same seed, same music.")
 @click.option("--model", default="default", show_default=True, help="'default' or a folder.")
+@click.option("--count", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Continuations to make in one batch: OUT-1.mid ... OUT-N.mid.")  # fmt: skip
 def generate(
     prompt: Path | None,
     out: Path,
@@ -74,6 +76,7 @@ def generate(
     top_p: float,
     seed: int | None,
     model: str,
+    count: int,
 ) -> None:
     """Continue PROMPT.mid (or start from nothing) and write prompt + continuation to OUT."""
     from livegen.generate import GenerateRequest, generate_midi
@@ -87,12 +90,12 @@ def generate(
         params=SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p),
         seed=seed,
     )
-    result = generate_midi(prompt, out, request, model)
-    made = len(result.notes) - result.prompt_notes
-    click.echo(
-        f"wrote {out}: {result.prompt_notes} prompt notes + {made} generated notes "
-        f"({len(result.tokens)} tokens, stopped by {result.stopped_by})"
-    )
+    for result in generate_midi(prompt, out, request, model, count=count):
+        made = len(result.notes) - result.prompt_notes
+        click.echo(
+            f"wrote {result.path}: {result.prompt_notes} prompt notes + {made} generated notes "
+            f"({len(result.tokens)} tokens, stopped by {result.stopped_by})"
+        )
 
 
 @click.command()
