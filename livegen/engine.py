@@ -312,7 +312,9 @@ class Engine:
 
     @property
     def stats(self) -> EngineStats:
-        recent = np.array(self._step_ns, dtype=np.float64) / 1e6
+        """Recent decode cost; safe to read from another thread (e.g. the TUI)."""
+        # list() copies in one C call, so another thread's step cannot mutate it midway
+        recent = np.array(list(self._step_ns), dtype=np.float64) / 1e6
         p50 = float(np.median(recent)) if recent.size else 0.0
         p99 = float(np.percentile(recent, 99)) if recent.size else 0.0
         return EngineStats(
