@@ -17,9 +17,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--bpm", type=float, default=180.0)
     parser.add_argument("--period", type=int, default=64)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="timing.latency_ms")
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args()
-    options = LiveBenchOptions(args.model, args.seconds, args.bpm, args.period)
+    options = LiveBenchOptions(
+        args.model, args.seconds, args.bpm, args.period, latency_ms=args.latency_ms
+    )
     result = run_live_bench(options)
     print(format_report(result))
     if args.json_path:

@@ -86,6 +86,7 @@ class Daemon:
             clock,
             late_ns=int(config.timing.late_ms * 1e6),
             drop_ns=int(config.timing.drop_ms * 1e6),
+            lead_ns=int(config.timing.latency_ms * 1e6),
         )
         self.player_notes: queue.SimpleQueue[PlayerNote] = queue.SimpleQueue()
         self.stop_event = threading.Event()

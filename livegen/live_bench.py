@@ -45,6 +45,7 @@ class LiveBenchOptions:
     period: int = 64
     rate: int = 48000
     gil_seconds: float = 3.0
+    latency_ms: float = 0.0  # the daemon's timing.latency_ms (transport compensation)
     # an already running server to use instead of a private one (tests: libjack cannot talk to
     # two servers from one process)
     server: str | None = None
@@ -228,7 +229,7 @@ def run_live_bench(options: LiveBenchOptions, echo=print) -> dict[str, object]:
                 [sys.executable, "-m", "livegen", "serve", "--headless", "--virtual", CLIENT,
                  "--model", options.model, "--mode", "accompany", "--clock", "external",
                  "--set", "output_channel=1", "--set", "timing.late_ms=4",
-                 "--set", "density=4",
+                 "--set", "density=4", "--set", f"timing.latency_ms={options.latency_ms}",
                  "--stats-json", str(stats_path)],
                 stdout=log, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip

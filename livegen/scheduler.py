@@ -74,12 +74,15 @@ class Scheduler:
         *,
         late_ns: int = 5_000_000,
         drop_ns: int = 60_000_000,
+        lead_ns: int = 0,
         log_size: int = 100_000,
     ) -> None:
         self._send_raw = send
         self.clock = clock
         self.late_ns = late_ns
         self.drop_ns = drop_ns
+        # send this much before each tick: compensates a known output latency (MIDI transport)
+        self.lead_ns = lead_ns
         self.stats = SchedulerStats()
         self.sent_log: collections.deque[Sent] = collections.deque(maxlen=log_size)
         # the same messages for one consumer on another thread (the daemon's roll and recorder)
@@ -166,7 +169,7 @@ class Scheduler:
         timeout_s = 0.02
         line = self.clock.timeline
         if self._heap and line is not None:
-            wait_ns = line.tick_to_ns(self._heap[0][0]) - self.clock.now_ns()
+            wait_ns = line.tick_to_ns(self._heap[0][0]) - self.lead_ns - self.clock.now_ns()
             timeout_s = min(timeout_s, max(0.0, wait_ns / 1e9))
         try:
             op = self._inbox.get(timeout=timeout_s) if timeout_s > 0 else self._inbox.get_nowait()
@@ -188,7 +191,7 @@ class Scheduler:
             return len(self.sent_log) - before
         while self._heap:
             tick, kind, _, note_id = self._heap[0]
-            deadline_ns = line.tick_to_ns(tick)
+            deadline_ns = line.tick_to_ns(tick) - self.lead_ns
             if deadline_ns > now_ns:
                 break
             heapq.heappop(self._heap)

@@ -50,6 +50,13 @@ class TimingConfig:
     drop_ms: float = 60.0  # ... and later than this is not sent at all
     realtime_priority: bool = True  # ask for SCHED_FIFO (else nice) for the MIDI threads
     start_lead_ms: float = 100.0  # internal clock: first tick this long after start
+    # Send notes this much early to make up for MIDI transport latency (clock in + notes out;
+    # with JACK about one period each way). 0 = send exactly on the predicted tick.
+    latency_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.latency_ms <= 50.0:
+            raise ConfigError(f"latency_ms {self.latency_ms} not in 0..50")
 
 
 @dataclass(frozen=True)

@@ -167,3 +167,17 @@ def test_cut_ends_a_part_at_a_tick() -> None:
     scheduler.cut(20, channel=1)
     by_tick = _run_ticks(clock, scheduler, 100)
     assert by_tick == {20: [(0x81, 60, 0)], 96: [(0x80, 48, 0)]}
+
+
+def test_latency_compensation_sends_early_by_the_lead() -> None:
+    clock, scheduler, sent = _setup()
+    scheduler.lead_ns = 2_000_000
+    scheduler.add(ScheduledNote(24, 48, 60, 100, 0))
+    line = clock.timeline
+    assert line is not None
+    clock.advance_ns(line.tick_to_ns(24) - 2_000_001)
+    scheduler.pump(clock.now_ns())
+    assert sent == []
+    clock.advance_ns(1)
+    scheduler.pump(clock.now_ns())
+    assert sent == [[0x90, 60, 100]]
