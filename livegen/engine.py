@@ -248,7 +248,9 @@ class Engine:
         self.batch = batch
         self.overflow = overflow
         self.keep = keep if keep is not None else info.context // 2
-        self.margin = margin if margin is not None else info.context // 8
+        # a quarter of the context ahead: the worker must finish its prefill before the cache is
+        # full even when decoding runs flat out on a busy machine (1/8 was too tight, measured)
+        self.margin = margin if margin is not None else info.context // 4
         if not 0 < self.keep < info.context - self.margin:
             raise ValueError(f"keep {self.keep} must leave room before the slide margin")
         self._runner = open_runner(info, session, batch, decode_session, device)
@@ -371,6 +373,10 @@ class Engine:
         self._runner.rollback(0)
         self._position = self._offset = 0
 
+    def close(self) -> None:
+        """Finish any background work; the engine stays usable."""
+        self._cancel_slide()
+
     def wait_for_slide(self) -> None:
         """Block until a background slide (if any) has finished its prefill (tests, shutdown)."""
         if self._slide is not None:
@@ -486,7 +492,9 @@ class _Slide:
         self.low_water = sys.maxsize
         self.error: BaseException | None = None
         runner.rollback(0)
-        self.thread = threading.Thread(target=self._run, args=(window,), daemon=True)
+        # not a daemon: interpreter exit waits for it (a prefill, well under a second) instead of
+        # killing a thread inside onnxruntime, which aborts the process
+        self.thread = threading.Thread(target=self._run, args=(window,), name="livegen-slide")
         self.thread.start()
 
     def _run(self, window: np.ndarray) -> None:
