@@ -312,7 +312,11 @@ def run_bench(
             "cache_layouts": layouts,
             "baselines": {},
         }
-        if baselines and torch_available():
+        if not baselines:
+            result["baselines_skipped"] = "--no-baselines"
+        elif not torch_available():
+            result["baselines_skipped"] = "torch is not installed"
+        else:
             say("PyTorch baselines (recompute, KV cache)")
             result["baselines"], result["baseline_weights"] = torch_baselines(
                 info.path, seq, threads, repeats
@@ -383,7 +387,7 @@ def format_report(result: dict[str, Any]) -> str:
         f"{result['runtime_imported_torch']})",
     ]
     if not base:
-        lines.append("baselines: skipped (torch is not installed)")
+        lines.append(f"baselines: skipped ({result.get('baselines_skipped', 'not run')})")
     else:
         lines.append(f"baselines use {result['baseline_weights']}")
     lines.append("")
