@@ -179,6 +179,14 @@ class SharedCacheRunner:
 
     def feed(self, tokens: np.ndarray) -> np.ndarray:
         """tokens (B, T) at the current position -> logits (B, T, vocab) as float32."""
+        if self.batch > 1 and self.position > 0 and tokens.shape[1] > 1:
+            # the op takes several new tokens after a past only for batch 1: go one by one
+            return np.concatenate(
+                [self._run(tokens[:, t : t + 1]) for t in range(tokens.shape[1])], axis=1
+            )
+        return self._run(tokens)
+
+    def _run(self, tokens: np.ndarray) -> np.ndarray:
         end = self.position + tokens.shape[1]
         if end > self.context:
             raise ValueError(f"cache full: {end} > context {self.context}")

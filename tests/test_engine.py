@@ -53,11 +53,13 @@ def test_prefill_step_and_rollback_match_a_full_pytorch_pass(tiny_model, positio
     np.testing.assert_allclose(logits, full_logits(model, other)[0], atol=1e-4)
 
 
-def test_a_batch_decodes_like_separate_sessions(tiny_model) -> None:
-    folder = tiny_model("rope")
+@pytest.mark.parametrize("position", ["rope", "relative"])  # GQA graph and portable graph
+def test_a_batch_decodes_like_separate_sessions(tiny_model, position: str) -> None:
+    folder = tiny_model(position)
     batch = tokens(30, batch=3)
     engine = Engine.load(folder, batch=3)
-    logits = engine.prefill(batch[:, :20])
+    engine.prefill(batch[:, :12])
+    logits = engine.prefill(batch[:, 12:20])  # several tokens after a past
     for t in range(20, 30):
         logits = engine.step(batch[:, t])
     assert logits.shape == (3, engine.vocab_size)
