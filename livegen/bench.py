@@ -195,22 +195,32 @@ def torch_available() -> bool:
 
 
 def torch_baselines(
-    model_dir: Path, seq: np.ndarray, threads: int, repeats: int
+    model_dir: Path,
+    seq: np.ndarray,
+    threads: int,
+    repeats: int,
+    checkpoint: Path | None = None,
+    seeded: bool = False,
 ) -> tuple[dict[str, Any], str]:
-    """PyTorch recompute and KV-cache decode on the same architecture (and weights if shipped)."""
+    """PyTorch recompute and KV-cache decode on the same architecture and, where known, the
+    same weights: a training checkpoint (given, or shipped in the folder as checkpoint.pt), or
+    the seed the stand-in random model was made with."""
     import torch
 
     from livegen.train.model import KVCache, ModelConfig, Transformer
 
     info = read_model_dir(model_dir)
     torch.set_num_threads(threads)
+    torch.manual_seed(0)  # random_default_model's seed: the same weights when `seeded`
     model = Transformer(ModelConfig(**info.model)).eval()
-    weights = "random weights of the same shape"
-    for name in ("checkpoint.pt", "model.pt"):
-        if (model_dir / name).is_file():
-            state = torch.load(model_dir / name, map_location="cpu", weights_only=False)
-            model.load_state_dict(state.get("model", state))
-            weights = f"the same weights ({name})"
+    weights = "the same weights (same seed)" if seeded else "random weights of the same shape"
+    shipped = model_dir / "checkpoint.pt"
+    source = checkpoint or (shipped if shipped.is_file() else None)
+    if source is not None:
+        state = torch.load(source, map_location="cpu", weights_only=False)
+        model.load_state_dict(state.get("model", state))
+        model.float()
+        weights = f"the same weights ({source})"
     ids = torch.from_numpy(seq.astype(np.int64))[None, :]
     recompute: dict[str, dict[str, float]] = {}
     kv: dict[str, dict[str, float]] = {}
@@ -265,6 +275,7 @@ def run_bench(
     baselines: bool = True,
     say: Callable[[str], None] = lambda _msg: None,
     random_precision: str = "fp32",
+    checkpoint: Path | None = None,
 ) -> dict[str, Any]:
     """Measure everything; returns the JSON-able result (see the README for the keys)."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -319,7 +330,7 @@ def run_bench(
         else:
             say("PyTorch baselines (recompute, KV cache)")
             result["baselines"], result["baseline_weights"] = torch_baselines(
-                info.path, seq, threads, repeats
+                info.path, seq, threads, repeats, checkpoint, seeded=label.startswith("random")
             )
         result["ratios"] = ratios(result)
         result["goals"] = goals(result)

@@ -111,6 +111,10 @@ def generate(
     "--random-precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32",
     help="Precision of the random default-size model used while no trained default ships.",
 )  # fmt: skip
+@click.option(
+    "--checkpoint", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Training checkpoint of the model, so the PyTorch baselines use the same weights.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--live", is_flag=True, help="Time the live daemon through JACK instead.")
 @click.option("--seconds", type=click.FloatRange(2, 600), default=15, show_default=True,
@@ -124,6 +128,7 @@ def bench(
     repeats: int,
     no_baselines: bool,
     random_precision: str,
+    checkpoint: Path | None,
     as_json: bool,
     live: bool = False,
     seconds: float = 15,
@@ -145,7 +150,9 @@ def bench(
         click.echo(f"bench: {message}", err=True)
 
     try:
-        result = run_bench(model, device, threads, repeats, not no_baselines, say, random_precision)
+        result = run_bench(
+            model, device, threads, repeats, not no_baselines, say, random_precision, checkpoint
+        )
     except RuntimeError as err:
         raise LivegenError(str(err)) from err
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
