@@ -8,6 +8,16 @@ from livegen.train.model import BLOCKS, POSITIONS, KVCache, ModelConfig, Transfo
 
 from livegen.errors import ConfigError
 
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny models: extra torch threads only contend for the shared cores (5x slower here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 VARIANTS = [(p, b) for p in POSITIONS for b in BLOCKS]
 # (n_head, n_kv_head): multi-head, multi-query, grouped-query attention
 HEADS = [(2, 0), (2, 1), (4, 2)]
