@@ -20,6 +20,16 @@ def _fmt(value: Any, spec: str = ".4f") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def _wall_time_s(records: list[dict[str, Any]]) -> float:
+    """Training wall time over every invocation: time_s restarts at 0 after a resume."""
+    total, previous = 0.0, 0.0
+    for record in records:
+        if record["time_s"] < previous:
+            total += previous
+        previous = record["time_s"]
+    return total + previous
+
+
 def render(
     state: dict[str, Any],
     records: list[dict[str, Any]],
@@ -33,7 +43,7 @@ def render(
     train_records = [r for r in records if r["kind"] == "train"]
     val_records = [r for r in records if r["kind"] == "val"]
     last_val = val_records[-1] if val_records else {}
-    seconds = train_records[-1]["time_s"] if train_records else 0.0
+    seconds = _wall_time_s(records)
     tokens_seen = (
         state["step"]
         * cfg["optim"]["batch_size"]
