@@ -27,6 +27,8 @@ def plot_metrics(records: Sequence[dict[str, Any]], path: str | Path, title: str
         ngram = val[-1].get("ngram_nll")
         if ngram is not None:
             ax_loss.axhline(ngram, ls="--", color="gray", lw=0.8, label="4-gram val")
+            # the first steps' loss (~ln V) would flatten the part of the curve that matters
+            ax_loss.set_ylim(0, 2.5 * ngram)
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("NLL (nats/token)")
     ax_loss.legend()
