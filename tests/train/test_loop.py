@@ -245,3 +245,17 @@ def test_a_fine_tuned_model_exports_and_runs_in_the_engine(smoke_run, prepared, 
     engine = Engine.load(folder)
     logits = engine.prefill([Vocab().bos])
     assert logits.shape == (engine.vocab_size,) and np.isfinite(logits).all()
+
+
+def test_fine_tuning_from_the_shipped_default_model(prepared: Path, tmp_path: Path) -> None:
+    from livegen.train.loop import default_checkpoint_path
+
+    if not default_checkpoint_path().is_file():
+        pytest.skip("no shipped default checkpoint in livegen/assets/models/default")
+    shipped = load_checkpoint(default_checkpoint_path())
+    quiet = {"run.sample_every": 0, "run.ngram_baseline": False, "optim.max_steps": 2}
+    result = train(smoke_config(prepared, tmp_path / "mine", **quiet), init_from="default")
+    assert result.step == 2
+    tuned = load_checkpoint(tmp_path / "mine")
+    assert tuned["model_config"] == shipped["model_config"]
+    assert tuned["tokenizer"] == shipped["tokenizer"]
