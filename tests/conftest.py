@@ -12,6 +12,20 @@ import pytest
 from livegen.jackserver import JackServer, start_dummy_server
 
 
+def _shared_testdata() -> Path:
+    """The shared real-MIDI test folder: the checkout sits beside ../shared (CI and sessions);
+    a clone elsewhere on such a machine finds it at /work/shared. LIVEGEN_TESTDATA overrides."""
+    beside = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
+    for candidate in (beside, Path("/work/shared/testdata")):
+        if (candidate / "midi").is_dir():
+            return candidate
+    return beside  # missing: the tests that need it fail saying where they looked
+
+
+# Set before test modules are collected, so every module reads one location.
+os.environ.setdefault("LIVEGEN_TESTDATA", str(_shared_testdata()))
+
+
 @pytest.fixture(scope="session")
 def jack_server() -> Iterator[JackServer]:
     """A JACK server (dummy driver, 48 kHz, 256 frames) only this test session talks to.

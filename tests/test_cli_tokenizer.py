@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 from livegen.cli import main
 from livegen.tokenizer import read_midi
 
-SHARED_MIDI = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata" / "midi"
+SHARED_MIDI = Path(os.environ["LIVEGEN_TESTDATA"]) / "midi"
 PROMPT = Path(__file__).resolve().parents[1] / "livegen" / "assets" / "prompts"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from livegen.sampler import Constraints
 from livegen.tokenizer import Grammar, TokenKind, Vocab
 from livegen.tokenizer.midi_file import read_midi
 
-PROMPTS = sorted(Path(__file__).parent.parent.parent.joinpath("shared/testdata/midi").glob("*.mid"))
+PROMPTS = sorted((Path(os.environ["LIVEGEN_TESTDATA"]) / "midi").glob("*.mid"))
 
 
 def test_generated_tokens_follow_the_grammar_and_the_seed(tiny_model) -> None:

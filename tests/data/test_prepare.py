@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import json
 import shutil
 import subprocess
@@ -20,7 +22,7 @@ from livegen.errors import ConfigError
 from livegen.tokenizer import TokenizerConfig, encode_notes
 from livegen.tokenizer.midi_file import read_midi
 
-TESTDATA = Path("/work/shared/testdata/midi")
+TESTDATA = Path(os.environ["LIVEGEN_TESTDATA"]) / "midi"
 GOOD = (
     "short_melody.mid",
     "type0_english1.mid",

@@ -13,7 +13,7 @@ import pytest
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
-PROMPT = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "midi"
+PROMPT = Path(os.environ["LIVEGEN_TESTDATA"]) / "midi"
 
 
 def test_demo_starts_jack_plays_records_and_renders(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -9,15 +9,8 @@ from pathlib import Path
 from livegen.tokenizer import Score, read_midi
 from livegen.tokenizer.midi_file import is_midi_name
 
-# tests/tokenizer/ -> repo root -> ../shared/testdata/midi (the checkout sits beside shared/).
-MIDI_DIR = (
-    Path(
-        os.environ.get(
-            "LIVEGEN_TESTDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
-        )
-    ).resolve()
-    / "midi"
-)
+# tests/conftest.py sets LIVEGEN_TESTDATA (../shared/testdata beside the checkout).
+MIDI_DIR = Path(os.environ["LIVEGEN_TESTDATA"]).resolve() / "midi"
 CORRUPT_DIR = MIDI_DIR / "corrupt"
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "midi"
+TESTDATA = Path(os.environ["LIVEGEN_TESTDATA"]) / "midi"
 if not TESTDATA.is_dir():
     TESTDATA = Path("/work/shared/testdata/midi")
 
