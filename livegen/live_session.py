@@ -355,7 +355,7 @@ class LiveSession:
             self.rollback_to(first_step)
             self.stats_.replans += 1
         tokens: list[int] = []
-        self.encoder._writer.channel = self.channel  # the model may have switched channel
+        self.encoder.sync_channel(self.channel)  # the model may have switched channel
         for note in sorted(notes, key=lambda n: n.tick):
             channel = self.player_channel(note.channel, output_channel)
             beat = self.step_of_tick(note.tick) / self.spb
@@ -375,14 +375,14 @@ class LiveSession:
         """Write time (silence) up to `step` without the model."""
         if step <= self.step:
             return
-        self.encoder._writer.channel = self.channel
+        self.encoder.sync_channel(self.channel)
         self.logits = self._feed(self.encoder.advance_to(step / self.spb))
         self._checkpoint()
 
     def close_open_notes(self, end_step: int) -> None:
         """End the model's held notes at `end_step` (an answer is over), in the stream as well."""
         tokens: list[int] = []
-        self.encoder._writer.channel = self.channel
+        self.encoder.sync_channel(self.channel)
         for (channel, pitch), key in sorted(self.open_notes.items()):
             self.scheduler.end(key, self.tick_of_step(end_step))
             tokens.extend(self.encoder.encode(NoteEvent(end_step / self.spb, pitch, 0, channel)))
@@ -423,17 +423,17 @@ class LiveSession:
             self._play(event, knobs)
         if self._kind_list[token] == TokenKind.TIME_SHIFT:
             # the encoder writes the player's notes next: it must know where the model's time is
-            self.encoder._writer.channel = self.channel
+            self.encoder.sync_channel(self.channel)
             self.encoder.advance_to(self.step / self.spb)
         self.forget_before(now_step)
 
     def _play(self, event: DecodedEvent, knobs: Knobs) -> None:
         """Shadow-encode the model's event (keeps the encoder in step) and schedule it."""
-        self.encoder._writer.channel = event.channel
+        self.encoder.sync_channel(event.channel)
         self.encoder.encode(
             NoteEvent(event.step / self.spb, event.pitch, event.velocity, event.channel)
         )
-        self.encoder._writer.channel = self.channel
+        self.encoder.sync_channel(self.channel)
         key_id = (event.channel, event.pitch)
         tick = self.tick_of_step(event.step)
         if event.velocity > 0:

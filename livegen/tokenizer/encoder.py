@@ -195,6 +195,22 @@ class StreamingEncoder:
         clone._open = {key: list(note) for key, note in self._open.items()}
         return clone
 
+    @property
+    def channel(self) -> int:
+        """The channel the stream is on: an event on another one writes a CHANNEL token first."""
+        return self._writer.channel
+
+    def sync_channel(self, channel: int) -> None:
+        """The stream is now on `channel` because another writer (a live model) switched to it.
+
+        A live stream interleaves this encoder's tokens with tokens it did not write; when those
+        include a CHANNEL token, tell the encoder so the next event on that channel writes no
+        redundant CHANNEL token and an event on any other channel writes the switch back.
+        """
+        if not 0 <= channel < N_CHANNELS:
+            raise ValueError(f"channel {channel} out of range 0..{N_CHANNELS - 1}")
+        self._writer.channel = channel
+
     def set_beats_per_bar(self, beats_per_bar: float) -> None:
         """A live meter change, effective after the next bar line."""
         if self._writer.bars is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -297,3 +298,28 @@ def test_offline_encoding_can_frame_the_piece_with_bos_and_eos() -> None:
     tokens = encode_notes([Note(60, 0, 1, 64)], CONFIG, bos=True, eos=True, vocab=VOCAB)
     assert names(tokens)[:2] == ["BOS", "BAR"] and names(tokens)[-1] == "EOS"
     assert GRAMMAR.is_valid(tokens)
+
+
+def test_a_stream_shared_with_another_writer_stays_on_the_right_channels() -> None:
+    # A live stream: the encoder writes the player's part (channel 0) and a model writes its own
+    # part (channel 3) in between. Told about the model's switch, the encoder switches back.
+    encoder = StreamingEncoder(CONFIG, vocab=VOCAB)
+    tokens = encoder.encode(NoteEvent(0, 60, 90, 0))
+    tokens += names_to_ids(["CHANNEL_3", "NOTE_ON_72", "VELOCITY_9"])
+    encoder.sync_channel(3)
+    assert encoder.channel == 3
+    fork = encoder.copy()
+    tokens += encoder.encode(NoteEvent(1, 60, 0, 0))
+    assert names(tokens)[-2:] == ["CHANNEL_0", "NOTE_OFF_60"]
+    tokens += names_to_ids(["CHANNEL_3", "NOTE_OFF_72"])
+    encoder.sync_channel(3)
+    notes = decode_tokens(tokens, CONFIG)
+    assert sorted((n.channel, n.pitch, n.end_beat) for n in notes) == [(0, 60, 1.0), (3, 72, 1.0)]
+    # the copy kept the synced channel of its own: an event on channel 3 needs no switch
+    assert fork.channel == 3 and "CHANNEL_3" not in names(fork.encode(NoteEvent(1, 64, 80, 3)))
+
+
+def test_syncing_to_a_channel_out_of_range_is_refused() -> None:
+    encoder = StreamingEncoder(CONFIG, vocab=VOCAB)
+    with pytest.raises(ValueError, match="channel 16"):
+        encoder.sync_channel(16)
