@@ -59,6 +59,11 @@ class Performer(Protocol):
 
     def report(self) -> dict[str, object]: ...
 
+    def planned(self) -> tuple[NoteView, ...]:
+        """Notes scheduled ahead of playback ("planned" views in beats); may include some that
+        started a moment ago: the daemon drops those by time."""
+        ...
+
 
 class Daemon:
     def __init__(
@@ -375,9 +380,26 @@ class Daemon:
             )
         if self.performer is not None:
             fields.update(self.performer.stats())
+        self._publish_planned()
         if self.recorder is not None and line is not None:
             self.recorder.tempo(max(0.0, position or 0.0), line.bpm)
         self.control.publish(**fields)
+
+    def _publish_planned(self) -> None:
+        """The piano roll's planned notes: what the performer scheduled and is not sent yet.
+
+        Built here on the main thread, from the performer's snapshot (a reference read), so the
+        scheduler's send loop does none of it. A note-on goes out `lead_ns` before its tick, so
+        notes at or before the tick of now + lead count as sent (they show as sounding instead).
+        """
+        line = self.clock.timeline
+        if self.performer is None or line is None or self.paused:
+            self.control.planned = ()
+            return
+        sent_beat = line.ns_to_tick(self.clock.now_ns() + self.scheduler.lead_ns) / TICKS_PER_BEAT
+        self.control.planned = tuple(
+            view for view in self.performer.planned() if view.start_beat > sent_beat
+        )
 
     def _on_transport(self, event: str) -> None:
         if self.performer is not None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from livegen.clock import TICKS_PER_BEAT
-from livegen.control import Knobs
+from livegen.control import Knobs, NoteView
 from livegen.modes import Plan, make_mode
 from livegen.realtime import DutyCycle
 from livegen.scheduler import ScheduledNote
@@ -94,6 +94,17 @@ class Checkpoint:
 
 
 @dataclass
+class PlannedNote:
+    """A note the model wrote and the scheduler holds (clock ticks), not yet known to be played."""
+
+    on_tick: int
+    off_tick: int | None  # None until the model writes its note-off
+    pitch: int  # as scheduled (transposed)
+    channel: int
+    view: NoteView | None = None  # built once the end is known
+
+
+@dataclass
 class SessionStats:
     tokens: int = 0
     replans: int = 0
@@ -150,10 +161,20 @@ class LiveSession:
         self._next_key = 0
         self._knobs_seen: Knobs | None = None
         self._restarts = 0
+        self._planned: dict[int, PlannedNote] = {}  # scheduler key -> note (generator thread)
+        self._plan_built: tuple[int, int] | None = None  # (now step, stream step) of the views
+        # The plan for the piano roll: rebuilt by this thread, read by the daemon's (reference
+        # swap, no lock). It may still hold notes that just started; the reader filters by time.
+        self.planned_views: tuple[NoteView, ...] = ()
 
     # ---- called from other threads ---------------------------------------------------------
     def reset_plan(self) -> None:
         self._reset_requested = True
+        self.planned_views = ()  # the restart clears the rest on the generator thread
+
+    def planned(self) -> tuple[NoteView, ...]:
+        """Notes written and scheduled ahead of playback, in beats on the clock's timeline."""
+        return self.planned_views
 
     def stats(self) -> dict[str, float]:
         engine_stats = self.engine.stats
@@ -220,8 +241,10 @@ class LiveSession:
             pending.clear()
         plan = self.mode.plan(self, now_step, knobs)
         if self.daemon.paused or plan is None or self.step >= plan.until_step:
+            self._publish_plan(now_step)
             return False
         self.generate_one(knobs, plan)
+        self._publish_plan(now_step)
         return True
 
     def _drain(self, pending: list[PlayerNote]) -> None:
@@ -259,6 +282,9 @@ class LiveSession:
         self.mode_name = knobs.mode
         self.mode = make_mode(knobs.mode, self)
         self.scheduler.cancel_from(-(10**12), channel=None)
+        self._planned.clear()
+        self._plan_built = None
+        self.planned_views = ()
         self.engine.reset()
         self.encoder = StreamingEncoder(self.config, float(self.beats_per_bar), vocab=self.vocab)
         self.decoder = StreamingDecoder(self.config)
@@ -335,8 +361,18 @@ class LiveSession:
         self.open_notes = dict(point.open_notes)
         self.logits = point.logits.copy()
         # the scheduler drops what was planned after the checkpoint (notes already on still end)
-        self.scheduler.cancel_from(self.tick_of_step(point.step) + 1, channel=None)
+        from_tick = self.tick_of_step(point.step) + 1
+        self.scheduler.cancel_from(from_tick, channel=None)
+        self._drop_planned(from_tick, None)
         return point.step
+
+    def cut(self, tick: int, channel: int) -> None:
+        """Stop the part on `channel` at `tick`: planned notes from there go, held ones end."""
+        self.scheduler.cut(tick, channel)
+        self._drop_planned(tick, channel)
+        for key, note in self._planned.items():
+            if note.channel == channel and (note.off_tick is None or note.off_tick > tick):
+                self._end_planned(key, tick)
 
     def forget_before(self, step: int) -> None:
         """Checkpoints older than the newest one at or before `step` can no longer be needed."""
@@ -385,6 +421,7 @@ class LiveSession:
         self.encoder.sync_channel(self.channel)
         for (channel, pitch), key in sorted(self.open_notes.items()):
             self.scheduler.end(key, self.tick_of_step(end_step))
+            self._end_planned(key, self.tick_of_step(end_step))
             tokens.extend(self.encoder.encode(NoteEvent(end_step / self.spb, pitch, 0, channel)))
         self.open_notes.clear()
         self.logits = self._feed(tokens)
@@ -445,10 +482,69 @@ class LiveSession:
                 ScheduledNote(tick, tick + self.max_note_ticks, pitch, velocity, event.channel),
                 key=self._next_key,
             )
+            self._planned[self._next_key] = PlannedNote(tick, None, pitch, event.channel)
+            self._plan_built = None
         else:
             key = self.open_notes.pop(key_id, None)
             if key is not None:
                 self.scheduler.end(key, tick)
+                self._end_planned(key, tick)
+
+    # ---- the plan, for the piano roll ------------------------------------------------------
+    # Kept here, beside the scheduler calls it mirrors, so the scheduler's send loop does no
+    # extra work: each change costs a dict update; the views are rebuilt once per loop pass.
+    def _end_planned(self, key: int, tick: int) -> None:
+        note = self._planned.get(key)
+        if note is not None:
+            note.off_tick = max(tick, note.on_tick + 1)  # as the scheduler clamps it
+            note.view = None
+            self._plan_built = None
+
+    def _drop_planned(self, from_tick: int, channel: int | None) -> None:
+        """Mirror of the scheduler's cancel: notes starting at or after `from_tick` go."""
+        gone = [
+            key
+            for key, note in self._planned.items()
+            if note.on_tick >= from_tick and (channel is None or note.channel == channel)
+        ]
+        for key in gone:
+            del self._planned[key]
+        if gone:
+            self._plan_built = None
+
+    def _publish_plan(self, now_step: int) -> None:
+        """Rebuild `planned_views` when the plan, now or the written position moved.
+
+        Notes that started before the current step are forgotten. A note whose note-off is not
+        written yet is drawn up to where the model has written so far (it lasts at least that).
+        """
+        built = (now_step, self.step)
+        if built == self._plan_built:
+            return
+        self._plan_built = built
+        now_tick = self.tick_of_step(now_step)
+        past = [key for key, note in self._planned.items() if note.on_tick < now_tick]
+        for key in past:
+            del self._planned[key]
+        written = self.tick_of_step(self.step)
+        views = []
+        for note in self._planned.values():
+            view = note.view
+            if view is None:
+                end = note.off_tick
+                if end is None:
+                    end = min(max(written, note.on_tick + 1), note.on_tick + self.max_note_ticks)
+                view = NoteView(
+                    note.pitch,
+                    note.on_tick / TICKS_PER_BEAT,
+                    end / TICKS_PER_BEAT,
+                    "planned",
+                    note.channel,
+                )
+                if note.off_tick is not None:
+                    note.view = view
+            views.append(view)
+        self.planned_views = tuple(views)
 
     # ---- masks -----------------------------------------------------------------------------
     def _make_static_mask(self) -> np.ndarray:

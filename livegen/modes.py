@@ -81,7 +81,7 @@ class Call:
         first = min(session.step_of_tick(n.tick) for n in notes)
         if self.answering and any(n.velocity for n in notes):
             # the player starts again: the answer stops where the player came in
-            session.scheduler.cut(session.tick_of_step(first), knobs.output_channel)
+            session.cut(session.tick_of_step(first), knobs.output_channel)
             session.rollback_to(first)
             session.close_open_notes(max(first, session.step))
             self.answering = False

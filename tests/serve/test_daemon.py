@@ -74,6 +74,9 @@ class NotePlayer:
     def report(self) -> dict[str, object]:
         return {}
 
+    def planned(self) -> tuple:
+        return ()
+
 
 def make_daemon(performer: NotePlayer, tmp_path: Path | None = None) -> tuple[Daemon, FakePorts]:
     config = load_serve_config(None, ["bpm=240", "timing.realtime_priority=false"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 
 from livegen.clock import TICKS_PER_BEAT, ManualClock
 from livegen.control import Control, Knobs
-from livegen.daemon import PlayerNote
+from livegen.daemon import Daemon, PlayerNote
 from livegen.engine import Engine
 from livegen.live_session import LiveSession, parse_key
 from livegen.scheduler import Scheduler
@@ -50,15 +51,24 @@ def make_session(model: Path, knobs: Knobs, **kwargs: object) -> tuple[LiveSessi
 
 def drive(
     session: LiveSession,
-    daemon: FakeDaemon,
+    daemon: FakeDaemon | Daemon,
     until_tick: int,
     player: dict[int, list[tuple[int, int, int]]] | None = None,
+    after_each: Callable[[], None] | None = None,
 ) -> None:
-    """Run the loop to `until_tick`; `player` maps a tick to (channel, pitch, velocity) notes."""
+    """Run the loop to `until_tick`; `player` maps a tick to (channel, pitch, velocity) notes.
+
+    `after_each` runs after every pass of the loop (e.g. the daemon's supervisor step)."""
     player = player or {}
     pending: list[PlayerNote] = []
-    while daemon.tick() < until_tick:
-        tick = round(daemon.tick())
+
+    def now_tick() -> float:
+        position = daemon.clock.position_ticks()
+        assert position is not None
+        return position
+
+    while now_tick() < until_tick:
+        tick = round(now_tick())
         for channel, pitch, velocity in player.pop(tick, []):
             key = (channel, pitch)
             (daemon.held_keys.add if velocity else daemon.held_keys.discard)(key)
@@ -66,8 +76,10 @@ def drive(
         knobs = daemon.control.knobs
         session.ready(knobs)
         if not session.advance(pending, knobs):
-            daemon.clock.advance_ticks(1)
+            daemon.clock.advance_ticks(1)  # type: ignore[attr-defined]
         daemon.scheduler.pump(daemon.clock.now_ns())
+        if after_each is not None:
+            after_each()
 
 
 def note_ons(daemon: FakeDaemon) -> list[tuple[int, int, int]]:
@@ -197,3 +209,108 @@ def test_continue_goes_on_from_a_prompt(tiny_model_dir: Path) -> None:
     start = daemon.tick()
     drive(session, daemon, 6 * TICKS_PER_BEAT)
     assert all(t > start for t, _, _ in note_ons(daemon))
+
+
+# ---- the plan on the piano roll -----------------------------------------------------------------
+def make_daemon_session(model: Path, knobs: Knobs) -> tuple[LiveSession, Daemon]:
+    """A real daemon (fake ports, manual clock, no threads) driving a real session."""
+    from livegen.serve_config import load_serve_config
+
+    from .test_daemon import FakePorts
+
+    config = load_serve_config(None, ["timing.realtime_priority=false", "timing.latency_ms=5"])
+    clock = ManualClock(bpm=120)
+    daemon = Daemon(config, Control(knobs), FakePorts(), clock, queue.SimpleQueue())  # type: ignore[arg-type]
+    session = LiveSession(Engine.load(model, overflow="sync"), seed=3)
+    daemon.performer = session
+    session.attach(daemon)
+    clock.start()
+    assert session.ready(knobs)
+    return session, daemon
+
+
+def now_beat(daemon: Daemon) -> float:
+    position = daemon.clock.position_ticks()
+    assert position is not None
+    return position / TICKS_PER_BEAT
+
+
+def unsent(daemon: Daemon) -> set[tuple[float, int, int]]:
+    """(beat, pitch, channel) of the notes the scheduler holds whose note-on has not gone out."""
+    scheduler = daemon.scheduler
+    lead = scheduler.lead_ns
+    line = daemon.clock.timeline
+    assert line is not None
+    sent_tick = line.ns_to_tick(daemon.clock.now_ns() + lead)
+    return {
+        (note.on_tick / TICKS_PER_BEAT, note.pitch, note.channel)
+        for note_id, note in scheduler._notes.items()
+        if note_id not in scheduler._started and note.on_tick > sent_tick
+    }
+
+
+def shown(daemon: Daemon) -> set[tuple[float, int, int]]:
+    return {(v.start_beat, v.pitch, v.channel) for v in daemon.control.planned}
+
+
+def test_the_plan_shows_exactly_the_scheduled_notes_not_yet_played(tiny_model_dir: Path) -> None:
+    # (the random model plays only sparsely on other channels with this seed)
+    knobs = Knobs(mode="continue", output_channel=0, transpose=5)
+    session, daemon = make_daemon_session(tiny_model_dir, knobs)
+    ever_planned: set[tuple[float, int, int]] = set()
+    checks = 0
+
+    def supervise() -> None:
+        nonlocal checks
+        daemon.supervise()
+        views = daemon.control.planned
+        assert all(v.source == "planned" and v.start_beat > now_beat(daemon) for v in views)
+        assert all(v.end_beat is not None and v.end_beat > v.start_beat for v in views)
+        assert shown(daemon) == unsent(daemon)  # transposed pitches, as they will sound
+        ever_planned.update(shown(daemon))
+        checks += bool(views)
+
+    drive(session, daemon, 8 * TICKS_PER_BEAT, after_each=supervise)
+    assert checks > 0, "nothing was ever shown as planned"
+    played = {
+        (s.tick / TICKS_PER_BEAT, s.message[1], s.message[0] & 0x0F)
+        for s in daemon.scheduler.sent_log
+        if s.message[0] & 0xF0 == 0x90
+    }
+    assert played, "the model played nothing"
+    assert played <= ever_planned  # every note was on the roll before it sounded
+    assert not played & shown(daemon)  # and left the plan once played
+
+
+def drive_until_planned(session: LiveSession, daemon: Daemon, beats: int) -> bool:
+    """Drive tick by tick until the daemon shows a plan (False if none within `beats`)."""
+    position = daemon.clock.position_ticks()
+    assert position is not None
+    for tick in range(round(position) + 1, round(position) + beats * TICKS_PER_BEAT):
+        drive(session, daemon, tick, after_each=daemon.supervise)
+        if daemon.control.planned:
+            return True
+    return False
+
+
+def test_a_player_note_drops_the_plan_after_it_and_panic_clears_it(tiny_model_dir: Path) -> None:
+    session, daemon = make_daemon_session(tiny_model_dir, Knobs(mode="accompany", output_channel=0))
+    drive(session, daemon, TICKS_PER_BEAT, {0: [(1, 60, 100)]}, after_each=daemon.supervise)
+    assert drive_until_planned(session, daemon, 8), "accompany planned nothing ahead"
+    tick = round(now_beat(daemon) * TICKS_PER_BEAT)
+    note = PlayerNote(tick, daemon.clock.now_ns(), 1, 64, 90)
+    replans = session.stats_.replans
+    session.advance([note], daemon.control.knobs)  # rolls back to now, then writes one token
+    daemon.scheduler.pump(daemon.clock.now_ns())
+    daemon.supervise()
+    assert session.stats_.replans == replans + 1
+    assert daemon.control.planned == ()  # everything planned after the note was dropped
+    assert unsent(daemon) == set()
+    assert drive_until_planned(session, daemon, 8), "nothing planned again after the re-plan"
+    daemon.control.send("panic")
+    daemon.supervise()
+    assert daemon.control.planned == ()
+    assert drive_until_planned(session, daemon, 8), "nothing planned after the panic"
+    daemon.clock.stop()
+    daemon.supervise()
+    assert daemon.control.planned == ()
