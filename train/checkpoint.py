@@ -29,6 +29,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     os.close(fd)
     try:
         torch.save(state, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -153,9 +153,10 @@ def render(
         "",
         "## Limits",
         "",
-        "Mostly monophonic folk tunes and four-part chorales with near-constant velocities (music21"
-        " writes fixed velocities): it knows melody, meter and diatonic harmony better than"
-        " expressive timing, drums or dense piano textures. Fine-tune for those.",
+        "Folk tunes, chorales and Renaissance vocal polyphony, quantized and with near-constant"
+        " velocities (music21 writes fixed velocities): it knows melody, meter and modal/diatonic"
+        " harmony far better than expressive timing, drums or dense piano textures. Fine-tune"
+        " on your own MIDI for those.",
     ]
     if notes:
         lines += ["", notes]
