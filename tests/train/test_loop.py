@@ -257,5 +257,9 @@ def test_fine_tuning_from_the_shipped_default_model(prepared: Path, tmp_path: Pa
     result = train(smoke_config(prepared, tmp_path / "mine", **quiet), init_from="default")
     assert result.step == 2
     tuned = load_checkpoint(tmp_path / "mine")
-    assert tuned["model_config"] == shipped["model_config"]
+    # the architecture comes from the shipped model; only dropout from the fine-tuning config
+    assert {**tuned["model_config"], "dropout": None} == {
+        **shipped["model_config"],
+        "dropout": None,
+    }
     assert tuned["tokenizer"] == shipped["tokenizer"]
