@@ -41,7 +41,7 @@ def main() -> None:
         if len(sys.argv) > 1:
             model = Path(sys.argv[1])
         else:
-            from livegen.bench import random_default_model
+            from livegen.export.bench_baselines import random_default_model
 
             model = random_default_model(Path(scratch))
         context = Engine.load(model, check_tokenizer=False).context

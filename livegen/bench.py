@@ -13,7 +13,7 @@ Measured on one model folder (the shipped default unless --model):
 - when torch is installed, baselines with the same weights (if the folder has the training
   checkpoint) or random weights of the same shape (cost does not depend on values): PyTorch
   recomputing the whole sequence per token, and PyTorch with a KV cache.
-torch is imported only inside the baseline functions, and only when it is installed.
+torch lives in livegen.export.bench_baselines, handed in by the CLI when torch is installed.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def percentiles(samples_ns: list[int]) -> dict[str, float]:
     }
 
 
-def _time(fn: Callable[[], Any], repeats: int) -> list[int]:
+def time_calls(fn: Callable[[], Any], repeats: int) -> list[int]:
     out = []
     for _ in range(repeats):
         started = time.perf_counter_ns()
@@ -113,8 +113,8 @@ def engine_decode(
             engine.rollback(at)
             engine.step(token)
 
-        _time(one, 10)  # warm-up
-        result[str(ctx)] = {**percentiles(_time(one, repeats)), "context": at}
+        time_calls(one, 10)  # warm-up
+        result[str(ctx)] = {**percentiles(time_calls(one, repeats)), "context": at}
     return result
 
 
@@ -150,8 +150,8 @@ def growing_past_decode(engine: Engine, seq: np.ndarray, repeats: int) -> dict[s
             np.concatenate([feeds[f"past_k_{i}"], new_k[i]])
             np.concatenate([feeds[f"past_v_{i}"], new_v[i]])
 
-    _time(one, 10)
-    return percentiles(_time(one, repeats))
+    time_calls(one, 10)
+    return percentiles(time_calls(one, repeats))
 
 
 def sustained_tokens_per_s(engine: Engine, seq: np.ndarray, count: int = 500) -> float:
@@ -194,79 +194,6 @@ def torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def torch_baselines(
-    model_dir: Path,
-    seq: np.ndarray,
-    threads: int,
-    repeats: int,
-    checkpoint: Path | None = None,
-    seeded: bool = False,
-) -> tuple[dict[str, Any], str]:
-    """PyTorch recompute and KV-cache decode on the same architecture and, where known, the
-    same weights: a training checkpoint (given, or shipped in the folder as checkpoint.pt), or
-    the seed the stand-in random model was made with."""
-    import torch
-
-    from livegen.train.model import KVCache, ModelConfig, Transformer
-
-    info = read_model_dir(model_dir)
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)  # random_default_model's seed: the same weights when `seeded`
-    model = Transformer(ModelConfig(**info.model)).eval()
-    weights = "the same weights (same seed)" if seeded else "random weights of the same shape"
-    shipped = model_dir / "checkpoint.pt"
-    source = checkpoint or (shipped if shipped.is_file() else None)
-    if source is not None:
-        state = torch.load(source, map_location="cpu", weights_only=False)
-        model.load_state_dict(state.get("model", state))
-        model.float()
-        weights = f"the same weights ({source})"
-    ids = torch.from_numpy(seq.astype(np.int64))[None, :]
-    recompute: dict[str, dict[str, float]] = {}
-    kv: dict[str, dict[str, float]] = {}
-    with torch.inference_mode():
-        for ctx_name in CONTEXTS:
-            ctx = reachable(ctx_name, info.context)
-            window = ids[:, : ctx + 1]
-            model(window)  # warm-up
-            recompute[str(ctx_name)] = percentiles(
-                _time(lambda w=window: model(w), max(5, repeats // 20))
-            )
-            cache = KVCache(model)
-            cache.feed(ids[:, :ctx])
-            token = ids[:, ctx : ctx + 1]
-
-            def one(cache: KVCache = cache, ctx: int = ctx, token: torch.Tensor = token) -> None:
-                cache.rollback(ctx)
-                cache.feed(token)
-
-            _time(one, 10)
-            kv[str(ctx_name)] = percentiles(_time(one, repeats))
-    baselines = {"torch_recompute": {"decode_ms": recompute}, "torch_kv_cache": {"decode_ms": kv}}
-    return baselines, weights
-
-
-def random_default_model(
-    folder: Path, precision: str = "fp32", attention: str = "auto", name: str = "random-default"
-) -> Path:
-    """Until a trained default ships: a random model of the default size (needs torch)."""
-    import torch
-
-    from livegen.config import read_toml
-    from livegen.export.onnx_export import export_model_dir
-    from livegen.export.tiny import runtime_tokenizer
-    from livegen.train.model import ModelConfig, Transformer
-
-    vocab_size, tokenizer = runtime_tokenizer()
-    shape = read_toml(Path(__file__).parent.parent / "configs" / "model" / "default.toml")
-    torch.manual_seed(0)
-    model = Transformer(ModelConfig(**{**shape, "vocab_size": vocab_size}))
-    out, _ = export_model_dir(
-        model, tokenizer, folder / name, precision=precision, attention=attention
-    )
-    return out
-
-
 def run_bench(
     model: str | Path = "default",
     device: str = "cpu",
@@ -276,15 +203,21 @@ def run_bench(
     say: Callable[[str], None] = lambda _msg: None,
     random_precision: str = "fp32",
     checkpoint: Path | None = None,
+    torch_side: Any = None,
 ) -> dict[str, Any]:
-    """Measure everything; returns the JSON-able result (see the README for the keys)."""
+    """Measure everything; returns the JSON-able result (see the README for the keys).
+
+    `torch_side` is `livegen.export.bench_baselines` when torch is installed (the CLI passes
+    it): the PyTorch baselines and the untrained stand-in model live there, so this runtime
+    module never imports torch, train or export.
+    """
     with tempfile.TemporaryDirectory() as scratch:
         label = str(model)
         if str(model) == "default" and not (DEFAULT_MODEL_DIR / "model.toml").is_file():
-            if not torch_available():
+            if torch_side is None:
                 read_model_dir("default")  # raises the one-line "not installed" error
             say("no trained default model yet: benchmarking a random model of the default size")
-            model = random_default_model(Path(scratch), random_precision)
+            model = torch_side.random_default_model(Path(scratch), random_precision)
             label = "random default-size model (untrained)"
         info = read_model_dir(model)
         engine = Engine.load(info.path, device=device, threads=threads, overflow="sync",
@@ -294,16 +227,17 @@ def run_bench(
         decode = engine_decode(engine, seq, repeats)
         layouts = {f"{info.cache}_512": decode["512"]}
         portable = info.path if info.cache == "fixed" else None
-        if portable is None and label.startswith("random") and info.position != "relative":
+        random_stand_in = label.startswith("random") and torch_side is not None
+        if portable is None and random_stand_in and info.position != "relative":
             # the same weights through the portable graph, to compare the layouts in one run
-            portable = random_default_model(
+            portable = torch_side.random_default_model(
                 Path(scratch), random_precision, "portable", "random-portable"
             )
         if portable is not None:
             say("portable graph: prefix-view cache vs a growing past, at context 512")
             layouts.update(compare_portable_layouts(portable, threads, seq, repeats))
         engine.reset()
-        prefill = percentiles(_time(lambda: (engine.reset(), engine.prefill(seq[:256])), 20))
+        prefill = percentiles(time_calls(lambda: (engine.reset(), engine.prefill(seq[:256])), 20))
         say("sustained tokens/s")
         tokens_per_s = sustained_tokens_per_s(engine, seq)
         say("runtime-only subprocess: RSS and cold start")
@@ -325,11 +259,11 @@ def run_bench(
         }
         if not baselines:
             result["baselines_skipped"] = "--no-baselines"
-        elif not torch_available():
+        elif torch_side is None:
             result["baselines_skipped"] = "torch is not installed"
         else:
             say("PyTorch baselines (recompute, KV cache)")
-            result["baselines"], result["baseline_weights"] = torch_baselines(
+            result["baselines"], result["baseline_weights"] = torch_side.torch_baselines(
                 info.path, seq, threads, repeats, checkpoint, seeded=label.startswith("random")
             )
         result["ratios"] = ratios(result)

@@ -144,14 +144,26 @@ def bench(
 
         run_live_bench_command(model, seconds, period, as_json)
         return
-    from livegen.bench import format_report, run_bench
+    from livegen.bench import format_report, run_bench, torch_available
+
+    torch_side = None
+    if torch_available() and not no_baselines:
+        from livegen.export import bench_baselines as torch_side  # heavy: only when measured
 
     def say(message: str) -> None:
         click.echo(f"bench: {message}", err=True)
 
     try:
         result = run_bench(
-            model, device, threads, repeats, not no_baselines, say, random_precision, checkpoint
+            model,
+            device,
+            threads,
+            repeats,
+            not no_baselines,
+            say,
+            random_precision,
+            checkpoint,
+            torch_side=torch_side,
         )
     except RuntimeError as err:
         raise LivegenError(str(err)) from err
