@@ -94,9 +94,7 @@ class _Daw:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             outs, ins = self.out.get_ports(), self.inp.get_ports()
-            theirs = [
-                p for p in ins if p.startswith(CLIENT) and p.endswith(":out") and "daw" not in p
-            ]
+            theirs = [p for p in ins if p == f"{CLIENT}:out"]
             if f"{CLIENT}:in" in outs and theirs:
                 self.out.open_port(find_port(outs, f"{CLIENT}:in", "output"))
                 self.inp.open_port(ins.index(theirs[0]))

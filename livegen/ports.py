@@ -2,8 +2,9 @@
 
 Inputs only timestamp and enqueue in their callback (rtmidi calls it on its own thread). Ports are
 chosen by exact name, else by a unique substring; anything else is a PortError listing the ports.
-With JACK, `--virtual NAME` makes a client NAME with port `in` and, because every rtmidi object
-is its own JACK client, a second client (JACK names it NAME-01) with port `out`.
+With JACK, `--virtual NAME` makes ONE native JACK client NAME with ports `in` and `out`
+(livegen.jack_ports); only without JACK-Client/libjack does it fall back to rtmidi, where every
+object is its own JACK client and the ports come out as NAME:in and NAME-01:out.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import rtmidi
 
 from livegen.errors import PortError
+from livegen.jack_ports import JackVirtualClient, load_jack
 
 log = logging.getLogger(__name__)
 
@@ -228,12 +230,70 @@ def _check(
     return state.ok
 
 
+class JackVirtualInput:
+    """The `in` port of a shared native JACK client (see livegen.jack_ports)."""
+
+    def __init__(self, shared: JackVirtualClient) -> None:
+        self._shared = shared
+        self.state = PortState(f"{shared.name}:in")
+        self.virtual = True
+
+    def check(self) -> bool:
+        self.state.ok = self._shared.alive
+        return self.state.ok
+
+    def close(self) -> None:
+        self._shared.release()
+
+
+class JackVirtualOutput:
+    """The `out` port of a shared native JACK client; `send` queues for its next cycle."""
+
+    def __init__(self, shared: JackVirtualClient) -> None:
+        self._shared = shared
+        self.state = PortState(f"{shared.name}:out")
+        self.virtual = True
+        self.send: Callable[[list[int]], None] = shared.send
+
+    def check(self) -> bool:
+        self.state.ok = self._shared.alive
+        return self.state.ok
+
+    def close(self) -> None:
+        self._shared.release()
+
+
+def _open_jack_virtual(sink: queue.SimpleQueue[InputItem], name: str) -> PortPair | None:
+    """NAME:in and NAME:out on one native JACK client; None when JACK-Client cannot load."""
+    jack = load_jack()
+    if jack is None:
+        log.warning(
+            "JACK-Client (pip install JACK-Client) or libjack is missing: the ports will be "
+            "%s:in and %s-01:out (two rtmidi clients)",
+            name,
+            name,
+        )
+        return None
+
+    def on_input(t_ns: int, message: tuple[int, ...]) -> None:
+        sink.put((t_ns, message))
+
+    try:
+        shared = JackVirtualClient(jack, name, on_input)
+    except jack.JackError as err:
+        raise PortError(
+            f"cannot create the JACK client {name!r} (is a client of that name already "
+            f"running?): {err}"
+        ) from err
+    return PortPair(JackVirtualInput(shared), JackVirtualOutput(shared), "jack")
+
+
 @dataclass
 class PortPair:
     """The daemon's input and output, opened as the command line asked."""
 
-    input: MidiInput
-    output: MidiOutput
+    input: MidiInput | JackVirtualInput
+    output: MidiOutput | JackVirtualOutput
     backend: str
 
     @property
@@ -268,6 +328,10 @@ def open_ports(
     api = resolve_backend(backend)
     if api == rtmidi.API_WINDOWS_MM and not ((in_port or port) and (out_port or port)):
         raise PortError(LOOPMIDI_HINT)
+    if virtual and api == rtmidi.API_UNIX_JACK:
+        pair = _open_jack_virtual(sink, virtual)
+        if pair is not None:
+            return pair
     client = virtual or CLIENT_NAME
     wanted_in, wanted_out = (None, None) if virtual else (in_port or port, out_port or port)
     try:

@@ -12,7 +12,11 @@ from livegen.ports import BACKEND_CHOICES
 @click.option("--port", help="Existing MIDI port for both directions (exact or unique substring).")
 @click.option("--in-port", help="Existing MIDI port to listen to.")
 @click.option("--out-port", help="Existing MIDI port to play to.")
-@click.option("--virtual", metavar="NAME", help="Create ports NAME:in and NAME:out (JACK client).")
+@click.option(
+    "--virtual",
+    metavar="NAME",
+    help="Create ports NAME:in and NAME:out (with JACK: one client NAME, ports in and out).",
+)
 @click.option("--backend", type=click.Choice(BACKEND_CHOICES), help="MIDI system (default auto).")
 @click.option("--model", help="'default' or an exported model folder.")
 @click.option("--mode", type=click.Choice(MODES), help="call, accompany or continue.")

@@ -45,9 +45,7 @@ class Peer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             outs = [p for p in self.out.get_ports() if p == f"{daemon_name}:in"]
-            ins = [
-                p for p in self.inp.get_ports() if p.startswith(daemon_name) and p.endswith(":out")
-            ]
+            ins = [p for p in self.inp.get_ports() if p == f"{daemon_name}:out"]
             if outs and ins:
                 self.out.open_port(self.out.get_ports().index(outs[0]))
                 self.inp.open_port(self.inp.get_ports().index(ins[0]))

@@ -143,6 +143,62 @@ def test_call_and_response_under_external_clock(
     assert balance(peer.received) == {}
 
 
+def test_virtual_name_is_one_jack_client_with_ports_in_and_out(
+    jack_server: JackServer, peer: Peer, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import time
+
+    import rtmidi
+
+    log = tmp_path / "serve.log"
+    process = start_serve(
+        jack_server,
+        [
+            "--virtual",
+            "lgone",
+            "--backend",
+            "jack",
+            "--model",
+            str(tiny_model_dir),
+            "--mode",
+            "accompany",
+            "--set",
+            "output_channel=3",
+            "--bpm",
+            "180",
+        ],
+        log,
+    )
+    lister = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="lglister")
+    try:
+        assert wait_until(lambda: "serving" in _log(log), 30), _log(log)
+        ours = sorted(
+            {
+                name
+                for name in [*lister.get_ports(), *peer.out.get_ports()]
+                if name.split(":")[0].startswith("lgone")
+            }
+        )
+        assert ours == ["lgone:in", "lgone:out"], ours  # one client, no lgone-01
+        peer.connect("lgone")
+        time.sleep(0.3)
+        for i in range(24):
+            pitch = 60 + (i * 7) % 12
+            peer.send(0x90, pitch, 90)
+            time.sleep(0.08)
+            peer.send(0x80, pitch, 0)
+            time.sleep(0.04)
+        assert wait_until(lambda: len(peer.note_ons()) >= 1, 5), _log(log)
+    finally:
+        lister.delete()
+        code = stop_serve(process)
+    assert code == 0, _log(log)
+    channels = {r.message[0] & 0x0F for r in peer.received if r.message[0] & 0xF0 in (0x80, 0x90)}
+    assert channels == {3}
+    assert balance(peer.received) == {}
+    assert "Traceback" not in _log(log)
+
+
 def test_accompany_plays_on_its_own_channel_while_the_player_plays(
     jack_server: JackServer, peer: Peer, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
