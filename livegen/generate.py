@@ -4,7 +4,7 @@ sampler and grammar as the live path, and write the result as a MIDI file."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,9 @@ class GenerateRequest:
     )
     seed: int | None = None
     constraints: Constraints = field(default_factory=Constraints)
+    # 0-based channels the continuation may play on. None: the prompt's own parts (the channels
+    # with notes in it; any without a prompt); (): any channel. constraints.channels wins if set.
+    channels: tuple[int, ...] | None = None
     max_tokens: int = 20_000  # hard stop, whatever the model does
 
 
@@ -137,6 +140,16 @@ def generate_tokens(
     return generate_batch(engine, prompt, request, vocab, progress)[0]
 
 
+def continuation_channels(request: GenerateRequest, prompt_notes: list[Note]) -> tuple[int, ...]:
+    """The channels the continuation may use (0-based; () = any): by default only the parts the
+    prompt already has, so a melody is continued, not handed over to a new instrument."""
+    if request.constraints.channels:
+        return request.constraints.channels
+    if request.channels is not None:
+        return request.channels
+    return tuple(sorted({note.channel for note in prompt_notes}))
+
+
 def output_paths(out_path: str | Path, count: int) -> list[Path]:
     """OUT.mid for one result; OUT-1.mid ... OUT-n.mid for several."""
     out_path = Path(out_path)
@@ -169,6 +182,8 @@ def generate_midi(
             _, numerator, denominator = score.time_signatures[0]
             beats_per_bar = numerator * 4 / denominator
     prompt = encode_notes(prompt_notes, config, beats_per_bar=beats_per_bar, bos=True, vocab=vocab)
+    channels = continuation_channels(request, prompt_notes)
+    request = replace(request, constraints=replace(request.constraints, channels=channels))
     results = []
     paths = output_paths(out_path, count)
     for path, (tokens, reason) in zip(

@@ -66,6 +66,12 @@ def export(checkpoint: Path, out: Path, precision: str, attention: str, verify: 
 @click.option("--model", default="default", show_default=True, help="'default' or a folder.")
 @click.option("--count", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Continuations to make in one batch: OUT-1.mid ... OUT-N.mid.")  # fmt: skip
+@click.option(
+    "--channels", metavar="LIST",
+    help="MIDI channels (1-16) the continuation may play on, e.g. '1,2,10', or 'all'. "
+    "Default: the prompt's own channels, so its parts are continued and no new part appears "
+    "(any channel when there is no prompt).",
+)  # fmt: skip
 def generate(
     prompt: Path | None,
     out: Path,
@@ -77,8 +83,12 @@ def generate(
     seed: int | None,
     model: str,
     count: int,
+    channels: str | None,
 ) -> None:
-    """Continue PROMPT.mid (or start from nothing) and write prompt + continuation to OUT."""
+    """Continue PROMPT.mid (or start from nothing) and write prompt + continuation to OUT.
+
+    The continuation plays the prompt's own parts (its channels); --channels allows others.
+    """
     from livegen.generate import GenerateRequest, generate_midi
     from livegen.sampler import SamplingParams
 
@@ -89,6 +99,7 @@ def generate(
         bars=bars,
         params=SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p),
         seed=seed,
+        channels=None if channels is None else parse_channels(channels),
     )
     for result in generate_midi(prompt, out, request, model, count=count):
         made = len(result.notes) - result.prompt_notes
@@ -96,6 +107,22 @@ def generate(
             f"wrote {result.path}: {result.prompt_notes} prompt notes + {made} generated notes "
             f"({len(result.tokens)} tokens, stopped by {result.stopped_by})"
         )
+
+
+def parse_channels(text: str) -> tuple[int, ...]:
+    """'1,2,10' (MIDI's 1-based channel numbers) -> (0, 1, 9); 'all' -> () (any channel)."""
+    if text.strip().lower() == "all":
+        return ()
+    try:
+        numbers = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        numbers = []
+    if not numbers or any(not 1 <= n <= 16 for n in numbers):
+        raise click.BadParameter(
+            f"{text!r}: give channels 1-16 separated by commas (e.g. '1,10'), or 'all'",
+            param_hint="--channels",
+        )
+    return tuple(sorted({n - 1 for n in numbers}))
 
 
 @click.command()
