@@ -2,7 +2,12 @@
 
 Starts a JACK dummy server if none runs, serves the model on virtual ports, plays a shipped
 public-domain prompt into them in real time from a virtual player, records the jam, and renders it
-to WAV when fluidsynth and a General MIDI soundfont are installed.
+to WAV (peak-normalised) when fluidsynth and a General MIDI soundfont are installed.
+
+The jam is live, so the same --seed does not give the same jam twice: the model samples against
+the running clock (no note may start in the past, plans reach only a beat or two ahead) and each
+player note discards what was planned beyond it, seeded draws included, at a moment set by thread
+timing. Keeping the sampler's state in the rollback checkpoints was tried: runs still differ.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import subprocess
 import sys
 import threading
 import time
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
+import numpy as np
 import rtmidi
 
 from livegen.clock import TICKS_PER_BEAT
@@ -38,6 +45,9 @@ SOUNDFONTS = (
     Path("/usr/share/soundfonts/default.sf2"),
 )
 CLIENT = "livegen-demo"
+PEAK_DBFS = -1.0  # the jam's loudest sample (fluidsynth's fixed gain leaves it 12-17 dB below)
+FULL_SCALE = 32767
+WAV_CHUNK_FRAMES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class DemoOptions:
     bpm: float = 100.0
     out_dir: str = "livegen-demo"
     seed: int = 0
+    verbose: bool = False  # debug logging (the C libraries' stderr is the CLI's business)
 
 
 def shipped_prompt() -> Path:
@@ -93,30 +104,65 @@ def prompt_events(path: Path, bars: int, beats_per_bar: int) -> list:
     return events + closing
 
 
+def normalise_wav(src: Path, dst: Path, peak_dbfs: float = PEAK_DBFS) -> float | None:
+    """Write `src` (16-bit PCM WAV) to `dst` scaled so its loudest sample is at `peak_dbfs`.
+
+    Returns the gain applied in dB; None (and `dst` a plain copy) for a silent file.
+    """
+    with wave.open(str(src), "rb") as reader:
+        params = reader.getparams()
+        if params.sampwidth != 2:
+            raise ValueError(f"{src}: {8 * params.sampwidth}-bit WAV; expected 16-bit PCM")
+        peak = 0
+        while chunk := reader.readframes(WAV_CHUNK_FRAMES):
+            samples = np.frombuffer(chunk, dtype="<i2").astype(np.int32)
+            peak = max(peak, int(np.abs(samples).max()))
+    gain = FULL_SCALE * 10 ** (peak_dbfs / 20) / peak if peak else 1.0
+    with wave.open(str(src), "rb") as reader, wave.open(str(dst), "wb") as writer:
+        writer.setparams(params)
+        while chunk := reader.readframes(WAV_CHUNK_FRAMES):
+            samples = np.frombuffer(chunk, dtype="<i2").astype(np.float32) * np.float32(gain)
+            writer.writeframes(np.round(samples).astype("<i2").tobytes())
+    return 20 * float(np.log10(gain)) if peak else None
+
+
 def render_wav(midi_path: Path) -> Path | None:
+    """fluidsynth's rendering of `midi_path` beside it (.wav), peak-normalised to PEAK_DBFS."""
     fluidsynth = shutil.which("fluidsynth")
     soundfont = next((sf for sf in SOUNDFONTS if sf.exists()), None)
     if fluidsynth is None or soundfont is None:
         click.echo("no WAV: install fluidsynth and fluid-soundfont-gm to render one")
         return None
     wav = midi_path.with_suffix(".wav")
+    raw = wav.with_name(f".{wav.name}.raw.wav")
     tmp = wav.with_name(f".{wav.name}.tmp.wav")
-    result = subprocess.run(
-        [fluidsynth, "-ni", "-q", "-F", str(tmp), "-r", "44100", str(soundfont), str(midi_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if result.returncode != 0 or not tmp.exists():
-        click.echo(f"fluidsynth failed: {result.stderr.strip()[-300:]}")
-        return None
-    tmp.replace(wav)
+    command = [fluidsynth, "-ni", "-q", "-O", "s16", "-F", str(raw), "-r", "44100"]
+    try:
+        result = subprocess.run(
+            [*command, str(soundfont), str(midi_path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0 or not raw.exists():
+            click.echo(f"fluidsynth failed: {result.stderr.strip()[-300:]}")
+            return None
+        gain_db = normalise_wav(raw, tmp)
+        tmp.replace(wav)
+    finally:
+        raw.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+    if gain_db is not None:
+        log.debug("WAV normalised to a %.0f dBFS peak (%+.1f dB)", PEAK_DBFS, gain_db)
     return wav
 
 
 def run_demo(options: DemoOptions) -> None:
     logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="livegen: %(message)s", force=True
+        stream=sys.stderr,
+        level=logging.DEBUG if options.verbose else logging.INFO,
+        format="livegen: %(message)s",
+        force=True,
     )
     check_model(options.model)
     prompt = Path(options.prompt) if options.prompt else shipped_prompt()

@@ -15,7 +15,8 @@ from livegen.ports import BACKEND_CHOICES
 @click.option(
     "--virtual",
     metavar="NAME",
-    help="Create ports NAME:in and NAME:out (with JACK: one client NAME, ports in and out).",
+    help="Create ports NAME:in and NAME:out (with JACK: one client NAME, ports in and out; "
+    "rtmidi's fallback without JACK-Client makes NAME:in and NAME-01:out).",
 )
 @click.option("--backend", type=click.Choice(BACKEND_CHOICES), help="MIDI system (default auto).")
 @click.option("--model", help="'default' or an exported model folder.")
@@ -43,13 +44,19 @@ def serve(**kwargs: object) -> None:
         raise click.exceptions.Exit(code)
 
 
+VERBOSE_HELP = "Also show the MIDI libraries' own messages (libjack, ALSA) on stderr."
+
+
 @click.command()
 @click.option("--backend", type=click.Choice(BACKEND_CHOICES), default="auto", show_default=True)
-def ports(backend: str) -> None:
+@click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP)
+def ports(backend: str, verbose: bool) -> None:
     """List the MIDI ports livegen can open (inputs and outputs)."""
+    from livegen.c_stderr import quiet_c_stderr
     from livegen.ports import list_ports
 
-    inputs, outputs = list_ports(backend)
+    with quiet_c_stderr(keep=verbose):
+        inputs, outputs = list_ports(backend)
     click.echo("inputs (livegen listens to one of these):")
     for name in inputs or ["(none)"]:
         click.echo(f"  {name}")
@@ -73,9 +80,24 @@ def ports(backend: str) -> None:
     show_default=True,
     help="Folder for the recording (.mid) and rendering (.wav).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
-def demo(**kwargs: object) -> None:
-    """A jam with no DAW: JACK dummy server, the daemon, a virtual player, a recording (+ WAV)."""
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Sampling seed (a live jam still differs run to run: see above).",
+)
+@click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP + " Debug logging.")
+def demo(verbose: bool, **kwargs: object) -> None:
+    """A jam with no DAW: JACK dummy server, the daemon, a virtual player, a recording (+ WAV).
+
+    The jam is live, so runs with the same --seed differ: what the model may sample depends on
+    where the clock is when it samples (no note may start in the past; it plans only a beat or
+    two ahead), and each player note throws away what it had planned beyond that note, seeded
+    draws included, at a moment set by thread timing. `livegen generate --seed` is reproducible.
+    """
+    from livegen.c_stderr import quiet_c_stderr
     from livegen.demo import DemoOptions, run_demo
 
-    run_demo(DemoOptions(**kwargs))  # type: ignore[arg-type]
+    with quiet_c_stderr(keep=verbose):
+        run_demo(DemoOptions(**kwargs, verbose=verbose))  # type: ignore[arg-type]
