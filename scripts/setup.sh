@@ -2,11 +2,14 @@
 # Set up livegen on a fresh Debian/Ubuntu machine with Python 3.11: system packages, a venv, pip.
 #   bash scripts/setup.sh runtime   # the runtime only (no torch): what a musician needs
 #   bash scripts/setup.sh dev       # + training, export and test tools (torch pinned, CPU build)
-# Idempotent: re-running skips what is already there.
+# Idempotent: re-running skips what is already there. Quiet, but says what each slow step is doing
+# (about a minute on a fresh machine, mostly apt and pip downloads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-runtime}"
 case "$what" in runtime|dev) ;; *) echo "error: unknown setup '$what'; choose runtime or dev" >&2; exit 2;; esac
+
+say() { echo "setup: $*" >&2; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
   echo "error: need root (or sudo) to run: $*" >&2; exit 1; fi; }
@@ -16,9 +19,10 @@ apt_install() {
   local missing=()
   for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
   [ ${#missing[@]} -eq 0 ] && return 0
-  echo "setup: apt-get install ${missing[*]}" >&2
+  say "installing system packages with apt-get: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+    say "updating the apt package index, then installing again"
     as_root apt-get update -q >/dev/null && as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
 }
 
@@ -36,14 +40,18 @@ command -v jackd >/dev/null || apt_install jackd2
 command -v fluidsynth >/dev/null || apt_install fluidsynth fluid-soundfont-gm || true
 
 if [ ! -x .venv/bin/python ]; then
+  say "creating the virtual environment .venv ($python)"
   "$python" -m venv .venv 2>/dev/null || { apt_install python3-venv "${python}-venv" || true; rm -rf .venv; "$python" -m venv .venv; }
 fi
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 if [ "$what" = dev ]; then
   # Pinned: a looser torch spec downloads a multi-GB CUDA build.
+  say "pip: torch==2.13.0 (the largest download, the first time)"
   "${pip[@]}" "torch==2.13.0"
+  say "pip: livegen (editable) with the train, export and dev extras (onnx, pytest, ruff, ...)"
   "${pip[@]}" -e ".[train,export,dev]"
 else
+  say "pip: livegen (editable) and its runtime (onnxruntime, numpy, mido, python-rtmidi, ...)"
   "${pip[@]}" -e .
 fi
-echo "setup: $what ready in .venv" >&2
+say "$what ready in .venv"
