@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mido
 import pytest
 
 from livegen.cli import main
@@ -22,20 +23,46 @@ def a_midi_file() -> Path:
     return shipped[0] if shipped else SHARED_MIDI.resolve() / "piano_bach_score.mid"
 
 
+def note_ons_in(path: Path) -> int:
+    """The note-on messages (velocity > 0) in the file, counted with mido alone."""
+    midi = mido.MidiFile(path)
+    return sum(1 for msg in midi if msg.type == "note_on" and msg.velocity > 0)
+
+
 def test_roundtrip_prints_counts_and_errors_and_writes_the_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source, out = a_midi_file(), tmp_path / "out.mid"
     assert main(["roundtrip", str(source), "-o", str(out)]) == 0
     text = capsys.readouterr().out
-    notes_in = len(read_midi(source).notes)
-    assert re.search(rf"^notes in:\s+{notes_in}$", text, re.M), text
+    notes_in = note_ons_in(source)
+    assert re.search(rf"^notes in:\s+{notes_in} \(note-on messages in the file\)$", text, re.M)
     assert re.search(r"^notes out:\s+\d+$", text, re.M)
     assert re.search(r"^dropped:\s+0$", text, re.M)
     onset = float(re.search(r"largest onset error:\s+([\d.]+) grid steps", text).group(1))
     offset = float(re.search(r"largest offset error:\s+([\d.]+) grid steps", text).group(1))
     assert 0 <= onset <= 0.5 and offset >= 0
-    assert len(read_midi(out).notes) == notes_in
+    assert len(read_midi(out).notes) == len(read_midi(source).notes)
+
+
+def test_roundtrip_counts_the_files_own_note_ons_so_no_loss_hides(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A band file whose parts strike keys twice at one tick (41 times) and re-strike keys still
+    sounding: notes in is what the file holds, and kept, merged and dropped add up to it."""
+    source = SHARED_MIDI.resolve() / "band_mr_blue_sky.mid"
+    assert main(["roundtrip", str(source)]) == 0
+    text = capsys.readouterr().out
+    notes_in = note_ons_in(source)
+    assert notes_in == 4308 > len(read_midi(source).notes)
+    assert re.search(rf"^notes in:\s+{notes_in} ", text, re.M), text
+    kept, percent = re.search(r"^kept:\s+(\d+) \(([\d.]+)% of the notes in\)$", text, re.M).groups()
+    assert float(percent) == pytest.approx(100 * int(kept) / notes_in, abs=0.005)
+    merged_line = r"^merged:\s+(\d+) \((\d+) struck again at the same tick, (\d+) within one grid"
+    merged, same_tick, grid = map(int, re.search(merged_line, text, re.M).groups())
+    assert same_tick == 41 and merged == same_tick + grid
+    dropped = int(re.search(r"^dropped:\s+(\d+)$", text, re.M).group(1))
+    assert int(kept) + merged + dropped == notes_in
 
 
 def test_tokens_prints_at_most_the_limit_and_counts_by_kind(

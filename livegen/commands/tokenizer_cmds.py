@@ -14,7 +14,7 @@ from livegen.tokenizer import (
     Vocab,
     encode_notes,
     read_midi,
-    round_trip,
+    round_trip_file,
     write_midi,
 )
 
@@ -34,29 +34,30 @@ _LINE_WIDTH = 96
 def roundtrip(midi_in: Path, midi_out: Path | None) -> None:
     """Encode IN.mid to tokens and decode it back; report what survived.
 
-    Prints notes in, notes out, kept, merged (two onsets of one key inside one grid step),
-    dropped, and the largest onset/offset error in grid steps (24 per beat).
+    Counts against the note-on messages in IN.mid itself (notes in), so a note lost on reading
+    shows as dropped: notes out, kept, merged (a key struck twice at one tick, or twice within
+    one grid step: one voice per key holds one), dropped, and the largest onset/offset error in
+    grid steps (24 per beat).
     """
-    score = read_midi(midi_in)
-    config = TokenizerConfig()
-    tokens, decoded, report = round_trip(score.notes, config, time_signatures=score.meter())
+    result = round_trip_file(midi_in, TokenizerConfig())
+    report = result.report
     click.echo(f"file:        {midi_in}")
-    click.echo(f"tokens:      {len(tokens)}")
-    click.echo(f"notes in:    {report.notes_in}")
+    click.echo(f"tokens:      {len(result.tokens)}")
+    click.echo(f"notes in:    {result.note_ons} (note-on messages in the file)")
     click.echo(f"notes out:   {report.notes_out}")
+    click.echo(f"kept:        {result.kept} ({100 * result.kept_fraction:.2f}% of the notes in)")
     click.echo(
-        f"kept:        {report.kept} ({100 * report.kept_fraction:.2f}% of the "
-        f"{report.notes_in - report.merged} notes the grid can hold)"
+        f"merged:      {result.merged} ({result.same_tick} struck again at the same tick, "
+        f"{report.merged} within one grid step)"
     )
-    click.echo(f"merged:      {report.merged} (two onsets of one key within one grid step)")
-    click.echo(f"dropped:     {report.dropped}")
+    click.echo(f"dropped:     {result.dropped}")
     click.echo(f"largest onset error:  {report.max_onset_error_steps:.2f} grid steps")
     click.echo(f"largest offset error: {report.max_offset_error_steps:.2f} grid steps")
     if midi_out is not None:
-        tempo_bpm = 60e6 / score.tempos[0][1]
-        meters = score.time_signatures or ((0.0, 4, 4),)
+        tempo_bpm = 60e6 / result.score.tempos[0][1]
+        meters = result.score.time_signatures or ((0.0, 4, 4),)
         try:
-            write_midi(decoded, midi_out, tempo_bpm=tempo_bpm, time_signatures=meters)
+            write_midi(result.decoded, midi_out, tempo_bpm=tempo_bpm, time_signatures=meters)
         except OSError as err:
             raise MidiFileError(f"cannot write {midi_out}: {err.strerror or err}") from err
         click.echo(f"wrote:       {midi_out}")

@@ -51,8 +51,14 @@ from livegen.tokenizer.events import (
     velocity_to_bin,
 )
 from livegen.tokenizer.grammar import GRAMMAR, Grammar
-from livegen.tokenizer.midi_file import Score, read_midi, write_midi
-from livegen.tokenizer.roundtrip import RoundTripReport, compare_notes, round_trip
+from livegen.tokenizer.midi_file import NoteOnCount, Score, count_note_ons, read_midi, write_midi
+from livegen.tokenizer.roundtrip import (
+    FileRoundTrip,
+    RoundTripReport,
+    compare_notes,
+    round_trip,
+    round_trip_file,
+)
 from livegen.tokenizer.vocab import DRUM_CHANNEL, KEY_NAMES, MODES, TokenKind, Vocab
 
 __all__ = [
@@ -62,9 +68,11 @@ __all__ = [
     "MODES",
     "TOKENIZER_VERSION",
     "DecodedEvent",
+    "FileRoundTrip",
     "Grammar",
     "Note",
     "NoteEvent",
+    "NoteOnCount",
     "QuantizedNote",
     "RoundTripReport",
     "Score",
@@ -77,6 +85,7 @@ __all__ = [
     "bin_to_velocity",
     "check_compatible",
     "compare_notes",
+    "count_note_ons",
     "decode_tokens",
     "encode_events",
     "encode_notes",
@@ -86,6 +95,7 @@ __all__ = [
     "pair_events",
     "read_midi",
     "round_trip",
+    "round_trip_file",
     "velocity_to_bin",
     "write_midi",
 ]

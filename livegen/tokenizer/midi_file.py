@@ -14,8 +14,10 @@ Reading (`read_midi`): types 0 and 1 (2 is read like 1); all tracks merged in ti
   note-off is ignored; a key struck again in its track ends the earlier note; notes still open
   at the end close at the last tick). Then one voice per key and channel, as a synth plays
   it and as the tokens hold it: notes of one key starting at the same tick (tracks doubling a
-  part on one channel; on-off-on retriggers) are one note with the latest end, and a note still
-  sounding when its key starts again ends there.
+  part on one channel; on-off-on retriggers) are one note with the first velocity and the
+  latest end, and a note still sounding when its key starts again ends there (a re-strike
+  re-triggers: every tick a key is struck starts a note). `count_note_ons` counts the raw
+  note-ons, so what one voice per key folds together can be accounted for.
 - Running status is handled by mido; SysEx, pitch bend, other controllers and unknown metas are
   read and ignored. Data bytes above 127 are an error (not clipped): such files are corrupt.
 - Anything unreadable raises MidiFileError naming the file.
@@ -150,19 +152,18 @@ def read_midi(path: str | Path) -> Score:
     midi = _open(path)
     tpb = midi.ticks_per_beat
 
-    # (track, channel, pitch) -> [start_tick, velocity, program, released_under_pedal]
+    # Every note in note-on order (file order: _one_voice_per_key keeps the first of a tick) as
+    # [channel, pitch, start_tick, end_tick, velocity, program]; the end is set when it closes.
+    paired: list[list] = []
+    # (track, channel, pitch) -> [its note in `paired`, released_under_pedal]
     open_notes: dict[tuple[int, int, int], list] = {}
     pedal = [False] * 16
     programs: dict[int, int] = {}
-    paired: list[
-        tuple[int, int, int, int, int, int | None]
-    ] = []  # ch, pitch, start, end, vel, prog
     tempos: dict[int, int] = {0: DEFAULT_TEMPO_US}
     meters: dict[int, tuple[int, int]] = {}
 
     def close(key: tuple[int, int, int], tick: int) -> None:
-        start, velocity, program, _ = open_notes.pop(key)
-        paired.append((key[1], key[2], start, tick, velocity, program))
+        open_notes.pop(key)[0][3] = tick
 
     tick = 0
     for tick, track, msg in _timed_messages(midi.tracks):
@@ -174,17 +175,22 @@ def read_midi(path: str | Path) -> Score:
             held = open_notes.get(key)
             if kind == "note_on" and msg.velocity > 0:
                 if held is not None:
+                    # A re-strike re-triggers, as on a synth: the sounding note ends here and a
+                    # new one starts. Struck again at the tick it began, the earlier note has no
+                    # length (no sound); _one_voice_per_key folds it into the new one.
                     close(key, tick)
-                open_notes[key] = [tick, msg.velocity, programs.get(msg.channel), False]
-            elif held is not None and not held[3]:
+                note = [msg.channel, msg.note, tick, tick, msg.velocity, programs.get(msg.channel)]
+                paired.append(note)
+                open_notes[key] = [note, False]
+            elif held is not None and not held[1]:
                 if pedal[msg.channel]:
-                    held[3] = True  # released under the pedal: sounds on until it lifts
+                    held[1] = True  # released under the pedal: sounds on until it lifts
                 else:
                     close(key, tick)
         elif kind == "control_change" and msg.control == SUSTAIN_PEDAL:
             down = msg.value >= PEDAL_DOWN
             if pedal[msg.channel] and not down:
-                for key in [k for k, held in open_notes.items() if k[1] == msg.channel and held[3]]:
+                for key in [k for k, held in open_notes.items() if k[1] == msg.channel and held[1]]:
                     close(key, tick)
             pedal[msg.channel] = down
         elif kind == "program_change":
@@ -210,18 +216,21 @@ def read_midi(path: str | Path) -> Score:
     )
 
 
-def _one_voice_per_key(
-    paired: list[tuple[int, int, int, int, int, int | None]],
-) -> list[tuple[int, int, int, int, int, int | None]]:
+def _one_voice_per_key(paired: list[list]) -> list[list]:
     """One sounding note per (channel, pitch), as a synth plays it: notes starting at the same
     tick merge (first velocity, latest end); a note still sounding when the key starts again
-    ends there."""
-    by_key: dict[tuple[int, int], list[tuple[int, int, int, int, int, int | None]]] = {}
+    ends there.
+
+    The first velocity, not the re-strike's: live, the StreamingEncoder has already written the
+    first note-on's VELOCITY token when a second note-on comes at the same step, and tokens
+    cannot be revised; reading keeps the same rule, so a file and its live performance encode
+    alike."""
+    by_key: dict[tuple[int, int], list[list]] = {}
     for note in paired:
         by_key.setdefault((note[0], note[1]), []).append(note)
     result = []
     for notes in by_key.values():
-        notes.sort(key=itemgetter(2))  # stable: file order among equal starts
+        notes.sort(key=itemgetter(2))  # stable: note-on order among equal starts
         merged: list[list] = []
         for note in notes:
             if merged and merged[-1][2] == note[2]:
@@ -230,8 +239,31 @@ def _one_voice_per_key(
                 merged.append(list(note))
         for current, following in pairwise(merged):
             current[3] = min(current[3], following[2])
-        result.extend(tuple(note) for note in merged)
+        result.extend(merged)
     return result
+
+
+@dataclass(frozen=True)
+class NoteOnCount:
+    """A file's note-on messages (velocity > 0) as the file has them, before any pairing."""
+
+    total: int
+    same_tick: int  # repeats of a key (channel, pitch) already struck at the same tick
+
+
+def count_note_ons(path: str | Path) -> NoteOnCount:
+    """Count the note-on messages of a file from its raw events, apart from read_midi's pairing,
+    so that a note the reader loses shows as a difference instead of vanishing from the count."""
+    total = 0
+    struck: set[tuple[int, int, int]] = set()  # (channel, pitch, tick)
+    for track in _open(Path(path)).tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                total += 1
+                struck.add((msg.channel, msg.note, tick))
+    return NoteOnCount(total, total - len(struck))
 
 
 def write_midi(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from livegen.tokenizer.config import TokenizerConfig
 from livegen.tokenizer.decoder import decode_tokens
 from livegen.tokenizer.encoder import TimeSignatures, encode_notes
 from livegen.tokenizer.events import Note, beat_to_step, velocity_to_bin
+from livegen.tokenizer.midi_file import Score, count_note_ons, read_midi
 from livegen.tokenizer.vocab import Vocab
 
 _EPS = 1e-6
@@ -117,3 +119,48 @@ def round_trip(
     tokens = encode_notes(notes, config, time_signatures=time_signatures, vocab=vocab)
     decoded = decode_tokens(tokens, config, vocab=vocab)
     return tokens, decoded, compare_notes(notes, decoded, config)
+
+
+@dataclass(frozen=True)
+class FileRoundTrip:
+    """A MIDI file's round trip counted against the file's own note-on messages, not against the
+    notes read from it: a note the reader loses is `dropped`, where a count of the read notes
+    would not see it.
+
+    Of the file's note-ons, `same_tick` strike a key again at the tick it was struck (unisons
+    of doubled tracks, on-off-on retriggers): one voice per key sounds them once, so they are
+    read as one note. Those and the grid's merges are limits of one voice per key and step; the
+    rest of what is not kept is `dropped`.
+    """
+
+    note_ons: int
+    same_tick: int
+    report: RoundTripReport  # the notes read from the file vs the decoded ones
+    score: Score
+    tokens: list[int]
+    decoded: list[Note]
+
+    @property
+    def kept(self) -> int:
+        return self.report.kept
+
+    @property
+    def merged(self) -> int:
+        return self.same_tick + self.report.merged
+
+    @property
+    def dropped(self) -> int:
+        return self.note_ons - self.kept - self.merged
+
+    @property
+    def kept_fraction(self) -> float:
+        """Kept over the note-ons in the file."""
+        return self.kept / self.note_ons if self.note_ons else 1.0
+
+
+def round_trip_file(path: str | Path, config: TokenizerConfig | None = None) -> FileRoundTrip:
+    """Read a MIDI file, encode, decode, and count the result against the file's note-ons."""
+    score = read_midi(path)
+    count = count_note_ons(path)
+    tokens, decoded, report = round_trip(score.notes, config, time_signatures=score.meter())
+    return FileRoundTrip(count.total, count.same_tick, report, score, tokens, decoded)
