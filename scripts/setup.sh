@@ -38,12 +38,16 @@ if [ -z "$python" ]; then apt_install python3.11 python3.11-venv; python=python3
 # JACK (dummy driver) carries MIDI on machines with no sound card; fluidsynth renders the demo.
 command -v jackd >/dev/null || apt_install jackd2
 command -v fluidsynth >/dev/null || apt_install fluidsynth fluid-soundfont-gm || true
+# qemu-user runs a test under an emulated AVX2 CPU without AVX-512/VNNI (int8 kernels differ there).
+[ "$what" = dev ] && { command -v qemu-x86_64 >/dev/null || apt_install qemu-user || true; }
 
 if [ ! -x .venv/bin/python ]; then
   say "creating the virtual environment .venv ($python)"
   "$python" -m venv .venv 2>/dev/null || { apt_install python3-venv "${python}-venv" || true; rm -rf .venv; "$python" -m venv .venv; }
 fi
-pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+# constraints.txt: the versions CI last passed with, so a fresh machine resolves the same ones
+# (pyproject.toml keeps ranges; regenerate with scripts/pin.sh after an upgrade passes).
+pip=(.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt)
 if [ "$what" = dev ]; then
   # Pinned: a looser torch spec downloads a multi-GB CUDA build.
   say "pip: torch==2.13.0 (the largest download, the first time)"

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pytest
 import torch
 from livegen.export.onnx_export import TOLERANCES, export_checkpoint, export_model_dir
 from livegen.train.model import POSITIONS, ModelConfig, Transformer
+from onnx import numpy_helper
 
 from livegen.errors import ModelLoadError
 from livegen.model_dir import read_model_dir
@@ -61,6 +68,39 @@ def test_reduced_precision_stays_within_its_stated_tolerance(
     assert parity["max_abs_diff"] <= TOLERANCES[precision]
     assert parity["max_abs_diff"] > 0  # it really is a different precision
     assert parity["greedy_agreement"] >= 0.9
+
+
+def test_int8_weights_are_seven_bit_so_no_cpu_saturates_their_products(tmp_path: Path) -> None:
+    # AVX2 without VNNI adds two u8*s8 products into a saturating int16: |w| <= 64 keeps
+    # 2 * 255 * 64 = 32640 inside it, so every CPU computes the same logits
+    folder, _ = export_model_dir(tiny("rope"), TOKENIZER, tmp_path / "m", precision="int8")
+    graph = onnx.load(str(folder / "model.onnx")).graph
+    weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    matmul_weights = [n.input[1] for n in graph.node if n.op_type == "MatMulInteger"]
+    assert len(matmul_weights) == 9  # qkv, proj, up, down per layer, and the head
+    for name in matmul_weights:
+        w = weights[name]
+        assert w.dtype == np.int8 and int(np.abs(w.astype(np.int16)).max()) <= 64, name
+
+
+QEMU = shutil.which("qemu-x86_64")
+
+
+@pytest.mark.skipif(QEMU is None, reason="no qemu-user (setup.sh dev installs it)")
+def test_int8_export_matches_pytorch_on_an_avx2_cpu_without_vnni() -> None:
+    # qemu's Haswell CPU has AVX2 but neither AVX-512 nor VNNI, so onnxruntime takes the
+    # VPMADDUBSW kernels a laptop takes; 8-bit weights gave logits off by 1.95 there
+    script = Path(__file__).with_name("avx2_parity.py")
+    python = Path(sys.prefix) / "bin" / "python"
+    real = os.path.realpath(python)
+    done = subprocess.run(
+        [QEMU, "-cpu", "Haswell", "-0", str(python), real, str(script)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    parity = json.loads(done.stdout.strip().splitlines()[-1])
+    assert parity["max_abs_diff"] <= TOLERANCES["int8"], parity
+    assert parity["greedy_agreement"] >= 0.9, parity
 
 
 def test_model_toml_describes_the_model(tmp_path: Path) -> None:
