@@ -10,6 +10,8 @@ Measured on one model folder (the shipped default unless --model):
   with a "growing past" (copied in, present concatenated out, as most exports do);
 - in a fresh runtime-only subprocess (torch never imported): peak RSS and cold start, the wall
   time from launching the process to the first sampled token;
+- the machine: CPU model, cores and ISA features (livegen.machine), since every figure here
+  depends on them;
 - when torch is installed, baselines with the same weights (if the folder has the training
   checkpoint) or random weights of the same shape (cost does not depend on values): PyTorch
   recomputing the whole sequence per token, and PyTorch with a KV cache.
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from livegen.engine import Engine
+from livegen.machine import cpu_info
 from livegen.model_dir import DEFAULT_MODEL_DIR, read_model_dir
 
 CONTEXTS = (64, 256, 512, 1000)
@@ -244,6 +247,7 @@ def run_bench(
         child = runtime_subprocess(info.path, threads)
         result: dict[str, Any] = {
             "model": label,
+            "machine": cpu_info().to_dict(),
             "device": engine.device,
             "precision": info.precision,
             "threads": threads,
@@ -305,6 +309,7 @@ def format_report(result: dict[str, Any]) -> str:
     lines = [
         f"model: {result['model']}  ({result['precision']}, {result['device']}, "
         f"{result['threads']} thread(s))",
+        f"machine: {result['machine']['describe']}",
         "",
         f"{'context':>8} {'p50 ms':>8} {'p99 ms':>8} {'recompute':>10} {'torch kv':>9}"
         f" {'x recompute':>12} {'x torch kv':>11}",

@@ -30,6 +30,7 @@ import rtmidi
 
 from livegen.errors import LivegenError
 from livegen.jackserver import JackServer, start_dummy_server
+from livegen.machine import cpu_info
 from livegen.model_dir import read_model_dir
 from livegen.ports import find_port
 from livegen.realtime import DutyCycle, inference_thread_priority, raise_thread_priority
@@ -258,6 +259,7 @@ def run_live_bench(options: LiveBenchOptions, echo=print) -> dict[str, object]:
         if cpu_start is not None and cpu_end is not None:
             cpu = 100.0 * (cpu_end - cpu_start) / (wall_end - wall_start)
         result: dict[str, object] = {
+            "machine": cpu_info().to_dict(),
             "jack": {"period": options.period, "rate": options.rate,
                      "period_ms": 1e3 * options.period / options.rate},
             "bpm": options.bpm,
@@ -290,6 +292,7 @@ def format_report(result: dict[str, object]) -> str:
     gil = result["gil"]  # type: ignore[index]
     jack = result["jack"]  # type: ignore[index]
     lines = [
+        f"machine: {result['machine']['describe']}",  # type: ignore[index]
         f"JACK {jack['period']} frames @ {jack['rate']} Hz ({jack['period_ms']:.2f} ms/period), "
         f"{result['bpm']:g} BPM, {result['seconds']:g} s, player 16ths: {result['player_notes']}",
         f"generated onsets: {result['generated_onsets']}; offset from DAW tick |ms|: "

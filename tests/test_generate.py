@@ -14,6 +14,7 @@ import torch
 from livegen.cli import main
 from livegen.engine import Engine
 from livegen.generate import GenerateRequest, generate_midi, generate_tokens
+from livegen.machine import cpu_info
 from livegen.sampler import Constraints
 from livegen.tokenizer import Grammar, TokenKind, Vocab
 from livegen.tokenizer.midi_file import read_midi
@@ -125,9 +126,13 @@ def test_cli_bench_json_has_the_documented_keys(tiny_model, capsys) -> None:
     argv = ["bench", "--model", str(tiny_model("rope", context=1100)), "--json", "--repeats", "20"]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
-    for key in ("model", "device", "decode_ms", "prefill_256_ms", "tokens_per_s", "rss_mb",
-                "cold_start_s", "baselines"):  # fmt: skip
+    for key in ("model", "machine", "device", "decode_ms", "prefill_256_ms", "tokens_per_s",
+                "rss_mb", "cold_start_s", "baselines"):  # fmt: skip
         assert key in result
+    machine = result["machine"]
+    for key in ("model", "cores", "avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile"):
+        assert key in machine
+    assert machine["describe"] == cpu_info().describe()
     assert set(result["decode_ms"]) == {"64", "256", "512", "1000"}
     assert result["decode_ms"]["512"]["p99"] >= result["decode_ms"]["512"]["p50"] > 0
     assert result["runtime_imported_torch"] is False

@@ -5,10 +5,14 @@ One call, `train(config, resume=..., init_from=...)`, runs or continues a run in
     checkpoint.pt   everything needed to resume (see checkpoint.py), written atomically every
                     `checkpoint_every` steps, at the end, and when SIGINT/SIGTERM arrives (the
                     handler only sets a flag; the loop saves after the current step)
-    metrics.jsonl   one JSON record per line: {"kind": "train"|"val", "step", "loss", ...}
+    metrics.jsonl   one JSON record per line: {"kind": "train"|"val", "step", "loss", ...}; train
+                    records carry tokens_per_s and the precision the run trains in
     loss.png        train/val loss and val accuracy, redrawn every `plot_every` steps
     samples/        MIDI files sampled every `sample_every` steps
     config.json     the resolved train config of the run
+
+Precision: `auto` becomes bf16 or fp32 (fp16 on a GPU without bf16) by what the hardware does
+natively (precision.py); the choice and its reason are printed at start and kept in the checkpoint.
 
 Exact resume: the batches of step s depend only on (seed, s, micro, rank) (dataset.py), and the
 checkpoint restores model, optimizer, scheduler and the python/numpy/torch RNG states (dropout),
@@ -27,6 +31,7 @@ import json
 import math
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,11 +46,13 @@ from livegen.config import write_atomic
 from livegen.data.progress import Progress
 from livegen.data.shards import load_split, read_manifest
 from livegen.errors import ConfigError, DeviceError
+from livegen.machine import cpu_info
 from livegen.tokenizer import TokenizerConfig, Vocab, check_compatible
 
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .dataset import AugmentConfig, TrainBatches, val_windows
 from .model import ModelConfig, Transformer
+from .precision import PrecisionChoice, resolve_precision
 from .train_config import TrainConfig
 
 CHECKPOINT = "checkpoint.pt"
@@ -101,6 +108,12 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise DeviceError(f"device {name!r} asked for, but MPS is not available; use 'cpu'")
     return device
+
+
+def choose_precision(requested: str, device: torch.device) -> PrecisionChoice:
+    """`resolve_precision` with this machine's CPU features and CUDA bf16 support."""
+    cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return resolve_precision(requested, device.type, cpu_info(), cuda_bf16)
 
 
 def build_model_config(config: TrainConfig, vocab: Vocab) -> ModelConfig:
@@ -239,7 +252,10 @@ def _train(
     if run.threads:
         torch.set_num_threads(run.threads)
     if run.precision == "fp16" and device.type != "cuda":
-        raise ConfigError("[run] precision 'fp16' needs a CUDA device; use 'bf16' or 'fp32'")
+        raise ConfigError("[run] precision 'fp16' needs a CUDA device; use 'auto' or 'fp32'")
+    choice = choose_precision(run.precision, device)
+    if is_main:
+        print(choice.describe(), file=sys.stderr, flush=True)
     out_dir = Path(run.out_dir)
     ckpt_path = out_dir / CHECKPOINT
     data_dir = Path(config.data.path)
@@ -282,7 +298,7 @@ def _train(
         model.load_state_dict({k: v.float() for k, v in init_state["model"].items()})
     optimizer = _optimizer(model, config, fused=device.type == "cuda")
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _LrFactor(config))
-    scaler = torch.amp.GradScaler("cuda", enabled=run.precision == "fp16")
+    scaler = torch.amp.GradScaler("cuda", enabled=choice.precision == "fp16")
     step = 0
     if state is not None:
         model.load_state_dict(state["model"])
@@ -294,7 +310,7 @@ def _train(
         if is_main:
             set_rng_state(state["rng"])
 
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(run.precision)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(choice.precision)
 
     def autocast():
         if dtype is None:
@@ -359,6 +375,7 @@ def _train(
                 "rng": rng_state(),
                 "data_position": {"step": step, "seed": run.seed, "world": world},
                 "train_config": config.to_dict(),
+                "precision": choice.to_dict(),  # what "auto" became on this machine
                 "metrics": _latest(records),
             },
         )
@@ -426,6 +443,7 @@ def _train(
                         "loss": window_loss / window_steps,
                         "lr": lr,
                         "tokens_per_s": tok_s,
+                        "precision": choice.precision,
                         "time_s": time.monotonic() - started,
                     }
                 )

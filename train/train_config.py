@@ -14,7 +14,7 @@ from typing import Any
 from livegen.config import from_mapping, read_toml
 from livegen.errors import ConfigError
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,9 @@ class RunSection:
     out_dir: str = "runs/default"
     seed: int = 1337
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    precision: str = "fp32"  # fp32 | bf16 (autocast, CPU or GPU) | fp16 (CUDA, GradScaler)
+    # auto (bf16 where the hardware has it natively, see train/precision.py) | fp32 |
+    # bf16 (autocast, CPU or GPU) | fp16 (CUDA, GradScaler)
+    precision: str = "fp32"
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     log_every: int = 10  # train-loss records in metrics.jsonl
     eval_every: int = 200  # validation loss/accuracy

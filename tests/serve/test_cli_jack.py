@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from livegen.cli import cli
 from livegen.jackserver import JackServer
 from livegen.live_bench import LiveBenchOptions, onset_offsets_ms, run_live_bench
+from livegen.machine import cpu_info
 
 pytestmark = pytest.mark.jack
 
@@ -46,3 +47,4 @@ def test_live_bench_reports_every_number(jack_server: JackServer, tiny_model_dir
         assert key in daemon
     assert daemon["note_to_ready_ms"]["n"] > 0  # every player note was re-planned around
     assert result["gil"]["decode_steps"] > 0
+    assert result["machine"]["describe"] == cpu_info().describe()

@@ -183,6 +183,25 @@ def test_fp16_needs_cuda_and_bf16_autocast_trains_on_cpu(prepared: Path, tmp_pat
     assert all(r["loss"] == r["loss"] for r in _records(tmp_path / "bf16"))  # no NaN
 
 
+def test_auto_precision_is_said_at_start_and_recorded(prepared: Path, tmp_path: Path, capsys):
+    from livegen.train.loop import choose_precision
+
+    quiet = {"run.sample_every": 0, "run.ngram_baseline": False, "optim.max_steps": 2}
+    run = tmp_path / "auto"
+    train(smoke_config(prepared, run, **quiet, **{"run.precision": "auto"}))
+    expected = choose_precision("auto", torch.device("cpu"))
+    assert expected.precision in ("bf16", "fp32")
+    assert expected.describe() in capsys.readouterr().err.splitlines()
+    assert load_checkpoint(run)["precision"] == expected.to_dict()
+    assert {r["precision"] for r in _records(run)} == {expected.precision}
+
+
+def test_shipped_training_configs_choose_precision_automatically() -> None:
+    for name in ("default", "finetune"):
+        config = load_train_config(ROOT / "configs" / "train" / f"{name}.toml")
+        assert config.run.precision == "auto", name
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes_on_cpu_with_gloo(prepared: Path, tmp_path: Path) -> None:
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
