@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from livegen.engine import Engine
+from livegen.inference.engine import Engine
 
 
 def run(model: Path, overflow: str, tokens: int) -> dict[str, np.ndarray]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from livegen.live_bench import LiveBenchOptions, format_report, run_live_bench
+from livegen.bench.live_bench import LiveBenchOptions, format_report, run_live_bench
 
 
 def main() -> None:

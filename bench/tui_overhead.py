@@ -1,7 +1,8 @@
 """How much the TUI disturbs a real-time thread: sleep overshoot of a 1 ms probe, UI off vs on.
 
-A "daemon" thread publishes status at 20 Hz and appends notes at 120 bpm (as livegen.daemon does);
-a probe thread sleeps 1 ms in a loop, standing in for the scheduler, and records how late it wakes.
+A "daemon" thread publishes status at 20 Hz and appends notes at 120 bpm (as livegen.live.daemon
+does); a probe thread sleeps 1 ms in a loop, standing in for the scheduler, and records how late
+it wakes.
 Phases: without the UI; with the TUI as `serve` runs it (headless driver, 160x45, full rendering,
 gc.freeze after start-up); with the TUI but no gc.freeze.
 Same machine, same run: compare the two. Usage: .venv/bin/python bench/tui_overhead.py [seconds]
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tui"))
 
 from tui_scene import publish_scene
 
-from livegen.control import Control, NoteView
+from livegen.live.control import Control, NoteView
 from livegen.tui import make_app
 
 SWITCH_INTERVAL_S = 0.0005  # what the daemon sets

@@ -1,7 +1,7 @@
 """The PyTorch side of `livegen bench`: baselines on the same weights, and a stand-in model.
 
-Kept out of the runtime: `livegen.bench` measures the onnxruntime engine and receives this
-module from the CLI only when torch is installed.
+Kept out of the runtime: `livegen.bench.engine_bench` measures the onnxruntime engine and
+receives this module from the CLI only when torch is installed.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from livegen.train.model import KVCache, ModelConfig, Transformer
 
-from livegen.bench import CONTEXTS, percentiles, reachable, time_calls
-from livegen.model_dir import read_model_dir
+from livegen.bench.engine_bench import CONTEXTS, percentiles, reachable, time_calls
+from livegen.inference.model_dir import read_model_dir
 
 
 def torch_baselines(

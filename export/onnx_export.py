@@ -36,7 +36,7 @@ from torch import nn
 
 from livegen.config import dump_toml, to_mapping
 from livegen.errors import ModelLoadError
-from livegen.model_dir import FORMAT_VERSION, PRECISIONS
+from livegen.inference.model_dir import FORMAT_VERSION, PRECISIONS
 
 OPSET = 17
 ATTENTIONS = ("auto", "gqa", "portable")
@@ -280,8 +280,8 @@ def verify_parity(
 def _lockstep(
     model: Transformer, folder: Path, precision: str, cache: str, steps: int, seed: int
 ) -> dict[str, Any]:
-    from livegen.engine import DECODE_GRAPH, make_session, open_runner
-    from livegen.model_dir import ModelInfo
+    from livegen.inference.engine import DECODE_GRAPH, make_session, open_runner
+    from livegen.inference.model_dir import ModelInfo
 
     c = model.config
     steps = min(steps, c.context - 16)

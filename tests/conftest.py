@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from livegen.jackserver import JackServer, start_dummy_server
+from livegen.live.jackserver import JackServer, start_dummy_server
 
 
 def _shared_testdata() -> Path:

@@ -64,7 +64,7 @@ def load_torch_model(path: str | Path) -> tuple[Transformer, dict[str, Any]]:
     """A model from a checkpoint file or run folder ('default': the shipped checkpoint).
 
     `--model` may also name an exported model folder (model.toml + model.onnx); it is then
-    scored token by token through livegen.engine (slower, but exactly what `serve` runs).
+    scored token by token through livegen.inference.engine (slower, but exactly what `serve` runs).
     """
     from .loop import default_checkpoint_path
 
@@ -77,10 +77,10 @@ def load_torch_model(path: str | Path) -> tuple[Transformer, dict[str, Any]]:
 
 
 class EngineModel:
-    """An exported model folder, scored and sampled through onnxruntime (livegen.engine)."""
+    """An exported model folder, scored and sampled through onnxruntime (inference.engine)."""
 
     def __init__(self, path: str | Path) -> None:
-        from livegen.engine import Engine
+        from livegen.inference.engine import Engine
 
         self.engine = Engine.load(path, overflow="sync")
         self.context = self.engine.context

@@ -1,7 +1,7 @@
 """Sampling from a torch model (KV cache, grammar mask, temperature/top-p) and writing MIDI.
 
 Used for the sample files of a training run and the continuations of `livegen eval`; the live
-path samples through onnxruntime instead (livegen.engine, livegen.sampler).
+path samples through onnxruntime instead (livegen.inference.engine, livegen.inference.sampler).
 """
 
 from __future__ import annotations

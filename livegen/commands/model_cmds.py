@@ -89,8 +89,8 @@ def generate(
 
     The continuation plays the prompt's own parts (its channels); --channels allows others.
     """
-    from livegen.generate import GenerateRequest, generate_midi
-    from livegen.sampler import SamplingParams
+    from livegen.inference.generate import GenerateRequest, generate_midi
+    from livegen.inference.sampler import SamplingParams
 
     if bars is not None and tokens is not None:
         raise click.UsageError("give --bars or --tokens, not both")
@@ -167,11 +167,11 @@ def bench(
     CPU and GIL hold of `livegen serve`, through a private JACK server.
     """
     if live:
-        from livegen.live_bench import run_live_bench_command
+        from livegen.bench.live_bench import run_live_bench_command
 
         run_live_bench_command(model, seconds, period, as_json)
         return
-    from livegen.bench import format_report, run_bench, torch_available
+    from livegen.bench.engine_bench import format_report, run_bench, torch_available
 
     torch_side = None
     if torch_available() and not no_baselines:

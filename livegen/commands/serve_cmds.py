@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from livegen.control import MODES
-from livegen.ports import BACKEND_CHOICES
+from livegen.live.control import MODES
+from livegen.live.ports import BACKEND_CHOICES
 
 
 @click.command()
@@ -36,7 +36,7 @@ def serve(**kwargs: object) -> None:
 
     Stop with Ctrl-C (or SIGTERM): every sounding note is ended before exit.
     """
-    from livegen.serve_run import ServeOptions, run_serve
+    from livegen.live.serve_run import ServeOptions, run_serve
 
     kwargs["overrides"] = tuple(kwargs["overrides"])  # type: ignore[arg-type]
     code = run_serve(ServeOptions(**kwargs))  # type: ignore[arg-type]
@@ -52,8 +52,8 @@ VERBOSE_HELP = "Also show the MIDI libraries' own messages (libjack, ALSA) on st
 @click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP)
 def ports(backend: str, verbose: bool) -> None:
     """List the MIDI ports livegen can open (inputs and outputs)."""
-    from livegen.c_stderr import quiet_c_stderr
-    from livegen.ports import list_ports
+    from livegen.live.c_stderr import quiet_c_stderr
+    from livegen.live.ports import list_ports
 
     with quiet_c_stderr(keep=verbose):
         inputs, outputs = list_ports(backend)
@@ -96,8 +96,8 @@ def demo(verbose: bool, **kwargs: object) -> None:
     two ahead), and each player note throws away what it had planned beyond that note, seeded
     draws included, at a moment set by thread timing. `livegen generate --seed` is reproducible.
     """
-    from livegen.c_stderr import quiet_c_stderr
-    from livegen.demo import DemoOptions, run_demo
+    from livegen.live.c_stderr import quiet_c_stderr
+    from livegen.live.demo import DemoOptions, run_demo
 
     with quiet_c_stderr(keep=verbose):
         run_demo(DemoOptions(**kwargs, verbose=verbose))  # type: ignore[arg-type]

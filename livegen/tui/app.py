@@ -18,8 +18,8 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import Footer
 
-from livegen.control import Control, NoteView, Status
 from livegen.errors import ConfigError, LivegenError
+from livegen.live.control import Control, NoteView, Status
 from livegen.tui.dialogs import PickScreen, PromptScreen
 from livegen.tui.knobspec import KNOB_SPECS, SPECS_BY_NAME, format_value, parse_value, stepped
 from livegen.tui.log_bridge import logs_to_app
@@ -348,7 +348,7 @@ def _freeze_heap() -> None:
 
 
 def _alive(daemon: Any) -> bool:
-    """Whether the daemon still runs: its stop event is clear (livegen.daemon.Daemon)."""
+    """Whether the daemon still runs: its stop event is clear (livegen.live.daemon.Daemon)."""
     stop_event = getattr(daemon, "stop_event", None)
     return stop_event is None or not stop_event.is_set()
 
@@ -364,8 +364,8 @@ def make_app(
 ) -> LivegenApp:
     """The one factory for the TUI, used by `livegen serve` and by the tests.
 
-    `daemon` (optional, a livegen.daemon.Daemon) lends its bar length and lets the UI leave when
-    the daemon stops by itself; everything else goes through `control`.
+    `daemon` (optional, a livegen.live.daemon.Daemon) lends its bar length and lets the UI leave
+    when the daemon stops by itself; everything else goes through `control`.
     """
     return LivegenApp(
         control,

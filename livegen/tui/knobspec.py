@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from livegen.control import CC_RANGES, MODES, Knobs
 from livegen.errors import ConfigError
+from livegen.live.control import CC_RANGES, MODES, Knobs
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # "" turns key lock off; then every major and minor key, as "C major" / "A minor".

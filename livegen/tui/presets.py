@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from livegen.config import dump_toml, from_mapping, read_toml, to_mapping, write_atomic
-from livegen.control import CC_RANGES, Control, Knobs
 from livegen.errors import ConfigError
+from livegen.live.control import CC_RANGES, Control, Knobs
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -29,7 +29,7 @@ class Preset:
 
 def default_presets_dir() -> Path:
     """Where serve configs live: the checkout's configs/serve, else ./configs/serve."""
-    from livegen.serve_config import CONFIG_DIR
+    from livegen.live.serve_config import CONFIG_DIR
 
     return CONFIG_DIR if CONFIG_DIR.is_dir() else Path("configs") / "serve"
 

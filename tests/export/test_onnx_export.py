@@ -18,7 +18,7 @@ from livegen.train.model import POSITIONS, ModelConfig, Transformer
 from onnx import numpy_helper
 
 from livegen.errors import ModelLoadError
-from livegen.model_dir import read_model_dir
+from livegen.inference.model_dir import read_model_dir
 
 TOKENIZER = {"version": "test-1", "steps_per_beat": 24}
 
@@ -159,7 +159,7 @@ def test_the_decode_graph_computes_what_the_general_graph_does(
     """decode.onnx (one token, static shapes) is the same function as model.onnx."""
     import numpy as np
 
-    from livegen.engine import CacheRunner, make_session
+    from livegen.inference.engine import CacheRunner, make_session
 
     folder, _ = export_model_dir(tiny(position), TOKENIZER, tmp_path / "m", attention="portable")
     info = read_model_dir(folder)

@@ -253,7 +253,7 @@ def test_a_fine_tuned_model_exports_and_runs_in_the_engine(smoke_run, prepared, 
     pytest.importorskip("onnx")
     from livegen.export.onnx_export import export_checkpoint
 
-    from livegen.engine import Engine
+    from livegen.inference.engine import Engine
     from livegen.tokenizer import Vocab
 
     small = tmp_path / "init.pt"

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from livegen.control import Control
+from livegen.live.control import Control
 from livegen.tui import LivegenApp, make_app
 
 Scenario = Callable[[LivegenApp, object], Awaitable[None]]

@@ -10,7 +10,7 @@ from textual import events
 from tui_helpers import drain, screen_text
 from tui_scene import publish_scene
 
-from livegen.control import Control, Knobs, NoteView
+from livegen.live.control import Control, Knobs, NoteView
 from livegen.tui.log_bridge import logs_to_app
 from livegen.tui.messages import DaemonNotice
 from livegen.tui.widgets import MessageLine
@@ -303,7 +303,7 @@ def test_log_lines_go_to_the_message_line_not_the_terminal(drive):
     async def scenario(app, pilot):
         with logs_to_app(app):
             worker = threading.Thread(
-                target=logging.getLogger("livegen.daemon").warning,
+                target=logging.getLogger("livegen.live.daemon").warning,
                 args=("controller %d: %s", 7, "x"),
             )
             worker.start()

@@ -22,7 +22,7 @@ import pytest
 import rtmidi
 from tui_helpers import drain, screen_text
 
-from livegen.ports import find_port
+from livegen.live.ports import find_port
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
@@ -56,7 +56,7 @@ def stuck_notes(messages: list[list[int]]) -> set[tuple[int, int]]:
 
 
 def test_the_tui_drives_the_daemon_over_jack(jack_server, tiny_model, drive):
-    from livegen.serve_run import ServeOptions, build_daemon
+    from livegen.live.serve_run import ServeOptions, build_daemon
 
     options = ServeOptions(
         backend="jack",

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from livegen.control import Knobs
 from livegen.errors import ConfigError
+from livegen.live.control import Knobs
 from livegen.tui.knobspec import (
     KEY_LOCK_CHOICES,
     KNOB_SPECS,

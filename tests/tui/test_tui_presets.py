@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from livegen.config import read_toml
-from livegen.control import Control, Knobs
 from livegen.errors import ConfigError
+from livegen.live.control import Control, Knobs
 from livegen.tui.presets import (
     Preset,
     apply_preset,
@@ -39,7 +39,7 @@ def test_saving_into_a_serve_config_keeps_its_other_tables(tmp_path):
 
 
 def test_a_saved_preset_is_a_valid_serve_config(tmp_path):
-    serve_config = pytest.importorskip("livegen.serve_config")
+    serve_config = pytest.importorskip("livegen.live.serve_config")
     path = save_preset(tmp_path / "jam.toml", Knobs(density=0.5), {71: "density"})
     config = serve_config.load_serve_config(str(path))
     assert config.knobs == Knobs(density=0.5)

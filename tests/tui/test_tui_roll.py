@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from livegen.control import NoteView
+from livegen.live.control import NoteView
 from livegen.tui.widgets.piano_roll import (
     GLYPHS,
     GUTTER_WIDTH,

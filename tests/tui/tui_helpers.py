@@ -8,7 +8,7 @@ import queue
 from rich.console import Console
 from textual.app import App
 
-from livegen.control import Command, Control
+from livegen.live.control import Command, Control
 
 
 def screen_text(app: App) -> str:

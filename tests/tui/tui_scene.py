@@ -6,7 +6,7 @@ accompaniment already played, notes sounding now and the planned notes ahead of 
 
 from __future__ import annotations
 
-from livegen.control import Control, NoteView
+from livegen.live.control import Control, NoteView
 
 BEATS_PER_BAR = 4
 NOW_BEAT = 45.5  # bar 12, beat 2 (and a half)

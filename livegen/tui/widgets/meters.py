@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from livegen.control import Status
+from livegen.live.control import Status
 
 FILL_WIDTH = 10
 

@@ -16,7 +16,7 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
-from livegen.control import NoteView
+from livegen.live.control import NoteView
 
 GLYPHS = {"player": "█", "model": "▓", "planned": "░"}
 STYLES = {"player": "bold cyan", "model": "bold green", "planned": "yellow"}

@@ -1,0 +1,122 @@
+"""Find and read an exported model folder (model.onnx + model.toml); the default ships inside."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from livegen.config import read_toml
+from livegen.errors import ConfigError, ModelLoadError
+
+FORMAT_VERSION = 1
+PRECISIONS = ("fp32", "fp16", "int8")
+# "shared": GroupQueryAttention graph, past/present share one bound buffer (export/gqa_graph.py);
+# "fixed": the portable traced graph reading a prefix view of the engine's buffer.
+CACHE_LAYOUTS = ("shared", "fixed")
+DEFAULT_MODEL_DIR = Path(__file__).parents[1] / "assets" / "models" / "default"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the runtime needs from model.toml (the model config stays a plain dict: it belongs to
+    the torch side, and the runtime must not import it)."""
+
+    path: Path
+    precision: str
+    opset: int
+    cache: str
+    model: dict[str, Any]
+    tokenizer: dict[str, Any]
+    parity: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.path / "model.onnx"
+
+    @property
+    def n_layer(self) -> int:
+        return int(self.model["n_layer"])
+
+    @property
+    def n_head(self) -> int:
+        return int(self.model["n_head"])
+
+    @property
+    def d_model(self) -> int:
+        return int(self.model["d_model"])
+
+    @property
+    def head_size(self) -> int:
+        return int(self.model["d_model"]) // self.n_head
+
+    @property
+    def position(self) -> str:
+        return str(self.model.get("position", "rope"))
+
+    @property
+    def kv_heads(self) -> int:
+        return int(self.model.get("n_kv_head", 0)) or self.n_head
+
+    @property
+    def kv_dim(self) -> int:
+        """Cache width per position and batch row: key/value heads x head size."""
+        return self.kv_heads * self.head_size
+
+    @property
+    def context(self) -> int:
+        return int(self.model["context"])
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.model["vocab_size"])
+
+
+def resolve_model_dir(model: str | Path) -> Path:
+    """`"default"` -> the shipped model; anything else is a folder path."""
+    if str(model) == "default":
+        if not (DEFAULT_MODEL_DIR / "model.toml").is_file():
+            raise ModelLoadError(
+                f"the default model is not installed ({DEFAULT_MODEL_DIR} is missing); "
+                "pass --model DIR with a folder written by `livegen export`"
+            )
+        return DEFAULT_MODEL_DIR
+    path = Path(model)
+    if not path.is_dir():
+        raise ModelLoadError(f"model folder not found: {path} (expected 'default' or a folder)")
+    return path
+
+
+def read_model_dir(model: str | Path) -> ModelInfo:
+    """Read and check model.toml; a missing or incomplete folder is a one-line ModelLoadError."""
+    path = resolve_model_dir(model)
+    toml_path = path / "model.toml"
+    if not toml_path.is_file() or not (path / "model.onnx").is_file():
+        raise ModelLoadError(f"{path}: not a model folder (needs model.onnx and model.toml)")
+    try:
+        meta = read_toml(toml_path)
+    except ConfigError as err:
+        raise ModelLoadError(str(err)) from err
+    if meta.get("format") != FORMAT_VERSION:
+        raise ModelLoadError(
+            f"{toml_path}: format {meta.get('format')!r}, this livegen reads {FORMAT_VERSION}"
+        )
+    try:
+        info = ModelInfo(
+            path=path,
+            precision=meta["precision"],
+            opset=int(meta["opset"]),
+            cache=meta["cache"],
+            model=dict(meta["model"]),
+            tokenizer=dict(meta["tokenizer"]),
+            parity=dict(meta.get("parity", {})),
+        )
+        for key in ("n_layer", "n_head", "d_model", "context", "vocab_size"):
+            int(info.model[key])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelLoadError(f"{toml_path}: missing or bad entry {err}") from err
+    if info.cache not in CACHE_LAYOUTS:
+        raise ModelLoadError(f"{toml_path}: cache {info.cache!r} not one of {CACHE_LAYOUTS}")
+    if info.precision not in PRECISIONS:
+        raise ModelLoadError(f"{toml_path}: precision {info.precision!r} not one of {PRECISIONS}")
+    return info

@@ -1,0 +1,419 @@
+"""The live daemon: wires ports, clock, scheduler, performer and control into fixed thread roles.
+
+Threads: rtmidi's callback only stamps and enqueues; the input thread (raised priority) parses,
+feeds the MIDI-clock follower and hands player notes to the performer; the generator thread
+(lowered priority) runs inference; the scheduler thread (raised priority) owns the output port.
+The main thread supervises: drains UI commands, watches ports, publishes status, keeps the piano
+roll and the recording. Every way out (quit, SIGINT, SIGTERM, an internal error) goes through
+`shutdown`, which ends every sounding note and sends CC123 on every channel used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from livegen.config import write_atomic
+from livegen.live.clock import TICKS_PER_BEAT, Clock, InternalClock, MidiClockFollower
+from livegen.live.control import Control, NoteView
+from livegen.live.midi_in import ControlIn, MidiByteParser, NoteIn, classify
+from livegen.live.ports import InputItem, PortPair
+from livegen.live.realtime import PRIORITY_HINT, inference_thread_priority, raise_thread_priority
+from livegen.live.recorder import MODEL, PLAYER, Recorder
+from livegen.live.scheduler import NOTE_ON, Scheduler
+from livegen.live.serve_config import ServeConfig
+
+log = logging.getLogger(__name__)
+
+SWITCH_INTERVAL_S = 0.0005  # the GIL changes hands at least this often (default 5 ms is too long)
+SUPERVISE_PERIOD_S = 0.05
+PORT_CHECK_PERIOD_S = 0.5
+
+
+@dataclass(frozen=True)
+class PlayerNote:
+    """A note (velocity 0 = off) from the player, placed on the clock's timeline."""
+
+    tick: float
+    t_ns: int
+    channel: int
+    pitch: int
+    velocity: int
+
+
+class Performer(Protocol):
+    """What the generator thread runs (livegen.live.live_session.LiveSession)."""
+
+    def run(self, daemon: Daemon) -> None: ...
+
+    def reset_plan(self) -> None: ...
+
+    def stats(self) -> dict[str, float]: ...
+
+    def report(self) -> dict[str, object]: ...
+
+    def planned(self) -> tuple[NoteView, ...]:
+        """Notes scheduled ahead of playback ("planned" views in beats); may include some that
+        started a moment ago: the daemon drops those by time."""
+        ...
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: ServeConfig,
+        control: Control,
+        ports: PortPair,
+        clock: Clock,
+        inbox: queue.SimpleQueue[InputItem],
+        *,
+        performer: Performer | None = None,
+        recorder: Recorder | None = None,
+        stats_path: str | None = None,
+    ) -> None:
+        self.config = config
+        self.control = control
+        self.ports = ports
+        self.clock = clock
+        self.inbox = inbox
+        self.performer = performer
+        self.recorder = recorder
+        self.stats_path = stats_path
+        self.scheduler = Scheduler(
+            ports.output.send,
+            clock,
+            late_ns=int(config.timing.late_ms * 1e6),
+            drop_ns=int(config.timing.drop_ms * 1e6),
+            lead_ns=int(config.timing.latency_ms * 1e6),
+        )
+        self.player_notes: queue.SimpleQueue[PlayerNote] = queue.SimpleQueue()
+        self.stop_event = threading.Event()
+        self.paused = False
+        self.exit_code = 0
+        self.error: str | None = None
+        self.held_keys: set[tuple[int, int]] = set()  # player's (channel, pitch) held now
+        self.last_player_tick: float | None = None
+        self.messages_in = 0
+        self.priority_note = ""
+        self._parser = MidiByteParser()
+        self._threads: list[threading.Thread] = []
+        self._sounding_views: dict[tuple[str, int, int], NoteView] = {}
+        control.cc_bindings = dict(config.cc) | control.cc_bindings
+        clock.add_listener(self._on_transport)
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        raised: list[tuple[bool, str]] = []
+
+        def realtime() -> None:
+            if self.config.timing.realtime_priority:
+                raised.append(raise_thread_priority())
+
+        self.scheduler.start(priority=realtime)
+        self._spawn("livegen-input", self._input_loop, realtime)
+        if self.performer is not None:
+            inference = inference_thread_priority if self.config.timing.realtime_priority else None
+            self._spawn("livegen-generator", self._generator_loop, inference)
+        if isinstance(self.clock, InternalClock):
+            self.clock.set_bpm(self.control.knobs.bpm)
+            self.clock.start(lead_ns=int(self.config.timing.start_lead_ms * 1e6))
+        deadline = time.monotonic() + 1.0
+        while (
+            len(raised) < 2 and time.monotonic() < deadline and self.config.timing.realtime_priority
+        ):
+            time.sleep(0.005)
+        if self.config.timing.realtime_priority:
+            failed = [why for ok, why in raised if not ok]
+            self.priority_note = (
+                PRIORITY_HINT.format(why=failed[0]) if failed else (raised[0][1] if raised else "")
+            )
+            if failed:
+                log.warning(self.priority_note)
+            else:
+                log.info("MIDI threads at raised priority: %s", self.priority_note)
+        in_name, out_name = self.ports.names
+        log.info(
+            "serving: in %r, out %r (%s), clock %s, mode %s",
+            in_name,
+            out_name,
+            self.ports.backend,
+            self.clock.source,
+            self.control.knobs.mode,
+        )
+
+    def _spawn(
+        self, name: str, target: Callable[[], None], setup: Callable[[], None] | None
+    ) -> None:
+        def body() -> None:
+            if setup is not None:
+                setup()
+            try:
+                target()
+            except Exception as err:
+                log.exception("%s thread failed", name)
+                self.fail(f"internal error in {name}: {err}")
+
+        thread = threading.Thread(target=body, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def fail(self, message: str) -> None:
+        """An internal error: remember it and stop (shutdown still silences everything)."""
+        self.error = self.error or message
+        self.exit_code = 1
+        self.stop_event.set()
+
+    def request_stop(self, *_: object) -> None:
+        """Signal handlers call this: it only sets an event."""
+        self.stop_event.set()
+
+    def run(self, *, on_tick: Callable[[], None] | None = None) -> int:
+        """Start, supervise until stopped, shut down; returns the exit code."""
+        try:
+            self.start()
+            next_port_check = 0.0
+            while not self.stop_event.wait(SUPERVISE_PERIOD_S):
+                self.supervise()
+                now = time.monotonic()
+                if now >= next_port_check:
+                    next_port_check = now + PORT_CHECK_PERIOD_S
+                    self._check_ports()
+                if on_tick is not None:
+                    on_tick()
+        except Exception as err:
+            log.exception("daemon failed")
+            self.fail(f"internal error: {err}")
+        finally:
+            self.shutdown()
+        return self.exit_code
+
+    def shutdown(self) -> None:
+        """Silence everything, stop threads, flush the recording, close the ports."""
+        self.stop_event.set()
+        self.scheduler.close()
+        for thread in self._threads:
+            thread.join(timeout=2.0)
+        self._drain_sent()
+        if self.recorder is not None and self.recorder.enabled:
+            try:
+                path = self.recorder.write()
+                log.info("recorded %d notes to %s", self.recorder.note_count, path)
+            except OSError as err:
+                log.error("could not write the recording %s: %s", self.recorder.path, err)
+        # give the backend a moment to deliver the last note-offs before the port goes away
+        time.sleep(0.05)
+        self.ports.close()
+        if self.stats_path:
+            write_atomic(self.stats_path, json.dumps(self.timing_report(), indent=1))
+
+    def timing_report(self) -> dict[str, object]:
+        """Scheduling and re-planning numbers for `livegen bench --live`."""
+        lateness_ms = sorted(
+            (s.sent_ns - s.deadline_ns) / 1e6
+            for s in list(self.scheduler.sent_log)
+            if s.deadline_ns and s.message[0] & 0xF0 == NOTE_ON
+        )
+        stats = self.scheduler.stats
+        report: dict[str, object] = {
+            "notes_sent": stats.notes_sent,
+            "late_notes": stats.late_notes,
+            "dropped_notes": stats.dropped_notes,
+            "send_errors": stats.send_errors,
+            "messages_in": self.messages_in,
+            "send_lateness_ms": _percentiles(lateness_ms),
+            "priority": self.priority_note,
+        }
+        if self.performer is not None:
+            report.update(self.performer.report())
+        return report
+
+    # ---- input thread -------------------------------------------------------------------
+    def _input_loop(self) -> None:
+        follower = self.clock if isinstance(self.clock, MidiClockFollower) else None
+        while not self.stop_event.is_set():
+            try:
+                t_ns, data = self.inbox.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            for message in self._parser.feed(data):
+                self.messages_in += 1
+                if message[0] >= 0xF0:
+                    if follower is not None:
+                        follower.feed(message, t_ns)
+                    continue
+                self._on_channel_message(message, t_ns)
+
+    def _on_channel_message(self, message: tuple[int, ...], t_ns: int) -> None:
+        event = classify(message)
+        if isinstance(event, ControlIn):
+            try:
+                self.control.handle_cc(event.control, event.value)
+            except Exception as err:  # a knob out of range from a CC must not stop the input
+                log.warning("controller %d: %s", event.control, err)
+            return
+        if not isinstance(event, NoteIn):
+            return
+        if self.config.input_channel >= 0 and event.channel != self.config.input_channel:
+            return
+        line = self.clock.timeline
+        tick = line.ns_to_tick(t_ns) if line is not None else -1.0
+        key = (event.channel, event.pitch)
+        if event.velocity:
+            self.held_keys.add(key)
+        else:
+            self.held_keys.discard(key)
+        self.last_player_tick = tick
+        if self.recorder is not None:
+            self.recorder.add(PLAYER, tick, message)
+        self._view("player", event.channel, event.pitch, event.velocity, tick)
+        self.player_notes.put(PlayerNote(tick, t_ns, event.channel, event.pitch, event.velocity))
+
+    # ---- generator thread ---------------------------------------------------------------
+    def _generator_loop(self) -> None:
+        assert self.performer is not None
+        self.performer.run(self)
+
+    # ---- supervisor (main thread) -------------------------------------------------------
+    def supervise(self) -> None:
+        self._drain_commands()
+        knobs = self.control.knobs
+        internal = isinstance(self.clock, InternalClock) and self.clock.running
+        if internal and abs(self.clock.last_bpm - knobs.bpm) > 1e-6:
+            self.clock.set_bpm(knobs.bpm)  # type: ignore[attr-defined]
+        self._drain_sent()
+        self._publish()
+
+    def _drain_commands(self) -> None:
+        while True:
+            try:
+                command = self.control.commands.get_nowait()
+            except queue.Empty:
+                return
+            name = command.name
+            if name == "panic":
+                self.scheduler.panic()
+                if self.performer is not None:
+                    self.performer.reset_plan()
+            elif name == "pause":
+                self.paused = True
+                self.scheduler.silence()
+            elif name == "resume":
+                self.paused = False
+                if self.performer is not None:
+                    self.performer.reset_plan()
+            elif name in ("record_on", "record_off"):
+                if self.recorder is None and name == "record_on":
+                    stamp = time.strftime("%Y%m%d-%H%M%S")
+                    self.recorder = Recorder(f"livegen-{stamp}.mid", self.config.beats_per_bar)
+                if self.recorder is not None:
+                    self.recorder.enabled = name == "record_on"
+            elif name == "quit":
+                self.stop_event.set()
+            else:
+                log.warning("unknown command %r", name)
+
+    def _drain_sent(self) -> None:
+        while True:
+            try:
+                sent = self.scheduler.observed.get_nowait()
+            except queue.Empty:
+                return
+            message = sent.message
+            tick = float(sent.tick)
+            if sent.tick < 0:  # a panic/silence message: place it where it went out
+                line = self.clock.timeline
+                tick = line.ns_to_tick(sent.sent_ns) if line is not None else -1.0
+            if self.recorder is not None:
+                self.recorder.add(MODEL, tick, message)
+            kind = message[0] & 0xF0
+            if kind in (0x80, 0x90):
+                velocity = message[2] if kind == NOTE_ON else 0
+                self._view("model", message[0] & 0x0F, message[1], velocity, tick)
+
+    def _view(self, source: str, channel: int, pitch: int, velocity: int, tick: float) -> None:
+        """Keep the TUI's piano roll: finished notes go to `roll`, held ones to `sounding`."""
+        key = (source, channel, pitch)
+        beat = tick / TICKS_PER_BEAT
+        previous = self._sounding_views.pop(key, None)
+        if previous is not None:
+            self.control.roll.append(
+                NoteView(
+                    pitch, previous.start_beat, max(beat, previous.start_beat), source, channel
+                )  # type: ignore[arg-type]
+            )
+        if velocity:
+            self._sounding_views[key] = NoteView(pitch, beat, None, source, channel)  # type: ignore[arg-type]
+        self.control.sounding = tuple(self._sounding_views.values())
+
+    def _check_ports(self) -> None:
+        ok = self.ports.check()
+        if ok != self.control.status.port_ok:
+            self.control.publish(port_ok=ok, message="" if ok else "MIDI port vanished; waiting")
+
+    def _publish(self) -> None:
+        line = self.clock.timeline
+        position = line.ns_to_tick(self.clock.now_ns()) if line is not None else None
+        fields: dict[str, object] = {
+            "clock_source": self.clock.source,
+            "running": self.clock.running,
+            "bpm": line.bpm if line is not None else self.clock.last_bpm,
+            "late_notes": self.scheduler.stats.late_notes,
+            "dropped_notes": self.scheduler.stats.dropped_notes,
+            "in_port": self.ports.names[0],
+            "out_port": self.ports.names[1],
+            "paused": self.paused,
+            "recording": self.recorder is not None and self.recorder.enabled,
+        }
+        if position is not None and position >= 0:
+            beats = position / TICKS_PER_BEAT
+            per_bar = self.config.beats_per_bar
+            fields.update(
+                position_beats=beats, bar=int(beats // per_bar) + 1, beat=int(beats % per_bar) + 1
+            )
+        if self.performer is not None:
+            fields.update(self.performer.stats())
+        self._publish_planned()
+        if self.recorder is not None and line is not None:
+            self.recorder.tempo(max(0.0, position or 0.0), line.bpm)
+        self.control.publish(**fields)
+
+    def _publish_planned(self) -> None:
+        """The piano roll's planned notes: what the performer scheduled and is not sent yet.
+
+        Built here on the main thread, from the performer's snapshot (a reference read), so the
+        scheduler's send loop does none of it. A note-on goes out `lead_ns` before its tick, so
+        notes at or before the tick of now + lead count as sent (they show as sounding instead).
+        """
+        line = self.clock.timeline
+        if self.performer is None or line is None or self.paused:
+            self.control.planned = ()
+            return
+        sent_beat = line.ns_to_tick(self.clock.now_ns() + self.scheduler.lead_ns) / TICKS_PER_BEAT
+        self.control.planned = tuple(
+            view for view in self.performer.planned() if view.start_beat > sent_beat
+        )
+
+    def _on_transport(self, event: str) -> None:
+        if self.performer is not None:
+            self.performer.reset_plan()
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    """p50/p99/max of sorted values (empty: zeros)."""
+    if not values:
+        return {"n": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
+    n = len(values)
+    return {
+        "n": n,
+        "p50": values[n // 2],
+        "p99": values[min(n - 1, int(n * 0.99))],
+        "max": values[-1],
+    }

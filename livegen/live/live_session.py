@@ -1,0 +1,596 @@
+"""The generator thread's work: one token stream shared by the player and the model, in time.
+
+The stream is the model's context. Player events are encoded into it as they arrive; the model
+writes its own part after them, on the output channel only (a channel mask), a little ahead of
+playback. Whatever the model has written beyond "now" is speculation: a checkpoint is kept at every
+step boundary (engine position, decoder and encoder copies, open notes, logits), so a new player
+note rolls the KV cache back to the last checkpoint at or before the note (O(1), no re-prefill),
+drops the speculated notes from the scheduler, inserts the note and plans again.
+
+Modes (modes.py decides *when* and *how far* to generate): call answers a finished phrase,
+accompany plays along while the player plays, continue keeps going from a prompt.
+Model time is grid steps (the tokenizer's steps_per_beat); the clock's ticks map onto them from an
+origin tick fixed when the stream starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import queue
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from livegen.live.clock import TICKS_PER_BEAT
+from livegen.live.control import Knobs, NoteView
+from livegen.live.modes import Plan, make_mode
+from livegen.live.realtime import DutyCycle
+from livegen.live.scheduler import ScheduledNote
+from livegen.tokenizer import (
+    DecodedEvent,
+    Grammar,
+    NoteEvent,
+    StreamingDecoder,
+    StreamingEncoder,
+    TokenizerConfig,
+    Vocab,
+)
+from livegen.tokenizer.vocab import TokenKind
+
+if TYPE_CHECKING:
+    from livegen.inference.engine import Engine
+    from livegen.live.daemon import Daemon, PlayerNote
+
+log = logging.getLogger(__name__)
+
+# knobs that change what the model writes or how it sounds (bpm and mode are handled elsewhere)
+_REPLAN_KNOBS = (
+    "temperature",
+    "top_k",
+    "top_p",
+    "density",
+    "velocity_scale",
+    "transpose",
+    "key_lock",
+    "output_channel",
+    "answer_bars",
+)
+_SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
+_NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def parse_key(text: str) -> frozenset[int] | None:
+    """Pitch classes of a key like "C major", "A minor", "F#m", "Bb"; None for "" (off)."""
+    text = text.strip()
+    if not text:
+        return None
+    name, _, quality = text.partition(" ")
+    minor = quality.lower().startswith("min") or (not quality and name.endswith("m"))
+    name = name[:-1] if not quality and name.endswith("m") else name
+    root = _NOTE_NAMES.get(name[:1].upper())
+    if root is None:
+        raise ValueError(f"key {text!r}: expected e.g. 'C major', 'A minor', 'F#m'")
+    root += sum(1 if c == "#" else -1 if c == "b" else 0 for c in name[1:])
+    scale = _SCALES["minor" if minor else "major"]
+    return frozenset((root + degree) % 12 for degree in scale)
+
+
+@dataclass
+class Checkpoint:
+    """The stream at a step boundary: enough to roll back to it and go on."""
+
+    step: int
+    engine_position: int
+    channel: int
+    last_kind: int
+    decoder: StreamingDecoder
+    encoder: StreamingEncoder
+    open_notes: dict[tuple[int, int], int]
+    logits: np.ndarray
+
+
+@dataclass
+class PlannedNote:
+    """A note the model wrote and the scheduler holds (clock ticks), not yet known to be played."""
+
+    on_tick: int
+    off_tick: int | None  # None until the model writes its note-off
+    pitch: int  # as scheduled (transposed)
+    channel: int
+    view: NoteView | None = None  # built once the end is known
+
+
+@dataclass
+class SessionStats:
+    tokens: int = 0
+    replans: int = 0
+    rollback_tokens: int = 0
+    replan_ms: list[float] = field(default_factory=list)  # rollback + insert, on this thread
+    note_to_ready_ms: list[float] = field(default_factory=list)  # player note in -> re-planned
+
+
+class LiveSession:
+    """Runs on the generator thread: reads player notes and knobs, writes notes to the scheduler."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        beats_per_bar: int = 4,
+        seed: int = 0,
+        prompt: list[NoteEvent] | None = None,
+        lookahead_beats: float = 1.5,
+        max_note_beats: float = 4.0,
+        call_silence_beats: float = 1.0,
+        call_end_on_bar_line: bool = True,
+        call_answer_start: str = "bar",
+    ) -> None:
+        from livegen.inference.sampler import Sampler
+
+        self.engine = engine
+        self.config = TokenizerConfig.from_dict(engine.tokenizer_config)
+        self.vocab = Vocab(self.config)
+        self.spb = self.config.steps_per_beat
+        self.ticks_per_step = TICKS_PER_BEAT / self.spb
+        self.beats_per_bar = beats_per_bar
+        self.bar_steps = beats_per_bar * self.spb
+        self.sampler = Sampler(seed)
+        self.prompt = prompt or []
+        self.lookahead_steps = round(lookahead_beats * self.spb)
+        self.max_note_ticks = round(max_note_beats * TICKS_PER_BEAT)
+        self.call_options = (call_silence_beats, call_end_on_bar_line, call_answer_start)
+        self.stats_ = SessionStats()
+        self._kinds = np.asarray(self.vocab.kinds)
+        self._args = np.asarray(self.vocab.args)
+        self._kind_list = self.vocab.kind_list
+        self._arg_list = self.vocab.arg_list
+        self._reset_requested = True
+        self._key_cache: tuple[str, int, np.ndarray | None] = ("", 0, None)
+        self._static_mask = self._make_static_mask()
+        self._grammar = Grammar(self.vocab)
+        kinds = self._kinds
+        self._is_channel = kinds == TokenKind.CHANNEL
+        self._is_note_off = kinds == TokenKind.NOTE_OFF
+        self._is_note_on = kinds == TokenKind.NOTE_ON
+        self._starts_note = self._is_channel | self._is_note_on | (kinds == TokenKind.PROGRAM)
+        self.mode_name = ""
+        self._next_key = 0
+        self._knobs_seen: Knobs | None = None
+        self._restarts = 0
+        self._planned: dict[int, PlannedNote] = {}  # scheduler key -> note (generator thread)
+        self._plan_built: tuple[int, int] | None = None  # (now step, stream step) of the views
+        # The plan for the piano roll: rebuilt by this thread, read by the daemon's (reference
+        # swap, no lock). It may still hold notes that just started; the reader filters by time.
+        self.planned_views: tuple[NoteView, ...] = ()
+
+    # ---- called from other threads ---------------------------------------------------------
+    def reset_plan(self) -> None:
+        self._reset_requested = True
+        self.planned_views = ()  # the restart clears the rest on the generator thread
+
+    def planned(self) -> tuple[NoteView, ...]:
+        """Notes written and scheduled ahead of playback, in beats on the clock's timeline."""
+        return self.planned_views
+
+    def stats(self) -> dict[str, float]:
+        engine_stats = self.engine.stats
+        return {
+            "ms_per_token": engine_stats.ms_per_token,
+            "tokens_per_s": engine_stats.tokens_per_s,
+            "context_fill": engine_stats.context_fill,
+        }
+
+    def report(self) -> dict[str, object]:
+        from livegen.live.daemon import _percentiles
+
+        engine_stats = self.engine.stats
+        return {
+            "tokens": self.stats_.tokens,
+            "replans": self.stats_.replans,
+            "rollback_tokens": self.stats_.rollback_tokens,
+            "ms_per_token_p50": engine_stats.ms_per_token,
+            "ms_per_token_p99": engine_stats.p99_ms,
+            "replan_ms": _percentiles(sorted(self.stats_.replan_ms)),
+            "note_to_ready_ms": _percentiles(sorted(self.stats_.note_to_ready_ms)),
+        }
+
+    # ---- the generator loop ----------------------------------------------------------------
+    def run(self, daemon: Daemon) -> None:
+        self.attach(daemon)
+        pending: list[PlayerNote] = []
+        duty = DutyCycle()
+        while not daemon.stop_event.is_set():
+            restarts = self._restarts
+            if not self.ready(daemon.control.knobs):
+                self._wait(pending, 0.01)
+                continue
+            if self._restarts != restarts:
+                pending.clear()  # notes from before a transport start belong to no timeline
+            self._drain(pending)
+            if self.advance(pending, daemon.control.knobs):
+                duty.work()
+            else:
+                duty.idle()
+                self._wait(pending, 0.004)
+
+    def attach(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.scheduler = daemon.scheduler
+
+    def ready(self, knobs: Knobs) -> bool:
+        """(Re)start the stream when asked to or when the mode changed; False while stopped."""
+        if self._reset_requested or knobs.mode != self.mode_name:
+            if self.daemon.clock.timeline is None:
+                return False
+            self._restart(knobs)
+        return True
+
+    def advance(self, pending: list[PlayerNote], knobs: Knobs) -> bool:
+        """Take in the player's notes, then write one token if the plan wants one."""
+        now_step = self.now_step()
+        if now_step is None:
+            return False
+        if knobs is not self._knobs_seen:
+            self._on_knobs(knobs, now_step)
+        if pending:
+            self.mode.on_player(self, pending, now_step, knobs)
+            pending.clear()
+        plan = self.mode.plan(self, now_step, knobs)
+        if self.daemon.paused or plan is None or self.step >= plan.until_step:
+            self._publish_plan(now_step)
+            return False
+        self.generate_one(knobs, plan)
+        self._publish_plan(now_step)
+        return True
+
+    def _drain(self, pending: list[PlayerNote]) -> None:
+        notes = self.daemon.player_notes
+        while True:
+            try:
+                pending.append(notes.get_nowait())
+            except queue.Empty:
+                return
+
+    def _wait(self, pending: list[PlayerNote], timeout_s: float) -> None:
+        with contextlib.suppress(queue.Empty):
+            pending.append(self.daemon.player_notes.get(timeout=timeout_s))
+
+    # ---- time ------------------------------------------------------------------------------
+    def now_step(self) -> int | None:
+        """The current step on the stream's timeline (None while the transport is stopped)."""
+        line = self.daemon.clock.timeline
+        if line is None:
+            return None
+        tick = line.ns_to_tick(self.daemon.clock.now_ns())
+        return math.floor((tick - self.origin_tick) / self.ticks_per_step)
+
+    def step_of_tick(self, tick: float) -> int:
+        return max(0, round((tick - self.origin_tick) / self.ticks_per_step))
+
+    def tick_of_step(self, step: int) -> int:
+        return self.origin_tick + round(step * self.ticks_per_step)
+
+    # ---- the stream ------------------------------------------------------------------------
+    def _restart(self, knobs: Knobs) -> None:
+        """A fresh stream: conditioning tokens (+ prompt), origin at the next whole tick."""
+        self._reset_requested = False
+        self._restarts += 1
+        self.mode_name = knobs.mode
+        self.mode = make_mode(knobs.mode, self)
+        self.scheduler.cancel_from(-(10**12), channel=None)
+        self._planned.clear()
+        self._plan_built = None
+        self.planned_views = ()
+        self.engine.reset()
+        self.encoder = StreamingEncoder(self.config, float(self.beats_per_bar), vocab=self.vocab)
+        self.decoder = StreamingDecoder(self.config)
+        self.channel = 0
+        self.last_kind = int(TokenKind.BOS)
+        self.open_notes: dict[tuple[int, int], int] = {}
+        self.checkpoints: list[Checkpoint] = []
+        tokens = [self.vocab.bos, self.vocab.mode(knobs.mode)]
+        prompt_steps = 0
+        if self.prompt and knobs.mode == "continue":
+            for event in self.prompt:
+                tokens.extend(self.encoder.encode(event))
+            prompt_steps = self.encoder.position_steps
+        self.logits = self._feed(tokens)
+        line = self.daemon.clock.timeline
+        now_tick = line.ns_to_tick(self.daemon.clock.now_ns()) if line is not None else 0.0
+        # a bar line of the stream falls on a bar line of the clock
+        bar_ticks = self.beats_per_bar * TICKS_PER_BEAT
+        if prompt_steps:
+            start = math.ceil((now_tick + TICKS_PER_BEAT / 2) / TICKS_PER_BEAT) * TICKS_PER_BEAT
+            self.origin_tick = start - round(prompt_steps * self.ticks_per_step)
+        else:
+            self.origin_tick = max(0, math.floor(now_tick / bar_ticks) * bar_ticks)
+        self._checkpoint()
+        log.info("stream started: mode %s, origin tick %d", knobs.mode, self.origin_tick)
+
+    @property
+    def step(self) -> int:
+        return self.decoder.position_steps
+
+    def _feed(self, tokens: list[int]) -> np.ndarray:
+        """Feed tokens the model did not choose (player, conditioning, time); keep trackers."""
+        if not tokens:
+            return self.logits
+        logits = self.engine.prefill(tokens) if len(tokens) > 1 else self.engine.step(tokens[0])
+        for token in tokens:
+            self.decoder.feed(token)  # the player's notes are not played back: events dropped
+            self._track(token)
+        return logits
+
+    def _track(self, token: int) -> None:
+        kind = self._kind_list[token]
+        if kind == TokenKind.CHANNEL:
+            self.channel = self._arg_list[token]
+        self.last_kind = kind
+
+    def _checkpoint(self) -> None:
+        self.checkpoints.append(
+            Checkpoint(
+                self.step,
+                self.engine.position,
+                self.channel,
+                self.last_kind,
+                self.decoder.copy(),
+                self.encoder.copy(),
+                dict(self.open_notes),
+                self.logits.copy(),
+            )
+        )
+
+    def rollback_to(self, step: int) -> int:
+        """Go back to the newest checkpoint at or before `step`; returns its step."""
+        index = len(self.checkpoints) - 1
+        while index > 0 and self.checkpoints[index].step > step:
+            index -= 1
+        point = self.checkpoints[index]
+        del self.checkpoints[index + 1 :]
+        self.stats_.rollback_tokens += self.engine.position - point.engine_position
+        self.engine.rollback(point.engine_position)
+        self.decoder = point.decoder.copy()
+        self.encoder = point.encoder.copy()
+        self.channel = point.channel
+        self.last_kind = point.last_kind
+        self.open_notes = dict(point.open_notes)
+        self.logits = point.logits.copy()
+        # the scheduler drops what was planned after the checkpoint (notes already on still end)
+        from_tick = self.tick_of_step(point.step) + 1
+        self.scheduler.cancel_from(from_tick, channel=None)
+        self._drop_planned(from_tick, None)
+        return point.step
+
+    def cut(self, tick: int, channel: int) -> None:
+        """Stop the part on `channel` at `tick`: planned notes from there go, held ones end."""
+        self.scheduler.cut(tick, channel)
+        self._drop_planned(tick, channel)
+        for key, note in self._planned.items():
+            if note.channel == channel and (note.off_tick is None or note.off_tick > tick):
+                self._end_planned(key, tick)
+
+    def forget_before(self, step: int) -> None:
+        """Checkpoints older than the newest one at or before `step` can no longer be needed."""
+        keep_from = 0
+        for index, point in enumerate(self.checkpoints):
+            if point.step <= step:
+                keep_from = index
+        if keep_from:
+            del self.checkpoints[:keep_from]
+
+    def insert_player(self, notes: list[PlayerNote], output_channel: int) -> None:
+        """Encode the player's notes into the stream at their steps (rolling back if needed)."""
+        started = time.perf_counter()
+        first_step = min(self.step_of_tick(n.tick) for n in notes)
+        if first_step < self.step:
+            self.rollback_to(first_step)
+            self.stats_.replans += 1
+        tokens: list[int] = []
+        self.encoder.sync_channel(self.channel)  # the model may have switched channel
+        for note in sorted(notes, key=lambda n: n.tick):
+            channel = self.player_channel(note.channel, output_channel)
+            beat = self.step_of_tick(note.tick) / self.spb
+            tokens.extend(self.encoder.encode(NoteEvent(beat, note.pitch, note.velocity, channel)))
+        self.logits = self._feed(tokens)
+        self._checkpoint()  # a later rollback must keep these notes
+        self.stats_.replan_ms.append((time.perf_counter() - started) * 1e3)
+        arrived_ns = min(n.t_ns for n in notes)
+        self.stats_.note_to_ready_ms.append((time.monotonic_ns() - arrived_ns) / 1e6)
+
+    @staticmethod
+    def player_channel(channel: int, output_channel: int) -> int:
+        """The player's channel in the stream; never the model's own output channel."""
+        return channel if channel != output_channel else (output_channel + 1) % 16
+
+    def advance_to_step(self, step: int) -> None:
+        """Write time (silence) up to `step` without the model."""
+        if step <= self.step:
+            return
+        self.encoder.sync_channel(self.channel)
+        self.logits = self._feed(self.encoder.advance_to(step / self.spb))
+        self._checkpoint()
+
+    def close_open_notes(self, end_step: int) -> None:
+        """End the model's held notes at `end_step` (an answer is over), in the stream as well."""
+        tokens: list[int] = []
+        self.encoder.sync_channel(self.channel)
+        for (channel, pitch), key in sorted(self.open_notes.items()):
+            self.scheduler.end(key, self.tick_of_step(end_step))
+            self._end_planned(key, self.tick_of_step(end_step))
+            tokens.extend(self.encoder.encode(NoteEvent(end_step / self.spb, pitch, 0, channel)))
+        self.open_notes.clear()
+        self.logits = self._feed(tokens)
+        self._checkpoint()
+
+    # ---- one model token -------------------------------------------------------------------
+    def _on_knobs(self, knobs: Knobs, now_step: int) -> None:
+        """A knob moved: what is planned beyond now was made with the old one; plan it again."""
+        before, self._knobs_seen = self._knobs_seen, knobs
+        if before is None or self.step <= now_step:
+            return
+        if any(getattr(before, name) != getattr(knobs, name) for name in _REPLAN_KNOBS):
+            self.rollback_to(now_step)
+            self.stats_.replans += 1
+
+    def generate_one(self, knobs: Knobs, plan: Plan) -> None:
+        now_step = self.now_step() or 0
+        mask = self._mask(knobs, plan, now_step)
+        logits = self.logits
+        if knobs.density != 1.0:
+            logits = logits.copy()
+            bias = math.log(knobs.density) if knobs.density > 0 else -np.inf
+            logits[self._is_note_on] += np.float32(bias)
+        token = self.sampler.sample(logits, knobs, mask)
+        out = knobs.output_channel
+        if self.channel != out and self._starts_note[token]:
+            # the model wants to play in another part: steer it into its own (channel mask)
+            token = self.vocab.channel(out)
+        if self._kind_list[token] == TokenKind.TIME_SHIFT:
+            self._checkpoint()  # the state after every event at this step
+        self.logits = self.engine.step(token)
+        self.stats_.tokens += 1
+        events = self.decoder.feed(token)
+        self._track(token)
+        for event in events:
+            self._play(event, knobs)
+        if self._kind_list[token] == TokenKind.TIME_SHIFT:
+            # the encoder writes the player's notes next: it must know where the model's time is
+            self.encoder.sync_channel(self.channel)
+            self.encoder.advance_to(self.step / self.spb)
+        self.forget_before(now_step)
+
+    def _play(self, event: DecodedEvent, knobs: Knobs) -> None:
+        """Shadow-encode the model's event (keeps the encoder in step) and schedule it."""
+        self.encoder.sync_channel(event.channel)
+        self.encoder.encode(
+            NoteEvent(event.step / self.spb, event.pitch, event.velocity, event.channel)
+        )
+        self.encoder.sync_channel(self.channel)
+        key_id = (event.channel, event.pitch)
+        tick = self.tick_of_step(event.step)
+        if event.velocity > 0:
+            pitch = min(127, max(0, event.pitch + knobs.transpose))
+            velocity = max(1, min(127, round(event.velocity * knobs.velocity_scale)))
+            self._next_key += 1
+            self.open_notes[key_id] = self._next_key
+            self.scheduler.add(
+                ScheduledNote(tick, tick + self.max_note_ticks, pitch, velocity, event.channel),
+                key=self._next_key,
+            )
+            self._planned[self._next_key] = PlannedNote(tick, None, pitch, event.channel)
+            self._plan_built = None
+        else:
+            key = self.open_notes.pop(key_id, None)
+            if key is not None:
+                self.scheduler.end(key, tick)
+                self._end_planned(key, tick)
+
+    # ---- the plan, for the piano roll ------------------------------------------------------
+    # Kept here, beside the scheduler calls it mirrors, so the scheduler's send loop does no
+    # extra work: each change costs a dict update; the views are rebuilt once per loop pass.
+    def _end_planned(self, key: int, tick: int) -> None:
+        note = self._planned.get(key)
+        if note is not None:
+            note.off_tick = max(tick, note.on_tick + 1)  # as the scheduler clamps it
+            note.view = None
+            self._plan_built = None
+
+    def _drop_planned(self, from_tick: int, channel: int | None) -> None:
+        """Mirror of the scheduler's cancel: notes starting at or after `from_tick` go."""
+        gone = [
+            key
+            for key, note in self._planned.items()
+            if note.on_tick >= from_tick and (channel is None or note.channel == channel)
+        ]
+        for key in gone:
+            del self._planned[key]
+        if gone:
+            self._plan_built = None
+
+    def _publish_plan(self, now_step: int) -> None:
+        """Rebuild `planned_views` when the plan, now or the written position moved.
+
+        Notes that started before the current step are forgotten. A note whose note-off is not
+        written yet is drawn up to where the model has written so far (it lasts at least that).
+        """
+        built = (now_step, self.step)
+        if built == self._plan_built:
+            return
+        self._plan_built = built
+        now_tick = self.tick_of_step(now_step)
+        past = [key for key, note in self._planned.items() if note.on_tick < now_tick]
+        for key in past:
+            del self._planned[key]
+        written = self.tick_of_step(self.step)
+        views = []
+        for note in self._planned.values():
+            view = note.view
+            if view is None:
+                end = note.off_tick
+                if end is None:
+                    end = min(max(written, note.on_tick + 1), note.on_tick + self.max_note_ticks)
+                view = NoteView(
+                    note.pitch,
+                    note.on_tick / TICKS_PER_BEAT,
+                    end / TICKS_PER_BEAT,
+                    "planned",
+                    note.channel,
+                )
+                if note.off_tick is not None:
+                    note.view = view
+            views.append(view)
+        self.planned_views = tuple(views)
+
+    # ---- masks -----------------------------------------------------------------------------
+    def _make_static_mask(self) -> np.ndarray:
+        """Tokens a live stream never samples: padding, start/end, conditioning."""
+        allowed = np.ones(self.vocab.size, dtype=bool)
+        for kind in (TokenKind.PAD, TokenKind.BOS, TokenKind.EOS, TokenKind.MODE):
+            allowed[self._kinds == kind] = False
+        for kind in (TokenKind.KEY, TokenKind.STYLE):
+            allowed[self._kinds == kind] = False
+        return allowed
+
+    def _mask(self, knobs: Knobs, plan: Plan, now_step: int) -> np.ndarray:
+        grammar = self._static_mask & self._grammar_mask()
+        mask = grammar.copy()
+        out = knobs.output_channel
+        # no note may start in the past (it would be late) or after the plan's end
+        notes_ok = plan.notes and now_step < self.step < plan.until_step
+        if not notes_ok:
+            mask &= ~self._starts_note
+        elif self.channel == out:
+            mask &= ~self._is_channel | (self._args == out)  # stay in the model's own part
+        else:
+            mask &= ~self._is_note_off  # the player's notes are the player's to end
+        key_mask = self._key_mask(knobs)
+        if key_mask is not None:
+            mask &= key_mask
+        if not mask.any():  # never stuck: fall back to what the grammar allows
+            mask = grammar if grammar.any() else self._kinds == TokenKind.TIME_SHIFT
+        return mask
+
+    def _grammar_mask(self) -> np.ndarray:
+        return self._grammar.table[self.last_kind]
+
+    def _key_mask(self, knobs: Knobs) -> np.ndarray | None:
+        text, transpose, cached = self._key_cache
+        if text == knobs.key_lock and transpose == knobs.transpose:
+            return cached
+        try:
+            pitch_classes = parse_key(knobs.key_lock)
+        except ValueError as err:
+            log.warning("%s; key lock off", err)
+            pitch_classes = None
+        mask = None
+        if pitch_classes is not None:
+            on = self._kinds == TokenKind.NOTE_ON
+            in_key = np.isin((self._args + knobs.transpose) % 12, list(pitch_classes))
+            mask = ~on | in_key
+        self._key_cache = (knobs.key_lock, knobs.transpose, mask)
+        return mask

@@ -1,0 +1,123 @@
+"""When and how far the model writes: call (answer a phrase), accompany, continue.
+
+A mode sees the player's notes (`on_player`) and, before every token, says how far ahead the
+model's part should be written (`plan`); the session does the writing. Steps are the stream's
+grid steps (see live_session.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from livegen.live.control import Knobs
+
+if TYPE_CHECKING:
+    from livegen.live.daemon import PlayerNote
+    from livegen.live.live_session import LiveSession
+
+
+@dataclass(frozen=True)
+class Plan:
+    until_step: int  # write the model's part up to this step
+    notes: bool = True  # whether new notes may start (False: only time and note-offs)
+
+
+class Mode(Protocol):
+    def on_player(
+        self, session: LiveSession, notes: list[PlayerNote], now_step: int, knobs: Knobs
+    ) -> None: ...
+
+    def plan(self, session: LiveSession, now_step: int, knobs: Knobs) -> Plan | None: ...
+
+
+class Accompany:
+    """Play along while the player plays: always `lookahead` written ahead, re-planned per note."""
+
+    def __init__(self, session: LiveSession) -> None:
+        self.last_player_step: int | None = None
+
+    def on_player(
+        self, session: LiveSession, notes: list[PlayerNote], now_step: int, knobs: Knobs
+    ) -> None:
+        session.insert_player(notes, knobs.output_channel)
+        self.last_player_step = max(session.step_of_tick(n.tick) for n in notes)
+
+    def plan(self, session: LiveSession, now_step: int, knobs: Knobs) -> Plan | None:
+        playing = bool(session.daemon.held_keys) or (
+            self.last_player_step is not None
+            and now_step - self.last_player_step <= session.bar_steps
+        )
+        if not playing:
+            return None
+        if session.step < now_step - session.spb:
+            session.advance_to_step(now_step)  # idle for a while: the silence is not re-planned
+        return Plan(now_step + session.lookahead_steps)
+
+
+class Continue(Accompany):
+    """Keep going from the prompt (and whatever the player adds) until stopped."""
+
+    def plan(self, session: LiveSession, now_step: int, knobs: Knobs) -> Plan | None:
+        if session.step < now_step - session.spb:
+            session.advance_to_step(now_step)
+        return Plan(now_step + session.lookahead_steps)
+
+
+class Call:
+    """Call and response: listen to a phrase, answer for N bars from the next bar (or beat)."""
+
+    def __init__(self, session: LiveSession) -> None:
+        silence_beats, self.end_on_bar_line, self.answer_start = session.call_options
+        self.silence_steps = max(1, round(silence_beats * session.spb))
+        self.answering = False
+        self.answer_end = 0
+        self.phrase_notes = 0
+        self.last_event_step = 0
+
+    def on_player(
+        self, session: LiveSession, notes: list[PlayerNote], now_step: int, knobs: Knobs
+    ) -> None:
+        first = min(session.step_of_tick(n.tick) for n in notes)
+        if self.answering and any(n.velocity for n in notes):
+            # the player starts again: the answer stops where the player came in
+            session.cut(session.tick_of_step(first), knobs.output_channel)
+            session.rollback_to(first)
+            session.close_open_notes(max(first, session.step))
+            self.answering = False
+        session.insert_player(notes, knobs.output_channel)
+        self.phrase_notes += sum(1 for n in notes if n.velocity)
+        self.last_event_step = max(session.step_of_tick(n.tick) for n in notes)
+
+    def plan(self, session: LiveSession, now_step: int, knobs: Knobs) -> Plan | None:
+        if self.answering:
+            if session.step >= self.answer_end:
+                session.close_open_notes(self.answer_end)
+                self.answering = False
+                return None
+            return Plan(self.answer_end)
+        if not self.phrase_notes or session.daemon.held_keys:
+            return None
+        silence = now_step - self.last_event_step
+        bar = session.bar_steps
+        crossed_bar = now_step // bar > self.last_event_step // bar
+        over = silence >= self.silence_steps or (
+            self.end_on_bar_line and crossed_bar and silence >= session.spb // 2
+        )
+        if not over:
+            return None
+        unit = bar if self.answer_start == "bar" else session.spb
+        earliest = now_step + max(1, session.spb // 4)  # time to write the first notes
+        start = -(-earliest // unit) * unit
+        session.advance_to_step(start)
+        self.answer_end = start + knobs.answer_bars * bar
+        self.answering = True
+        self.phrase_notes = 0
+        return Plan(self.answer_end)
+
+
+MODES = {"call": Call, "accompany": Accompany, "continue": Continue}
+
+
+def make_mode(name: str, session: LiveSession) -> Mode:
+    return MODES[name](session)

@@ -1,0 +1,353 @@
+"""MIDI ports through python-rtmidi: list, open by name, create virtual ports, notice vanishing.
+
+Inputs only timestamp and enqueue in their callback (rtmidi calls it on its own thread). Ports are
+chosen by exact name, else by a unique substring; anything else is a PortError listing the ports.
+With JACK, `--virtual NAME` makes ONE native JACK client NAME with ports `in` and `out`
+(livegen.live.jack_ports); only without JACK-Client/libjack does it fall back to rtmidi, where every
+object is its own JACK client and the ports come out as NAME:in and NAME-01:out.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import rtmidi
+
+from livegen.errors import PortError
+from livegen.live.jack_ports import JackVirtualClient, load_jack
+
+log = logging.getLogger(__name__)
+
+BACKENDS: dict[str, int] = {
+    "alsa": rtmidi.API_LINUX_ALSA,
+    "jack": rtmidi.API_UNIX_JACK,
+    "coremidi": rtmidi.API_MACOSX_CORE,
+    "winmm": rtmidi.API_WINDOWS_MM,
+}
+BACKEND_CHOICES = ("auto", *BACKENDS)
+CLIENT_NAME = "livegen"
+LOOPMIDI_HINT = (
+    "Windows MIDI cannot create virtual ports; install loopMIDI "
+    "(https://www.tobias-erichsen.de/software/loopmidi.html), create a port there and pass "
+    "--port NAME"
+)
+
+InputItem = tuple[int, tuple[int, ...]]  # (monotonic ns at arrival, raw bytes)
+
+
+def _api_name(api: int) -> str:
+    return next((name for name, value in BACKENDS.items() if value == api), str(api))
+
+
+def resolve_backend(backend: str) -> int:
+    """The rtmidi API for a backend name; `auto` prefers a running JACK server on Linux."""
+    if backend not in BACKEND_CHOICES:
+        raise PortError(
+            f"unknown MIDI backend {backend!r}; choose from {', '.join(BACKEND_CHOICES)}"
+        )
+    compiled = rtmidi.get_compiled_api()
+    if backend != "auto":
+        api = BACKENDS[backend]
+        if api not in compiled:
+            have = ", ".join(_api_name(a) for a in compiled) or "none"
+            raise PortError(f"MIDI backend {backend!r} is not available here; available: {have}")
+        return api
+    order = {
+        "linux": ["jack", "alsa"],
+        "darwin": ["coremidi", "jack"],
+        "win32": ["winmm"],
+    }.get(sys.platform, ["jack", "alsa"])
+    for name in order:
+        api = BACKENDS[name]
+        if api in compiled and _backend_works(api):
+            return api
+    raise PortError(
+        "no working MIDI backend: no JACK server is running and the OS MIDI system is not "
+        "reachable; start one (e.g. `jackd -d dummy`) or run `livegen demo`"
+    )
+
+
+def _backend_works(api: int) -> bool:
+    try:
+        rtmidi.MidiOut(rtapi=api, name=f"{CLIENT_NAME}-probe").get_port_count()
+    except rtmidi.SystemError:
+        return False
+    return True
+
+
+def list_ports(backend: str = "auto") -> tuple[list[str], list[str]]:
+    """(input port names, output port names) for a backend."""
+    api = resolve_backend(backend)
+    try:
+        inputs = rtmidi.MidiIn(rtapi=api, name=f"{CLIENT_NAME}-list").get_ports()
+        outputs = rtmidi.MidiOut(rtapi=api, name=f"{CLIENT_NAME}-list").get_ports()
+    except rtmidi.SystemError as err:
+        raise PortError(f"cannot list MIDI ports with {_api_name(api)}: {err}") from err
+    return inputs, outputs
+
+
+def find_port(names: list[str], wanted: str, direction: str) -> int:
+    """Index of the port named `wanted`: exact name, else the one port whose name contains it."""
+    if wanted in names:
+        return names.index(wanted)
+    matches = [i for i, name in enumerate(names) if wanted in name]
+    if not matches:
+        matches = [i for i, name in enumerate(names) if wanted.lower() in name.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    listing = ", ".join(repr(n) for n in names) or "none"
+    if not matches:
+        raise PortError(f"{direction} port {wanted!r} not found; available: {listing}")
+    found = ", ".join(repr(names[i]) for i in matches)
+    raise PortError(f"{direction} port {wanted!r} is ambiguous: matches {found}")
+
+
+@dataclass
+class PortState:
+    name: str
+    ok: bool = True
+    reconnects: int = 0
+
+
+class MidiInput:
+    """An input port whose callback stamps each message and puts it on a queue."""
+
+    def __init__(self, api: int, client_name: str, sink: queue.SimpleQueue[InputItem]) -> None:
+        self._api = api
+        self._client_name = client_name
+        self._sink = sink
+        self._midi = rtmidi.MidiIn(rtapi=api, name=client_name, queue_size_limit=4096)
+        self._midi.ignore_types(sysex=True, timing=False, active_sense=True)
+        self._midi.set_callback(self._on_message)
+        self.state = PortState("")
+        self._wanted: str | None = None
+        self.virtual = False
+
+    def _on_message(self, event: tuple[list[int], float], _data: object = None) -> None:
+        self._sink.put((time.monotonic_ns(), tuple(event[0])))
+
+    def open(self, wanted: str) -> str:
+        names = self._midi.get_ports()
+        index = find_port(names, wanted, "input")
+        self._midi.open_port(index, name="in")
+        self._wanted = wanted
+        self.state = PortState(names[index])
+        return names[index]
+
+    def open_virtual(self, port_name: str = "in") -> str:
+        self._midi.open_virtual_port(port_name)
+        self.virtual = True
+        self.state = PortState(f"{self._client_name}:{port_name}")
+        return self.state.name
+
+    def check(self) -> bool:
+        """Notice a vanished port and reopen it when it is back; returns whether it is ok."""
+        ok_before = self.state.ok
+        ok = _check(self._midi, self.state, self._wanted, self.virtual, "input")
+        if ok and not ok_before:
+            # python-rtmidi's close_port cancels the callback: hand it over again.
+            self._midi.set_callback(self._on_message)
+            self._midi.ignore_types(sysex=True, timing=False, active_sense=True)
+        return ok
+
+    def close(self) -> None:
+        self._midi.cancel_callback()
+        self._midi.close_port()
+        self._midi.delete()
+
+
+class MidiOutput:
+    """An output port; only the scheduler thread sends on it."""
+
+    def __init__(self, api: int, client_name: str) -> None:
+        self._api = api
+        self._client_name = client_name
+        self._midi = rtmidi.MidiOut(rtapi=api, name=client_name)
+        self.state = PortState("")
+        self._wanted: str | None = None
+        self.virtual = False
+        self.send: Callable[[list[int]], None] = self._midi.send_message
+
+    def open(self, wanted: str) -> str:
+        names = self._midi.get_ports()
+        index = find_port(names, wanted, "output")
+        self._midi.open_port(index, name="out")
+        self._wanted = wanted
+        self.state = PortState(names[index])
+        return names[index]
+
+    def open_virtual(self, port_name: str = "out") -> str:
+        self._midi.open_virtual_port(port_name)
+        self.virtual = True
+        self.state = PortState(self._full_name(port_name))
+        return self.state.name
+
+    def _full_name(self, port_name: str) -> str:
+        """The name others see; JACK may have renamed our client (NAME-01) to keep it unique."""
+        try:
+            names = rtmidi.MidiIn(rtapi=self._api, name=f"{CLIENT_NAME}-list").get_ports()
+        except rtmidi.SystemError:
+            return port_name
+        ours = [n for n in names if n.startswith(self._client_name) and n.endswith(f":{port_name}")]
+        return ours[-1] if ours else port_name
+
+    def check(self) -> bool:
+        return _check(self._midi, self.state, self._wanted, self.virtual, "output")
+
+    def close(self) -> None:
+        self._midi.close_port()
+        self._midi.delete()
+
+
+def _check(
+    midi: rtmidi.MidiBase, state: PortState, wanted: str | None, virtual: bool, what: str
+) -> bool:
+    if virtual or wanted is None:
+        return True
+    try:
+        names = midi.get_ports()
+    except rtmidi.SystemError:
+        names = []
+    present = state.name in names
+    if state.ok and not present:
+        state.ok = False
+        midi.close_port()
+        log.warning("%s port %r vanished; waiting for it to come back", what, state.name)
+    elif not state.ok and present:
+        try:
+            midi.open_port(names.index(state.name), name="in" if what == "input" else "out")
+        except rtmidi.SystemError as err:
+            log.warning("%s port %r is back but cannot be opened: %s", what, state.name, err)
+            return False
+        state.ok = True
+        state.reconnects += 1
+        log.warning("%s port %r is back; reconnected", what, state.name)
+    return state.ok
+
+
+class JackVirtualInput:
+    """The `in` port of a shared native JACK client (see livegen.live.jack_ports)."""
+
+    def __init__(self, shared: JackVirtualClient) -> None:
+        self._shared = shared
+        self.state = PortState(f"{shared.name}:in")
+        self.virtual = True
+
+    def check(self) -> bool:
+        self.state.ok = self._shared.alive
+        return self.state.ok
+
+    def close(self) -> None:
+        self._shared.release()
+
+
+class JackVirtualOutput:
+    """The `out` port of a shared native JACK client; `send` queues for its next cycle."""
+
+    def __init__(self, shared: JackVirtualClient) -> None:
+        self._shared = shared
+        self.state = PortState(f"{shared.name}:out")
+        self.virtual = True
+        self.send: Callable[[list[int]], None] = shared.send
+
+    def check(self) -> bool:
+        self.state.ok = self._shared.alive
+        return self.state.ok
+
+    def close(self) -> None:
+        self._shared.release()
+
+
+def _open_jack_virtual(sink: queue.SimpleQueue[InputItem], name: str) -> PortPair | None:
+    """NAME:in and NAME:out on one native JACK client; None when JACK-Client cannot load."""
+    jack = load_jack()
+    if jack is None:
+        log.warning(
+            "JACK-Client (pip install JACK-Client) or libjack is missing: the ports will be "
+            "%s:in and %s-01:out (two rtmidi clients)",
+            name,
+            name,
+        )
+        return None
+
+    def on_input(t_ns: int, message: tuple[int, ...]) -> None:
+        sink.put((t_ns, message))
+
+    try:
+        shared = JackVirtualClient(jack, name, on_input)
+    except jack.JackError as err:
+        raise PortError(
+            f"cannot create the JACK client {name!r} (is a client of that name already "
+            f"running?): {err}"
+        ) from err
+    return PortPair(JackVirtualInput(shared), JackVirtualOutput(shared), "jack")
+
+
+@dataclass
+class PortPair:
+    """The daemon's input and output, opened as the command line asked."""
+
+    input: MidiInput | JackVirtualInput
+    output: MidiOutput | JackVirtualOutput
+    backend: str
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return self.input.state.name, self.output.state.name
+
+    def check(self) -> bool:
+        return self.input.check() & self.output.check()
+
+    def close(self) -> None:
+        for port in (self.input, self.output):
+            try:
+                port.close()
+            except Exception as err:  # closing must never hide the real exit reason
+                log.debug("closing port: %s", err)
+
+
+def open_ports(
+    sink: queue.SimpleQueue[InputItem],
+    *,
+    backend: str = "auto",
+    port: str | None = None,
+    in_port: str | None = None,
+    out_port: str | None = None,
+    virtual: str | None = None,
+) -> PortPair:
+    """Open the ports the command line names; `virtual` NAME makes NAME:in and NAME:out."""
+    if virtual is not None and (port or in_port or out_port):
+        raise PortError("give either --virtual NAME or --port/--in-port/--out-port, not both")
+    if virtual is None and not (port or in_port or out_port):
+        virtual = CLIENT_NAME
+    api = resolve_backend(backend)
+    if api == rtmidi.API_WINDOWS_MM and not ((in_port or port) and (out_port or port)):
+        raise PortError(LOOPMIDI_HINT)
+    if virtual and api == rtmidi.API_UNIX_JACK:
+        pair = _open_jack_virtual(sink, virtual)
+        if pair is not None:
+            return pair
+    client = virtual or CLIENT_NAME
+    wanted_in, wanted_out = (None, None) if virtual else (in_port or port, out_port or port)
+    try:
+        midi_in = MidiInput(api, client, sink)
+        midi_out = MidiOutput(api, client)
+        # A direction the command line did not name gets a virtual port of its own.
+        if wanted_in:
+            midi_in.open(wanted_in)
+        else:
+            midi_in.open_virtual("in")
+        if wanted_out:
+            midi_out.open(wanted_out)
+        else:
+            midi_out.open_virtual("out")
+    except rtmidi.SystemError as err:
+        raise PortError(f"cannot open MIDI ports with {_api_name(api)}: {err}") from err
+    except NotImplementedError as err:
+        raise PortError(LOOPMIDI_HINT) from err
+    return PortPair(midi_in, midi_out, _api_name(api))

@@ -1,0 +1,122 @@
+"""Records a live session (the player's notes and the generated part) to a MIDI file.
+
+Times are clock ticks (24 per beat, fractional for the player, whose notes land between ticks);
+the file uses 480 ticks per beat and a tempo track taken from the clock. Notes still held at the
+end are closed, so the file never holds a stuck note either. Written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+
+import mido
+
+from livegen.config import write_atomic
+from livegen.live.clock import TICKS_PER_BEAT
+
+FILE_TICKS_PER_BEAT = 480
+_SCALE = FILE_TICKS_PER_BEAT // TICKS_PER_BEAT
+PLAYER, MODEL = "player", "livegen"
+
+
+class Recorder:
+    def __init__(self, path: str | Path, beats_per_bar: int = 4) -> None:
+        self.path = Path(path)
+        self.beats_per_bar = beats_per_bar
+        self.enabled = True
+        self._lock = threading.Lock()
+        self._tracks: dict[str, list[tuple[float, tuple[int, ...]]]] = {PLAYER: [], MODEL: []}
+        self._tempi: list[tuple[float, float]] = []
+        self.written = False
+
+    def add(self, part: str, tick: float, message: tuple[int, ...]) -> None:
+        """A note or controller message at a clock tick; `part` is PLAYER or MODEL."""
+        if not self.enabled or tick < 0 or not message or message[0] < 0x80 or message[0] >= 0xF0:
+            return
+        with self._lock:
+            self._tracks[part].append((tick, tuple(message)))
+
+    def tempo(self, tick: float, bpm: float) -> None:
+        with self._lock:
+            if not self._tempi or abs(self._tempi[-1][1] - bpm) >= 0.05:
+                self._tempi.append((max(0.0, tick), bpm))
+
+    @property
+    def note_count(self) -> int:
+        with self._lock:
+            return sum(1 for t in self._tracks.values() for _, m in t if _is_on(m))
+
+    def to_midi(self) -> mido.MidiFile:
+        with self._lock:
+            tracks = {
+                name: sorted(events, key=lambda e: e[0]) for name, events in self._tracks.items()
+            }
+            tempi = list(self._tempi) or [(0.0, 120.0)]
+        midi = mido.MidiFile(type=1, ticks_per_beat=FILE_TICKS_PER_BEAT)
+        meta = [(0, mido.MetaMessage("track_name", name="tempo", time=0))]
+        meta.append(
+            (0, mido.MetaMessage("time_signature", numerator=self.beats_per_bar, denominator=4))
+        )
+        for tick, bpm in tempi:
+            meta.append(
+                (_file_tick(tick), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
+            )
+        midi.tracks.append(_track(meta))
+        for name, events in tracks.items():
+            rows = [(0, mido.MetaMessage("track_name", name=name, time=0))]
+            held: dict[tuple[int, int], int] = {}
+            end = 0
+            for tick, message in events:
+                at = _file_tick(tick)
+                end = max(end, at)
+                try:
+                    msg = mido.Message.from_bytes(list(message))
+                except (ValueError, TypeError):
+                    continue
+                key = (message[0] & 0x0F, message[1]) if len(message) > 1 else None
+                if _is_on(message):
+                    held[key] = held.get(key, 0) + 1
+                elif _is_off(message):
+                    if not held.get(key):
+                        continue  # an off without an on (recording began mid-note)
+                    held[key] -= 1
+                rows.append((at, msg))
+            for (channel, pitch), count in held.items():
+                rows.extend(
+                    (end + _SCALE, mido.Message("note_off", channel=channel, note=pitch))
+                    for _ in range(count)
+                )
+            midi.tracks.append(_track(rows))
+        return midi
+
+    def write(self) -> Path:
+        buffer = io.BytesIO()
+        self.to_midi().save(file=buffer)
+        write_atomic(self.path, buffer.getvalue())
+        self.written = True
+        return self.path
+
+
+def _file_tick(tick: float) -> int:
+    return max(0, round(tick * _SCALE))
+
+
+def _is_on(message: tuple[int, ...]) -> bool:
+    return len(message) == 3 and message[0] & 0xF0 == 0x90 and message[2] > 0
+
+
+def _is_off(message: tuple[int, ...]) -> bool:
+    return len(message) == 3 and (
+        message[0] & 0xF0 == 0x80 or (message[0] & 0xF0 == 0x90 and message[2] == 0)
+    )
+
+
+def _track(rows: list[tuple[int, mido.Message | mido.MetaMessage]]) -> mido.MidiTrack:
+    track = mido.MidiTrack()
+    now = 0
+    for at, message in sorted(rows, key=lambda r: r[0]):
+        track.append(message.copy(time=at - now))
+        now = at
+    return track

@@ -1,0 +1,316 @@
+"""The generator's logic on a manual clock with a tiny random model: modes, masks, re-planning.
+
+`FakeDaemon` holds what the session reads from a daemon (clock, scheduler, control, queues) and
+`drive` runs the session's own loop body (`advance`) with the clock stepped one tick at a time,
+so every run is exact and repeatable.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from livegen.inference.engine import Engine
+from livegen.live.clock import TICKS_PER_BEAT, ManualClock
+from livegen.live.control import Control, Knobs
+from livegen.live.daemon import Daemon, PlayerNote
+from livegen.live.live_session import LiveSession, parse_key
+from livegen.live.scheduler import Scheduler
+
+
+class FakeDaemon:
+    def __init__(self, knobs: Knobs) -> None:
+        self.clock = ManualClock(bpm=120)
+        self.sent: list[list[int]] = []
+        self.scheduler = Scheduler(self.sent.append, self.clock)
+        self.control = Control(knobs)
+        self.player_notes: queue.SimpleQueue[PlayerNote] = queue.SimpleQueue()
+        self.stop_event = threading.Event()
+        self.paused = False
+        self.held_keys: set[tuple[int, int]] = set()
+        self.clock.start()
+
+    def tick(self) -> float:
+        position = self.clock.position_ticks()
+        assert position is not None
+        return position
+
+
+def make_session(model: Path, knobs: Knobs, **kwargs: object) -> tuple[LiveSession, FakeDaemon]:
+    daemon = FakeDaemon(knobs)
+    session = LiveSession(Engine.load(model, overflow="sync"), seed=3, **kwargs)  # type: ignore[arg-type]
+    session.attach(daemon)  # type: ignore[arg-type]
+    assert session.ready(knobs)
+    return session, daemon
+
+
+def drive(
+    session: LiveSession,
+    daemon: FakeDaemon | Daemon,
+    until_tick: int,
+    player: dict[int, list[tuple[int, int, int]]] | None = None,
+    after_each: Callable[[], None] | None = None,
+) -> None:
+    """Run the loop to `until_tick`; `player` maps a tick to (channel, pitch, velocity) notes.
+
+    `after_each` runs after every pass of the loop (e.g. the daemon's supervisor step)."""
+    player = player or {}
+    pending: list[PlayerNote] = []
+
+    def now_tick() -> float:
+        position = daemon.clock.position_ticks()
+        assert position is not None
+        return position
+
+    while now_tick() < until_tick:
+        tick = round(now_tick())
+        for channel, pitch, velocity in player.pop(tick, []):
+            key = (channel, pitch)
+            (daemon.held_keys.add if velocity else daemon.held_keys.discard)(key)
+            pending.append(PlayerNote(tick, daemon.clock.now_ns(), channel, pitch, velocity))
+        knobs = daemon.control.knobs
+        session.ready(knobs)
+        if not session.advance(pending, knobs):
+            daemon.clock.advance_ticks(1)  # type: ignore[attr-defined]
+        daemon.scheduler.pump(daemon.clock.now_ns())
+        if after_each is not None:
+            after_each()
+
+
+def note_ons(daemon: FakeDaemon) -> list[tuple[int, int, int]]:
+    """(tick, channel, pitch) of every note-on the scheduler sent."""
+    return [
+        (s.tick, s.message[0] & 0x0F, s.message[1])
+        for s in daemon.scheduler.sent_log
+        if s.message[0] & 0xF0 == 0x90
+    ]
+
+
+def test_continue_plays_only_on_the_output_channel_and_never_late(tiny_model_dir: Path) -> None:
+    session, daemon = make_session(tiny_model_dir, Knobs(mode="continue", output_channel=3))
+    drive(session, daemon, 8 * TICKS_PER_BEAT)
+    ons = note_ons(daemon)
+    assert ons, "the model played nothing in eight beats"
+    assert {channel for _, channel, _ in ons} == {3}
+    assert daemon.scheduler.stats.late_notes == 0
+    assert daemon.scheduler.stats.dropped_notes == 0
+
+
+def test_everything_is_planned_ahead_of_playback(tiny_model_dir: Path) -> None:
+    session, daemon = make_session(tiny_model_dir, Knobs(mode="continue", output_channel=0))
+    drive(session, daemon, 4 * TICKS_PER_BEAT)
+    # one beat and a half ahead (the config's lookahead), never less than one beat
+    now_step = session.now_step()
+    assert now_step is not None
+    assert session.step >= now_step + session.spb
+
+
+def test_a_player_note_rolls_back_and_is_in_the_models_context(tiny_model_dir: Path) -> None:
+    session, daemon = make_session(tiny_model_dir, Knobs(mode="accompany", output_channel=1))
+    drive(session, daemon, 2 * TICKS_PER_BEAT, {24: [(0, 60, 100)]})
+    assert session.stats_.replans == 0  # nothing was planned before the first note
+    drive(session, daemon, 4 * TICKS_PER_BEAT, {72: [(0, 64, 90)], 90: [(0, 64, 0)]})
+    assert session.stats_.replans >= 1
+    history = [session.vocab.name(t) for t in session.engine.history()[0]]
+    assert "NOTE_ON_60" in history and "NOTE_ON_64" in history and "NOTE_OFF_64" in history
+
+
+def test_rollback_then_insert_equals_feeding_the_same_tokens_fresh(tiny_model_dir: Path) -> None:
+    session, daemon = make_session(tiny_model_dir, Knobs(mode="accompany", output_channel=1))
+    drive(session, daemon, 3 * TICKS_PER_BEAT, {12: [(0, 60, 100)], 60: [(0, 62, 100)]})
+    history = session.engine.history()[0].tolist()
+    fresh = Engine.load(tiny_model_dir, overflow="sync")
+    expected = fresh.prefill(history)
+    assert np.allclose(session.logits, expected, atol=1e-4)
+
+
+def test_player_on_the_output_channel_is_moved_to_another_part() -> None:
+    assert LiveSession.player_channel(1, output_channel=1) == 2
+    assert LiveSession.player_channel(0, output_channel=1) == 0
+
+
+def test_call_answers_after_the_phrase_from_the_next_bar(tiny_model_dir: Path) -> None:
+    knobs = Knobs(mode="call", output_channel=0, answer_bars=2)
+    session, daemon = make_session(tiny_model_dir, knobs, call_silence_beats=1.0)
+    phrase = {0: [(0, 60, 100)], 12: [(0, 60, 0), (0, 62, 100)], 30: [(0, 62, 0)]}
+    drive(session, daemon, 14 * TICKS_PER_BEAT, phrase)
+    ons = note_ons(daemon)
+    bar = 4 * TICKS_PER_BEAT
+    assert ons, "no answer"
+    # the phrase ended at tick 30 (+1 beat of silence): the answer fills bars 2 and 3 only
+    assert min(t for t, _, _ in ons) >= bar
+    assert max(t for t, _, _ in ons) < 3 * bar
+    offs = [s for s in daemon.scheduler.sent_log if s.message[0] & 0xF0 == 0x80]
+    assert len(offs) == len(ons)
+    assert max(s.tick for s in offs) <= 3 * bar
+
+
+def test_call_stops_answering_when_the_player_comes_back(tiny_model_dir: Path) -> None:
+    knobs = Knobs(mode="call", output_channel=0, answer_bars=4)
+    session, daemon = make_session(tiny_model_dir, knobs, call_silence_beats=1.0)
+    drive(session, daemon, 5 * TICKS_PER_BEAT, {0: [(0, 60, 100)], 6: [(0, 60, 0)]})
+    comeback = 5 * TICKS_PER_BEAT + 1
+    drive(session, daemon, 12 * TICKS_PER_BEAT, {comeback: [(0, 67, 100)]})
+    assert all(t <= comeback for t, _, _ in note_ons(daemon))
+    assert daemon.scheduler.sounding() == []  # the answer's notes ended at the comeback
+
+
+def test_knob_changes_apply_to_the_next_notes(tiny_model_dir: Path) -> None:
+    session, daemon = make_session(tiny_model_dir, Knobs(mode="continue", output_channel=2))
+    drive(session, daemon, 4 * TICKS_PER_BEAT)
+    daemon.control.set(output_channel=5, transpose=12)
+    changed_at = round(daemon.tick())
+    drive(session, daemon, 10 * TICKS_PER_BEAT)
+    later = [(t, c) for t, c, _ in note_ons(daemon) if t > changed_at]
+    assert later and {c for _, c in later} == {5}
+
+
+@pytest.mark.parametrize(
+    "text, pitch_classes",
+    [("C major", {0, 2, 4, 5, 7, 9, 11}), ("A minor", {9, 11, 0, 2, 4, 5, 7}), ("F#m", None)],
+)
+def test_key_names(text: str, pitch_classes: set[int] | None) -> None:
+    got = parse_key(text)
+    assert got is not None
+    if pitch_classes is not None:
+        assert got == pitch_classes
+    assert parse_key("") is None
+
+
+def test_a_knob_change_re_plans_what_was_planned_beyond_now(tiny_model_dir: Path) -> None:
+    session, daemon = make_session(tiny_model_dir, Knobs(mode="continue", output_channel=2))
+    drive(session, daemon, 4 * TICKS_PER_BEAT)
+    now_step = session.now_step()
+    assert now_step is not None and session.step > now_step  # a plan reaches beyond now
+    daemon.control.set(transpose=7)
+    replans, undone = session.stats_.replans, session.stats_.rollback_tokens
+    session.advance([], daemon.control.knobs)
+    assert session.stats_.replans == replans + 1
+    assert session.stats_.rollback_tokens > undone  # the old plan beyond now was rolled back
+
+
+def test_continue_goes_on_from_a_prompt(tiny_model_dir: Path) -> None:
+    from livegen.tokenizer import NoteEvent
+
+    prompt = [NoteEvent(0.0, 60, 90), NoteEvent(1.0, 60, 0), NoteEvent(1.0, 64, 90)]
+    prompt.append(NoteEvent(2.0, 64, 0))
+    knobs = Knobs(mode="continue", output_channel=0)
+    session, daemon = make_session(tiny_model_dir, knobs, prompt=prompt)
+    history = [session.vocab.name(t) for t in session.engine.history()[0]]
+    assert history[:2] == ["BOS", "MODE_continue"]
+    assert "NOTE_ON_60" in history and "NOTE_OFF_64" in history
+    # the prompt is context, not played: the stream's "now" is where the prompt ends
+    assert session.now_step() is not None and session.now_step() < session.step
+    start = daemon.tick()
+    drive(session, daemon, 6 * TICKS_PER_BEAT)
+    assert all(t > start for t, _, _ in note_ons(daemon))
+
+
+# ---- the plan on the piano roll -----------------------------------------------------------------
+def make_daemon_session(model: Path, knobs: Knobs) -> tuple[LiveSession, Daemon]:
+    """A real daemon (fake ports, manual clock, no threads) driving a real session."""
+    from livegen.live.serve_config import load_serve_config
+
+    from .test_daemon import FakePorts
+
+    config = load_serve_config(None, ["timing.realtime_priority=false", "timing.latency_ms=5"])
+    clock = ManualClock(bpm=120)
+    daemon = Daemon(config, Control(knobs), FakePorts(), clock, queue.SimpleQueue())  # type: ignore[arg-type]
+    session = LiveSession(Engine.load(model, overflow="sync"), seed=3)
+    daemon.performer = session
+    session.attach(daemon)
+    clock.start()
+    assert session.ready(knobs)
+    return session, daemon
+
+
+def now_beat(daemon: Daemon) -> float:
+    position = daemon.clock.position_ticks()
+    assert position is not None
+    return position / TICKS_PER_BEAT
+
+
+def unsent(daemon: Daemon) -> set[tuple[float, int, int]]:
+    """(beat, pitch, channel) of the notes the scheduler holds whose note-on has not gone out."""
+    scheduler = daemon.scheduler
+    lead = scheduler.lead_ns
+    line = daemon.clock.timeline
+    assert line is not None
+    sent_tick = line.ns_to_tick(daemon.clock.now_ns() + lead)
+    return {
+        (note.on_tick / TICKS_PER_BEAT, note.pitch, note.channel)
+        for note_id, note in scheduler._notes.items()
+        if note_id not in scheduler._started and note.on_tick > sent_tick
+    }
+
+
+def shown(daemon: Daemon) -> set[tuple[float, int, int]]:
+    return {(v.start_beat, v.pitch, v.channel) for v in daemon.control.planned}
+
+
+def test_the_plan_shows_exactly_the_scheduled_notes_not_yet_played(tiny_model_dir: Path) -> None:
+    # (the random model plays only sparsely on other channels with this seed)
+    knobs = Knobs(mode="continue", output_channel=0, transpose=5)
+    session, daemon = make_daemon_session(tiny_model_dir, knobs)
+    ever_planned: set[tuple[float, int, int]] = set()
+    checks = 0
+
+    def supervise() -> None:
+        nonlocal checks
+        daemon.supervise()
+        views = daemon.control.planned
+        assert all(v.source == "planned" and v.start_beat > now_beat(daemon) for v in views)
+        assert all(v.end_beat is not None and v.end_beat > v.start_beat for v in views)
+        assert shown(daemon) == unsent(daemon)  # transposed pitches, as they will sound
+        ever_planned.update(shown(daemon))
+        checks += bool(views)
+
+    drive(session, daemon, 8 * TICKS_PER_BEAT, after_each=supervise)
+    assert checks > 0, "nothing was ever shown as planned"
+    played = {
+        (s.tick / TICKS_PER_BEAT, s.message[1], s.message[0] & 0x0F)
+        for s in daemon.scheduler.sent_log
+        if s.message[0] & 0xF0 == 0x90
+    }
+    assert played, "the model played nothing"
+    assert played <= ever_planned  # every note was on the roll before it sounded
+    assert not played & shown(daemon)  # and left the plan once played
+
+
+def drive_until_planned(session: LiveSession, daemon: Daemon, beats: int) -> bool:
+    """Drive tick by tick until the daemon shows a plan (False if none within `beats`)."""
+    position = daemon.clock.position_ticks()
+    assert position is not None
+    for tick in range(round(position) + 1, round(position) + beats * TICKS_PER_BEAT):
+        drive(session, daemon, tick, after_each=daemon.supervise)
+        if daemon.control.planned:
+            return True
+    return False
+
+
+def test_a_player_note_drops_the_plan_after_it_and_panic_clears_it(tiny_model_dir: Path) -> None:
+    session, daemon = make_daemon_session(tiny_model_dir, Knobs(mode="accompany", output_channel=0))
+    drive(session, daemon, TICKS_PER_BEAT, {0: [(1, 60, 100)]}, after_each=daemon.supervise)
+    assert drive_until_planned(session, daemon, 8), "accompany planned nothing ahead"
+    tick = round(now_beat(daemon) * TICKS_PER_BEAT)
+    note = PlayerNote(tick, daemon.clock.now_ns(), 1, 64, 90)
+    replans = session.stats_.replans
+    session.advance([note], daemon.control.knobs)  # rolls back to now, then writes one token
+    daemon.scheduler.pump(daemon.clock.now_ns())
+    daemon.supervise()
+    assert session.stats_.replans == replans + 1
+    assert daemon.control.planned == ()  # everything planned after the note was dropped
+    assert unsent(daemon) == set()
+    assert drive_until_planned(session, daemon, 8), "nothing planned again after the re-plan"
+    daemon.control.send("panic")
+    daemon.supervise()
+    assert daemon.control.planned == ()
+    assert drive_until_planned(session, daemon, 8), "nothing planned after the panic"
+    daemon.clock.stop()
+    daemon.supervise()
+    assert daemon.control.planned == ()

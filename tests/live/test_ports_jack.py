@@ -1,0 +1,100 @@
+"""Ports through a real JACK server: virtual ports, names, errors, a port that vanishes."""
+
+from __future__ import annotations
+
+import queue
+import time
+
+import pytest
+import rtmidi
+
+from livegen.errors import PortError
+from livegen.live.jackserver import JackServer
+from livegen.live.ports import InputItem, find_port, list_ports, open_ports
+
+pytestmark = pytest.mark.jack
+
+
+def _wait_for(predicate, timeout_s: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_find_port_exact_then_unique_substring() -> None:
+    names = ["IAC Bus 1", "IAC Bus 10", "Midi Through"]
+    assert find_port(names, "IAC Bus 1", "input") == 0
+    assert find_port(names, "Through", "input") == 2
+    assert find_port(names, "midi thr", "input") == 2
+    with pytest.raises(PortError, match="'IAC Bus 3' not found; available: 'IAC Bus 1'"):
+        find_port(names, "IAC Bus 3", "input")
+    with pytest.raises(PortError, match="ambiguous"):
+        find_port(names, "IAC", "output")
+
+
+def test_virtual_ports_appear_and_carry_clock_messages(jack_server: JackServer) -> None:
+    sink: queue.SimpleQueue[InputItem] = queue.SimpleQueue()
+    pair = open_ports(sink, backend="jack", virtual="lgvirt")
+    try:
+        inputs, outputs = list_ports("jack")
+        assert "lgvirt:in" in outputs  # our input is where other clients send to
+        assert any(name.startswith("lgvirt") and name.endswith(":out") for name in inputs)
+        sender = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="tester")
+        sender.open_port(find_port(sender.get_ports(), "lgvirt:in", "output"))
+        for message in ([0xFA], [0xF8], [0x90, 60, 100], [0xF0, 1, 2, 0xF7], [0xFE]):
+            sender.send_message(message)
+        got: list[tuple[int, ...]] = []
+        _wait_for(lambda: got.extend(m for _, m in _drain(sink)) or len(got) >= 3)
+        assert got == [(0xFA,), (0xF8,), (0x90, 60, 100)]  # SysEx and active sensing ignored
+        sender.delete()
+    finally:
+        pair.close()
+
+
+def _drain(sink: queue.SimpleQueue[InputItem]) -> list[InputItem]:
+    items = []
+    while True:
+        try:
+            items.append(sink.get_nowait())
+        except queue.Empty:
+            return items
+
+
+def test_unknown_port_name_lists_the_ports(jack_server: JackServer) -> None:
+    sink: queue.SimpleQueue[InputItem] = queue.SimpleQueue()
+    with pytest.raises(PortError, match="'no such port' not found; available:"):
+        open_ports(sink, backend="jack", port="no such port")
+
+
+def test_unknown_backend_names_the_choices() -> None:
+    with pytest.raises(PortError, match="choose from auto, alsa, jack"):
+        list_ports("oss")
+
+
+def test_a_vanished_port_is_reconnected_when_it_returns(jack_server: JackServer) -> None:
+    def player() -> rtmidi.MidiOut:
+        out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="lgplayer")
+        out.open_virtual_port("keys")
+        return out
+
+    keys = player()
+    sink: queue.SimpleQueue[InputItem] = queue.SimpleQueue()
+    pair = open_ports(sink, backend="jack", in_port="lgplayer:keys", out_port=None)
+    try:
+        keys.send_message([0x90, 60, 100])
+        assert _wait_for(lambda: not sink.empty())
+        keys.delete()  # the keyboard is unplugged
+        assert _wait_for(lambda: not pair.input.check())
+        keys = player()  # ... and plugged back in
+        assert _wait_for(pair.input.check)
+        assert pair.input.state.reconnects == 1
+        _drain(sink)
+        keys.send_message([0x90, 62, 100])
+        assert _wait_for(lambda: not sink.empty())
+        assert sink.get_nowait()[1] == (0x90, 62, 100)
+    finally:
+        keys.delete()
+        pair.close()

@@ -1,0 +1,354 @@
+"""`livegen serve` as a subprocess through a real JACK server (dummy driver).
+
+A peer client plays into the daemon's virtual `in` port and records its `out` port.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+from pathlib import Path
+
+import mido
+import pytest
+
+from livegen.live.jackserver import JackServer
+
+from .jack_peer import ClockSender, Peer, balance, start_serve, stop_serve, wait_until
+
+pytestmark = [pytest.mark.jack, pytest.mark.slow]
+
+
+@pytest.fixture
+def peer(jack_server: JackServer, request: pytest.FixtureRequest):
+    p = Peer(f"peer{abs(hash(request.node.name)) % 10_000}")
+    yield p
+    p.close()
+
+
+def _log(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def test_sigterm_ends_every_note_and_writes_the_recording(
+    jack_server: JackServer, peer: Peer, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    record = tmp_path / "jam.mid"
+    log = tmp_path / "serve.log"
+    process = start_serve(
+        jack_server,
+        [
+            "--virtual",
+            "lgterm",
+            "--model",
+            str(tiny_model_dir),
+            "--mode",
+            "continue",
+            "--set",
+            "output_channel=0",
+            "--record",
+            str(record),
+            "--bpm",
+            "200",
+        ],
+        log,
+    )
+    try:
+        peer.connect("lgterm")
+        assert wait_until(lambda: len(peer.note_ons()) >= 4, 30), _log(log)
+    finally:
+        code = stop_serve(process, signal.SIGTERM)
+    assert code == 0, _log(log)
+    assert wait_until(lambda: any(r.message == (0xB0, 123, 0) for r in peer.received), 2)
+    assert balance(peer.received) == {}, "a note was left sounding"
+    cc = [i for i, r in enumerate(peer.received) if r.message[0] & 0xF0 == 0xB0]
+    notes = [i for i, r in enumerate(peer.received) if r.message[0] & 0xF0 in (0x80, 0x90)]
+    assert max(notes) < min(cc), "CC123 must come after the last note-off"
+    midi = mido.MidiFile(record)
+    recorded = [m for t in midi.tracks for m in t if m.type == "note_on" and m.velocity]
+    assert len(recorded) >= 4
+
+
+def test_sigint_exits_zero_too(
+    jack_server: JackServer, peer: Peer, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "serve.log"
+    process = start_serve(
+        jack_server, ["--virtual", "lgint", "--model", str(tiny_model_dir), "--mode", "call"], log
+    )
+    try:
+        peer.connect("lgint")
+    finally:
+        code = stop_serve(process, signal.SIGINT)
+    assert code == 0, _log(log)
+
+
+def test_call_and_response_under_external_clock(
+    jack_server: JackServer, peer: Peer, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "serve.log"
+    process = start_serve(
+        jack_server,
+        [
+            "--virtual",
+            "lgcall",
+            "--model",
+            str(tiny_model_dir),
+            "--mode",
+            "call",
+            "--clock",
+            "external",
+            "--set",
+            "output_channel=0",
+            "--set",
+            "answer_bars=1",
+        ],
+        log,
+    )
+    clock = ClockSender(peer, bpm=150)
+    try:
+        peer.connect("lgcall")
+        clock.start()
+        beat_ns = 24 * clock.period_ns
+        # a phrase in bar 1, then silence
+        for beat, pitch in ((1, 60), (1.5, 62), (2, 64)):
+            wait_until(
+                lambda b=beat: __import__("time").monotonic_ns() >= clock.start_ns + b * beat_ns,
+                10,
+                0.001,
+            )
+            peer.send(0x90, pitch, 100)
+            wait_until(
+                lambda b=beat: (
+                    __import__("time").monotonic_ns() >= clock.start_ns + (b + 0.25) * beat_ns
+                ),
+                10,
+                0.001,
+            )
+            peer.send(0x80, pitch, 0)
+        assert wait_until(lambda: len(peer.note_ons()) >= 1, 10), _log(log)
+        wait_until(lambda: False, 2 * 4 * beat_ns / 1e9)  # let the answer finish
+        clock.stop()  # transport stop: all notes off on the channels used
+        assert wait_until(lambda: any(r.message == (0xB0, 123, 0) for r in peer.received), 2)
+    finally:
+        code = stop_serve(process)
+    assert code == 0, _log(log)
+    ons = peer.note_ons()
+    bar_ns = 4 * beat_ns
+    first = min(r.t_ns for r in ons) - clock.start_ns
+    last = max(r.t_ns for r in ons) - clock.start_ns
+    # phrase over at beat 2.25 + 1 beat of silence: the answer is bar 2 (one bar), on the grid
+    assert first >= bar_ns - 0.03e9, f"answer began at {first / beat_ns:.2f} beats"
+    assert last < 2 * bar_ns + 0.03e9, f"answer ran to {last / beat_ns:.2f} beats"
+    assert balance(peer.received) == {}
+
+
+def test_virtual_name_is_one_jack_client_with_ports_in_and_out(
+    jack_server: JackServer, peer: Peer, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import time
+
+    import rtmidi
+
+    log = tmp_path / "serve.log"
+    process = start_serve(
+        jack_server,
+        [
+            "--virtual",
+            "lgone",
+            "--backend",
+            "jack",
+            "--model",
+            str(tiny_model_dir),
+            "--mode",
+            "accompany",
+            "--set",
+            "output_channel=3",
+            "--bpm",
+            "180",
+        ],
+        log,
+    )
+    lister = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="lglister")
+    try:
+        assert wait_until(lambda: "serving" in _log(log), 30), _log(log)
+        ours = sorted(
+            {
+                name
+                for name in [*lister.get_ports(), *peer.out.get_ports()]
+                if name.split(":")[0].startswith("lgone")
+            }
+        )
+        assert ours == ["lgone:in", "lgone:out"], ours  # one client, no lgone-01
+        peer.connect("lgone")
+        time.sleep(0.3)
+        for i in range(24):
+            pitch = 60 + (i * 7) % 12
+            peer.send(0x90, pitch, 90)
+            time.sleep(0.08)
+            peer.send(0x80, pitch, 0)
+            time.sleep(0.04)
+        assert wait_until(lambda: len(peer.note_ons()) >= 1, 5), _log(log)
+    finally:
+        lister.delete()
+        code = stop_serve(process)
+    assert code == 0, _log(log)
+    channels = {r.message[0] & 0x0F for r in peer.received if r.message[0] & 0xF0 in (0x80, 0x90)}
+    assert channels == {3}
+    assert balance(peer.received) == {}
+    assert "Traceback" not in _log(log)
+
+
+def test_accompany_plays_on_its_own_channel_while_the_player_plays(
+    jack_server: JackServer, peer: Peer, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "serve.log"
+    process = start_serve(
+        jack_server,
+        [
+            "--virtual",
+            "lgacc",
+            "--model",
+            str(tiny_model_dir),
+            "--mode",
+            "accompany",
+            "--set",
+            "output_channel=2",
+            "--bpm",
+            "180",
+        ],
+        log,
+    )
+    import time
+
+    try:
+        peer.connect("lgacc")
+        time.sleep(0.3)
+        for i in range(24):
+            pitch = 60 + (i * 5) % 12
+            peer.send(0x90, pitch, 90)
+            time.sleep(0.08)
+            peer.send(0x80, pitch, 0)
+            time.sleep(0.04)
+        assert wait_until(lambda: len(peer.note_ons()) >= 1, 5), _log(log)
+    finally:
+        code = stop_serve(process)
+    assert code == 0, _log(log)
+    channels = {r.message[0] & 0x0F for r in peer.received if r.message[0] & 0xF0 in (0x80, 0x90)}
+    assert channels == {2}
+    assert balance(peer.received) == {}
+
+
+def test_fuzzed_input_floods_are_survived(
+    jack_server: JackServer, peer: Peer, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import time
+
+    log = tmp_path / "serve.log"
+    process = start_serve(
+        jack_server,
+        [
+            "--virtual",
+            "lgfuzz",
+            "--model",
+            str(tiny_model_dir),
+            "--mode",
+            "accompany",
+            "--set",
+            "output_channel=1",
+        ],
+        log,
+    )
+    rng = random.Random(7)
+    try:
+        peer.connect("lgfuzz")
+        sent = 0
+        start = time.monotonic()
+        while time.monotonic() - start < 2.0:  # ~10,000 messages per second for two seconds
+            for _ in range(100):
+                kind = rng.random()
+                if kind < 0.4:
+                    peer.send(0x90 | rng.randrange(16), rng.randrange(128), rng.randrange(128))
+                elif kind < 0.5:
+                    peer.send(
+                        0xF0, *[rng.randrange(128) for _ in range(rng.randrange(1, 30))], 0xF7
+                    )
+                elif kind < 0.7:
+                    peer.send(*[rng.randrange(256) for _ in range(rng.randrange(1, 4))])
+                elif kind < 0.8:
+                    peer.send(rng.choice([0xF8, 0xFA, 0xFC, 0xFB, 0xFE, 0xFF]))
+                else:
+                    peer.send(0xB0 | rng.randrange(16), rng.randrange(128), rng.randrange(128))
+                sent += 1
+            time.sleep(0.01)
+        assert process.poll() is None, _log(log)
+        time.sleep(1.0)
+        assert process.poll() is None, _log(log)
+    finally:
+        code = stop_serve(process)
+    assert sent >= 10_000
+    assert code == 0, _log(log)
+    assert "Traceback" not in _log(log)
+    assert balance(peer.received) == {}
+
+
+def test_a_vanished_input_port_is_reconnected(
+    jack_server: JackServer, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import time
+
+    import rtmidi
+
+    def keyboard() -> rtmidi.MidiOut:
+        out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="lgkeys")
+        out.open_virtual_port("keys")
+        return out
+
+    keys = keyboard()
+    log = tmp_path / "serve.log"
+    process = start_serve(
+        jack_server,
+        ["--in-port", "lgkeys:keys", "--model", str(tiny_model_dir), "--mode", "accompany"],
+        log,
+    )
+    try:
+        assert wait_until(lambda: "serving" in _log(log), 30), _log(log)
+        keys.delete()
+        assert wait_until(lambda: "vanished" in _log(log), 5), _log(log)
+        time.sleep(0.3)
+        keys = keyboard()
+        assert wait_until(lambda: "reconnected" in _log(log), 5), _log(log)
+        assert process.poll() is None
+    finally:
+        code = stop_serve(process)
+        keys.delete()
+    assert code == 0, _log(log)
+
+
+def test_an_unloadable_model_is_one_clear_error(jack_server: JackServer, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "livegen",
+            "serve",
+            "--headless",
+            "--virtual",
+            "lgbad",
+            "--model",
+            str(broken),
+        ],
+        capture_output=True,
+        text=True,
+        env=jack_server.env,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "broken" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
