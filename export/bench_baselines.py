@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from livegen.train.model import KVCache, ModelConfig, Transformer
 
-from livegen.bench.engine_bench import CONTEXTS, percentiles, reachable, time_calls
+from livegen.bench.engine_bench import CONTEXTS, ms_percentiles, reachable, time_calls
 from livegen.inference.model_dir import read_model_dir
 
 
@@ -48,7 +48,7 @@ def torch_baselines(
             ctx = reachable(ctx_name, info.context)
             window = ids[:, : ctx + 1]
             model(window)  # warm-up
-            recompute[str(ctx_name)] = percentiles(
+            recompute[str(ctx_name)] = ms_percentiles(
                 time_calls(lambda w=window: model(w), max(5, repeats // 20))
             )
             cache = KVCache(model)
@@ -60,7 +60,7 @@ def torch_baselines(
                 cache.feed(token)
 
             time_calls(one, 10)
-            kv[str(ctx_name)] = percentiles(time_calls(one, repeats))
+            kv[str(ctx_name)] = ms_percentiles(time_calls(one, repeats))
     baselines = {"torch_recompute": {"decode_ms": recompute}, "torch_kv_cache": {"decode_ms": kv}}
     return baselines, weights
 

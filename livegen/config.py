@@ -138,3 +138,17 @@ def write_atomic(path: str | Path, data: bytes | str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     tmp.replace(path)
+
+
+def parse_set(item: str, example: str) -> tuple[str, Any]:
+    """One `--set KEY=VALUE` item: the key and the value read as TOML (a bare word is a string,
+    so `--set key_lock=A minor` works). `example` goes into the error message."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected {example}")
+    text = text.strip()
+    try:
+        return key, tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key, text

@@ -109,18 +109,18 @@ class EngineModel:
         return np.asarray(nll), np.asarray(hits, dtype=bool)
 
     def generate(self, prompt: list[int], n_tokens: int, vocab: Vocab, seed: int) -> list[int]:
+        from livegen.inference.sampler import Sampler, SamplingParams
         from livegen.tokenizer import Grammar
 
-        from .samples import sample_token
-
         grammar = Grammar(vocab)
-        rng = np.random.default_rng(seed)
+        sampler = Sampler(seed)
+        params = SamplingParams(temperature=1.0, top_p=0.95)
         self.engine.reset()
         logits = self.engine.prefill(prompt)
         out: list[int] = []
         prev = prompt[-1]
         while len(out) < n_tokens:
-            token = sample_token(logits, grammar.mask_after(prev), 1.0, 0.95, rng)
+            token = sampler.sample(logits, params, grammar.mask_after(prev))
             out.append(token)
             if token == vocab.eos:
                 break

@@ -1,4 +1,4 @@
-"""Sampling from a torch model (KV cache, grammar mask, temperature/top-p) and writing MIDI.
+"""Sampling from a torch model (KV cache, grammar mask, the runtime's sampler) and writing MIDI.
 
 Used for the sample files of a training run and the continuations of `livegen eval`; the live
 path samples through onnxruntime instead (livegen.inference.engine, livegen.inference.sampler).
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from livegen.inference.sampler import Sampler, SamplingParams
 from livegen.tokenizer import Grammar, TokenizerConfig, Vocab, decode_tokens
 
 from .model import KVCache, Transformer
@@ -36,7 +36,8 @@ def generate(
     model.eval()
     device = next(model.parameters()).device
     grammar = Grammar(vocab)
-    generator = np.random.default_rng(seed)
+    sampler = Sampler(seed)
+    params = SamplingParams(temperature=temperature, top_p=top_p)
     context = model.config.context
     prompt = list(prompt)[-(context - 1) :]
     cache = KVCache(model)
@@ -44,9 +45,8 @@ def generate(
     out: list[int] = []
     prev = prompt[-1]
     while len(out) < n_tokens and cache.position < context:
-        token = sample_token(
-            logits.float().cpu().numpy(), grammar.mask_after(prev), temperature, top_p, generator
-        )
+        scores = logits.float().cpu().numpy()
+        token = sampler.sample(scores, params, grammar.mask_after(prev)[: scores.size])
         out.append(token)
         prev = token
         if stop_at_eos and token == vocab.eos:
@@ -56,29 +56,6 @@ def generate(
         logits = cache.feed(torch.tensor([[token]], device=device))[0, -1]
     model.train(was_training)
     return out
-
-
-def sample_token(
-    logits: np.ndarray,
-    mask: np.ndarray,
-    temperature: float,
-    top_p: float,
-    rng: np.random.Generator,
-) -> int:
-    """One token from masked logits with temperature and nucleus (top-p) filtering."""
-    logits = np.where(mask[: logits.size], logits.astype(np.float64), -np.inf)
-    if temperature <= 0:
-        return int(np.argmax(logits))
-    logits = logits / temperature
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
-    if top_p < 1.0:
-        order = np.argsort(-probs)
-        keep = np.cumsum(probs[order]) - probs[order] < top_p
-        filtered = np.zeros_like(probs)
-        filtered[order[keep]] = probs[order[keep]]
-        probs = filtered / filtered.sum()
-    return int(rng.choice(probs.size, p=probs))
 
 
 def write_sample(

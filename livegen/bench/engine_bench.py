@@ -35,6 +35,7 @@ import numpy as np
 from livegen.inference.engine import Engine
 from livegen.inference.model_dir import DEFAULT_MODEL_DIR, read_model_dir
 from livegen.machine import cpu_info
+from livegen.percentiles import percentiles
 
 CONTEXTS = (64, 256, 512, 1000)
 GOALS = {
@@ -84,13 +85,9 @@ print(json.dumps({
 """
 
 
-def percentiles(samples_ns: list[int]) -> dict[str, float]:
-    ms = np.asarray(samples_ns, dtype=np.float64) / 1e6
-    return {
-        "p50": float(np.percentile(ms, 50)),
-        "p90": float(np.percentile(ms, 90)),
-        "p99": float(np.percentile(ms, 99)),
-    }
+def ms_percentiles(samples_ns: list[int]) -> dict[str, float]:
+    """p50/p90/p99 in ms of timings in ns (the shape of every `decode_ms` entry)."""
+    return percentiles(np.asarray(samples_ns, dtype=np.float64) / 1e6, (50, 90, 99))
 
 
 def time_calls(fn: Callable[[], Any], repeats: int) -> list[int]:
@@ -117,7 +114,7 @@ def engine_decode(
             engine.step(token)
 
         time_calls(one, 10)  # warm-up
-        result[str(ctx)] = {**percentiles(time_calls(one, repeats)), "context": at}
+        result[str(ctx)] = {**ms_percentiles(time_calls(one, repeats)), "context": at}
     return result
 
 
@@ -154,7 +151,7 @@ def growing_past_decode(engine: Engine, seq: np.ndarray, repeats: int) -> dict[s
             np.concatenate([feeds[f"past_v_{i}"], new_v[i]])
 
     time_calls(one, 10)
-    return percentiles(time_calls(one, repeats))
+    return ms_percentiles(time_calls(one, repeats))
 
 
 def sustained_tokens_per_s(engine: Engine, seq: np.ndarray, count: int = 500) -> float:
@@ -240,7 +237,9 @@ def run_bench(
             say("portable graph: prefix-view cache vs a growing past, at context 512")
             layouts.update(compare_portable_layouts(portable, threads, seq, repeats))
         engine.reset()
-        prefill = percentiles(time_calls(lambda: (engine.reset(), engine.prefill(seq[:256])), 20))
+        prefill = ms_percentiles(
+            time_calls(lambda: (engine.reset(), engine.prefill(seq[:256])), 20)
+        )
         say("sustained tokens/s")
         tokens_per_s = sustained_tokens_per_s(engine, seq)
         say("runtime-only subprocess: RSS and cold start")

@@ -34,6 +34,8 @@ from livegen.live.jackserver import JackServer, start_dummy_server
 from livegen.live.ports import find_port
 from livegen.live.realtime import DutyCycle, inference_thread_priority, raise_thread_priority
 from livegen.machine import cpu_info
+from livegen.music.midi import CLOCK, NOTE_OFF, NOTE_ON, START, STOP, is_note_on
+from livegen.percentiles import summary
 
 CLIENT = "lgbench"
 
@@ -50,18 +52,6 @@ class LiveBenchOptions:
     # an already running server to use instead of a private one (tests: libjack cannot talk to
     # two servers from one process)
     server: str | None = None
-
-
-def _percentiles(values: list[float] | np.ndarray) -> dict[str, float]:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.size == 0:
-        return {"n": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
-    return {
-        "n": int(arr.size),
-        "p50": float(np.percentile(arr, 50)),
-        "p99": float(np.percentile(arr, 99)),
-        "max": float(arr.max()),
-    }
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -106,7 +96,7 @@ class _Daw:
     def play(self, seconds: float) -> None:
         """Clock ticks on absolute deadlines; a 16th-note line from the second bar on."""
         raise_thread_priority()
-        self.out.send_message([0xFA])
+        self.out.send_message([START])
         start = time.monotonic_ns() + 5_000_000
         total = int(seconds * 1e9 / self.period_ns)
         pitches = [60, 64, 67, 72, 67, 64]
@@ -114,17 +104,17 @@ class _Daw:
             deadline = start + round(n * self.period_ns)
             while (wait := deadline - time.monotonic_ns()) > 0:
                 time.sleep(wait / 1e9 - 0.0002 if wait > 300_000 else 0)
-            self.out.send_message([0xF8])
+            self.out.send_message([CLOCK])
             self.tick_ns.append(deadline)
             self.send_late_ns.append(time.monotonic_ns() - deadline)
             if n >= 96 and n % 6 == 0:  # 16ths after one bar of clock
                 pitch = pitches[(n // 6) % len(pitches)]
-                self.out.send_message([0x90, pitch, 90])
+                self.out.send_message([NOTE_ON, pitch, 90])
                 self.player_ns.append(time.monotonic_ns())
             elif n >= 96 and n % 6 == 3:
                 pitch = pitches[(n // 6) % len(pitches)]
-                self.out.send_message([0x80, pitch, 0])
-        self.out.send_message([0xFC])
+                self.out.send_message([NOTE_OFF, pitch, 0])
+        self.out.send_message([STOP])
 
     def close(self) -> None:
         self.inp.cancel_callback()
@@ -202,8 +192,8 @@ def gil_probe(model: str, seconds: float) -> dict[str, object]:
     stop.set()
     worker.join()
     return {
-        "idle_lateness_ms": _percentiles(idle),
-        "decoding_lateness_ms": _percentiles(busy),
+        "idle_lateness_ms": summary(idle),
+        "decoding_lateness_ms": summary(busy),
         "decode_steps": steps[0],
         "switch_interval_ms": sys.getswitchinterval() * 1e3,
     }
@@ -249,11 +239,7 @@ def run_live_bench(options: LiveBenchOptions, echo=print) -> dict[str, object]:
             raise LivegenError(f"the daemon exited with {code}: {tail}")
         daemon = json.loads(stats_path.read_text())
         arrivals = arrival_times_ns(daw.received)
-        onsets = [
-            t
-            for t, (_, _, m) in zip(arrivals, daw.received, strict=True)
-            if len(m) == 3 and m[0] & 0xF0 == 0x90 and m[2]
-        ]
+        onsets = [t for t, (_, _, m) in zip(arrivals, daw.received, strict=True) if is_note_on(m)]
         offsets = onset_offsets_ms(daw.tick_ns, onsets)
         cpu = None
         if cpu_start is not None and cpu_end is not None:
@@ -266,10 +252,10 @@ def run_live_bench(options: LiveBenchOptions, echo=print) -> dict[str, object]:
             "seconds": options.seconds,
             "player_notes": len(daw.player_ns),
             "generated_onsets": len(onsets),
-            "onset_offset_ms": _percentiles(np.abs(offsets)),
+            "onset_offset_ms": summary(np.abs(offsets)),
             "onset_offset_signed_mean_ms": float(offsets.mean()) if offsets.size else 0.0,
             "onset_offsets_signed_ms": [round(float(v), 3) for v in offsets],
-            "daw_clock_send_late_ms": _percentiles(np.asarray(daw.send_late_ns) / 1e6),
+            "daw_clock_send_late_ms": summary(np.asarray(daw.send_late_ns) / 1e6),
             "sixteenth_at_bpm_ms": 60e3 / options.bpm / 4,
             "daemon": daemon,
             "daemon_cpu_percent_of_one_core": cpu,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from livegen.live.control import MODES
+from livegen.live.knobs import MODES
 from livegen.live.ports import BACKEND_CHOICES
 
 

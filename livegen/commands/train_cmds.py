@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import tomllib
 
 import click
 
+from livegen.config import parse_set
 from livegen.errors import ConfigError
 
 
@@ -14,16 +14,12 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, object]:
     """`--set optim.max_steps=10` pairs; values are TOML (strings may be bare words)."""
     overrides: dict[str, object] = {}
     for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep or "." not in key:
+        key, value = parse_set(item, "SECTION.KEY=VALUE, e.g. optim.max_steps=10")
+        if "." not in key:
             raise ConfigError(
                 f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. optim.max_steps=10"
             )
-        try:
-            value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        overrides[key.strip()] = value
+        overrides[key] = value
     return overrides
 
 

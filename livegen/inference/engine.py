@@ -17,6 +17,8 @@ window restarts at position 0, unlike an attention-sink cache, which needs relat
 
 Positions are absolute over the whole session (`position` keeps growing past `context`), so
 the daemon's bookkeeping of where it may roll back to survives a slide.
+
+Long because the three cache layouts' runners and the overflow worker share one cache protocol.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import onnxruntime as ort
 
 from livegen.errors import DeviceError, ModelLoadError
 from livegen.inference.model_dir import ModelInfo, read_model_dir
+from livegen.percentiles import percentiles
 
 DEVICES = ("cpu", "cuda", "auto")
 OVERFLOW = ("background", "sync")
@@ -325,8 +328,7 @@ class Engine:
         """Recent decode cost; safe to read from another thread (e.g. the TUI)."""
         # list() copies in one C call, so another thread's step cannot mutate it midway
         recent = np.array(list(self._step_ns), dtype=np.float64) / 1e6
-        p50 = float(np.median(recent)) if recent.size else 0.0
-        p99 = float(np.percentile(recent, 99)) if recent.size else 0.0
+        p50, p99 = percentiles(recent).values()
         return EngineStats(
             ms_per_token=p50,
             p99_ms=p99,

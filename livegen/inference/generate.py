@@ -22,7 +22,6 @@ from livegen.tokenizer import (
     Note,
     StreamingDecoder,
     TokenizerConfig,
-    TokenKind,
     Vocab,
     encode_notes,
     events_to_notes,
@@ -202,9 +201,3 @@ def generate_midi(
         write_midi(notes, path, tempo_bpm=tempo_bpm)
         results.append(GenerateResult(tokens, notes, len(prompt_notes), reason, path))
     return results
-
-
-def note_count(tokens: list[int], vocab: Vocab) -> int:
-    return int(
-        np.count_nonzero(vocab.kinds[np.asarray(tokens, dtype=np.int64)] == TokenKind.NOTE_ON)
-    )

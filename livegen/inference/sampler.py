@@ -17,11 +17,8 @@ from typing import Protocol
 import numpy as np
 
 from livegen.errors import ConfigError
+from livegen.music.keys import key_pitch_classes, parse_key
 from livegen.tokenizer.vocab import DRUM_CHANNEL, TokenKind, Vocab
-
-NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-# the minor scale also allows the raised 7th (harmonic minor), which tonal music uses constantly
-SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10, 11)}
 
 
 class SamplingKnobs(Protocol):
@@ -91,7 +88,7 @@ class Constraints:
 
     pitch_low: int = 0
     pitch_high: int = 127
-    key: str = ""  # "" = off, else e.g. "C major", "F# minor", "Bb major"
+    key: str = ""  # "" = off, else e.g. "C major", "F# minor", "Bb" (livegen.music.keys)
     channels: tuple[int, ...] = ()  # allowed 0-based channels; () = all
     max_polyphony: int = 0  # notes sounding at once; 0 = off
     max_notes_per_beat: float = 0.0  # onsets within the last beat; 0 = off
@@ -101,28 +98,11 @@ class Constraints:
             raise ConfigError(f"pitch range {self.pitch_low}..{self.pitch_high} not in 0..127")
         if any(not 0 <= c <= 15 for c in self.channels):
             raise ConfigError(f"channels {list(self.channels)} must be in 0..15")
-        if self.key:
-            key_pitch_classes(self.key)  # raises on a bad name
+        parse_key(self.key)  # raises on a bad name
 
     @property
     def active(self) -> bool:
         return self != Constraints()
-
-
-def key_pitch_classes(key: str) -> frozenset[int]:
-    """ "C major" -> {0, 2, 4, 5, 7, 9, 11}; accepts sharps/flats and "maj"/"min"/"m" forms."""
-    words = key.split()
-    if len(words) == 1 and len(key) > 1 and key.endswith("m"):
-        words = [key[:-1], "minor"]  # "Am", as the tokenizer's KEY names write it
-    elif len(words) == 1:
-        words.append("major")
-    tonic = words[0]
-    mode = {"maj": "major", "min": "minor"}.get(words[-1].lower(), words[-1].lower())
-    base = NOTE_NAMES.get(tonic[:1].upper())
-    if base is None or mode not in SCALES or len(words) != 2 or tonic[1:] not in ("", "#", "b"):
-        raise ConfigError(f"key {key!r} not understood; use e.g. 'C major', 'F# minor', 'Bb'")
-    shift = {"": 0, "#": 1, "b": -1}[tonic[1:]]
-    return frozenset((base + shift + step) % 12 for step in SCALES[mode])
 
 
 class MusicState:
@@ -170,9 +150,9 @@ class ConstraintMasks:
         pitched_ok &= ~self.note_on | (
             (args >= constraints.pitch_low) & (args <= constraints.pitch_high)
         )
-        if constraints.key:
-            classes = np.array(sorted(key_pitch_classes(constraints.key)))
-            pitched_ok &= ~self.note_on | np.isin(args % 12, classes)
+        classes = key_pitch_classes(constraints.key)
+        if classes is not None:
+            pitched_ok &= ~self.note_on | np.isin(args % 12, sorted(classes))
         self.pitched_ok = pitched_ok
         self.channel_ok = np.ones(vocab.size, dtype=bool)
         if constraints.channels:

@@ -15,16 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from livegen.music.midi import CLOCK, CONTINUE, SONG_POSITION, START, STOP
+
 TICKS_PER_BEAT = 24
 NS_PER_S = 1_000_000_000
 NS_PER_MIN = 60 * NS_PER_S
 
-# MIDI system real-time and common bytes the follower understands.
-CLOCK = 0xF8
-START = 0xFA
-CONTINUE = 0xFB
-STOP = 0xFC
-SONG_POSITION = 0xF2
 TICKS_PER_SPP_UNIT = 6  # a Song Position Pointer unit is a sixteenth note = 6 MIDI clocks
 
 # Transport events clocks announce to listeners.

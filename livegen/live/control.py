@@ -14,75 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from livegen.errors import ConfigError
+from livegen.live.knobs import CC_RANGES, KNOB_NAMES, Knobs, cc_to_value
 
-Mode = Literal["call", "accompany", "continue"]
-MODES: tuple[str, ...] = ("call", "accompany", "continue")
 NoteSource = Literal["player", "model", "planned"]
-
-
-@dataclass(frozen=True)
-class Knobs:
-    """Everything a musician may turn while playing; applied by the daemon within one beat."""
-
-    temperature: float = 0.9
-    top_k: int = 0  # 0 = off
-    top_p: float = 0.95
-    mode: str = "accompany"
-    answer_bars: int = 2
-    density: float = 1.0  # scales the note-density constraint; 1.0 = as the model likes
-    velocity_scale: float = 1.0
-    transpose: int = 0  # semitones applied to generated notes
-    key_lock: str = ""  # "" = off, else e.g. "C major", "A minor"
-    output_channel: int = 1  # 0-based MIDI channel of the generated part
-    bpm: float = 120.0  # internal clock only
-    model: str = "default"
-
-    def __post_init__(self) -> None:
-        problems = []
-        if not 0.05 <= self.temperature <= 3.0:
-            problems.append(f"temperature {self.temperature} not in 0.05..3.0")
-        if not 0 <= self.top_k <= 1000:
-            problems.append(f"top_k {self.top_k} not in 0..1000")
-        if not 0.0 < self.top_p <= 1.0:
-            problems.append(f"top_p {self.top_p} not in (0, 1]")
-        if self.mode not in MODES:
-            problems.append(f"mode {self.mode!r} not one of {', '.join(MODES)}")
-        if not 1 <= self.answer_bars <= 64:
-            problems.append(f"answer_bars {self.answer_bars} not in 1..64")
-        if not 0.0 <= self.density <= 4.0:
-            problems.append(f"density {self.density} not in 0..4")
-        if not 0.0 <= self.velocity_scale <= 2.0:
-            problems.append(f"velocity_scale {self.velocity_scale} not in 0..2")
-        if not -24 <= self.transpose <= 24:
-            problems.append(f"transpose {self.transpose} not in -24..24")
-        if not 0 <= self.output_channel <= 15:
-            problems.append(f"output_channel {self.output_channel} not in 0..15")
-        if not 20.0 <= self.bpm <= 400.0:
-            problems.append(f"bpm {self.bpm} not in 20..400")
-        if problems:
-            raise ConfigError("; ".join(problems))
-
-
-# Knob ranges a 0..127 controller sweeps (temperature 0.1-2.0 as in Magenta's MIDI interface).
-CC_RANGES: dict[str, tuple[float, float]] = {
-    "temperature": (0.1, 2.0),
-    "top_k": (0, 100),
-    "top_p": (0.5, 1.0),
-    "answer_bars": (1, 16),
-    "density": (0.0, 2.0),
-    "velocity_scale": (0.2, 1.6),
-    "transpose": (-12, 12),
-    "output_channel": (0, 15),
-    "bpm": (40.0, 240.0),
-}
-_INT_KNOBS = {"top_k", "answer_bars", "transpose", "output_channel"}
-
-
-def cc_to_value(knob: str, cc_value: int) -> float | int:
-    """Map a controller value 0..127 onto a knob's range (ints are rounded)."""
-    low, high = CC_RANGES[knob]
-    value = low + (high - low) * max(0, min(127, cc_value)) / 127
-    return round(value) if knob in _INT_KNOBS else value
 
 
 @dataclass(frozen=True)
@@ -148,9 +82,9 @@ class Control:
 
     def set(self, **changes: Any) -> Knobs:
         """Validate and apply knob changes with one reference swap; returns the new knobs."""
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(Knobs)})
+        unknown = sorted(set(changes) - set(KNOB_NAMES))
         if unknown:
-            valid = ", ".join(f.name for f in dataclasses.fields(Knobs))
+            valid = ", ".join(KNOB_NAMES)
             raise ConfigError(f"unknown knob {unknown[0]!r}; valid knobs: {valid}")
         new = dataclasses.replace(self._knobs, **changes)
         self._knobs = new

@@ -17,52 +17,25 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
 from livegen.config import write_atomic
 from livegen.live.clock import TICKS_PER_BEAT, Clock, InternalClock, MidiClockFollower
+from livegen.live.context import Performer, PlayerNote, SessionContext
 from livegen.live.control import Control, NoteView
-from livegen.live.midi_in import ControlIn, MidiByteParser, NoteIn, classify
+from livegen.live.midi_in import MidiByteParser
 from livegen.live.ports import InputItem, PortPair
 from livegen.live.realtime import PRIORITY_HINT, inference_thread_priority, raise_thread_priority
 from livegen.live.recorder import MODEL, PLAYER, Recorder
-from livegen.live.scheduler import NOTE_ON, Scheduler
+from livegen.live.scheduler import Scheduler
 from livegen.live.serve_config import ServeConfig
+from livegen.music.midi import NOTE_ON, SYSTEM, ControlIn, NoteIn, classify, is_note, is_note_on
+from livegen.percentiles import summary
 
 log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_S = 0.0005  # the GIL changes hands at least this often (default 5 ms is too long)
 SUPERVISE_PERIOD_S = 0.05
 PORT_CHECK_PERIOD_S = 0.5
-
-
-@dataclass(frozen=True)
-class PlayerNote:
-    """A note (velocity 0 = off) from the player, placed on the clock's timeline."""
-
-    tick: float
-    t_ns: int
-    channel: int
-    pitch: int
-    velocity: int
-
-
-class Performer(Protocol):
-    """What the generator thread runs (livegen.live.live_session.LiveSession)."""
-
-    def run(self, daemon: Daemon) -> None: ...
-
-    def reset_plan(self) -> None: ...
-
-    def stats(self) -> dict[str, float]: ...
-
-    def report(self) -> dict[str, object]: ...
-
-    def planned(self) -> tuple[NoteView, ...]:
-        """Notes scheduled ahead of playback ("planned" views in beats); may include some that
-        started a moment ago: the daemon drops those by time."""
-        ...
 
 
 class Daemon:
@@ -216,11 +189,11 @@ class Daemon:
 
     def timing_report(self) -> dict[str, object]:
         """Scheduling and re-planning numbers for `livegen bench --live`."""
-        lateness_ms = sorted(
+        lateness_ms = [
             (s.sent_ns - s.deadline_ns) / 1e6
             for s in list(self.scheduler.sent_log)
-            if s.deadline_ns and s.message[0] & 0xF0 == NOTE_ON
-        )
+            if s.deadline_ns and is_note_on(s.message)
+        ]
         stats = self.scheduler.stats
         report: dict[str, object] = {
             "notes_sent": stats.notes_sent,
@@ -228,7 +201,7 @@ class Daemon:
             "dropped_notes": stats.dropped_notes,
             "send_errors": stats.send_errors,
             "messages_in": self.messages_in,
-            "send_lateness_ms": _percentiles(lateness_ms),
+            "send_lateness_ms": summary(lateness_ms),
             "priority": self.priority_note,
         }
         if self.performer is not None:
@@ -245,7 +218,7 @@ class Daemon:
                 continue
             for message in self._parser.feed(data):
                 self.messages_in += 1
-                if message[0] >= 0xF0:
+                if message[0] >= SYSTEM:
                     if follower is not None:
                         follower.feed(message, t_ns)
                     continue
@@ -279,7 +252,19 @@ class Daemon:
     # ---- generator thread ---------------------------------------------------------------
     def _generator_loop(self) -> None:
         assert self.performer is not None
-        self.performer.run(self)
+        self.performer.run(self.session_context())
+
+    def session_context(self) -> SessionContext:
+        """The narrow view of this daemon that the generator gets."""
+        return SessionContext(
+            stop_event=self.stop_event,
+            control=self.control,
+            player_notes=self.player_notes,
+            clock=self.clock,
+            scheduler=self.scheduler,
+            paused=lambda: self.paused,
+            held_keys=self.held_keys,
+        )
 
     # ---- supervisor (main thread) -------------------------------------------------------
     def supervise(self) -> None:
@@ -299,7 +284,7 @@ class Daemon:
                 return
             name = command.name
             if name == "panic":
-                self.scheduler.panic()
+                self.scheduler.silence()
                 if self.performer is not None:
                     self.performer.reset_plan()
             elif name == "pause":
@@ -333,9 +318,8 @@ class Daemon:
                 tick = line.ns_to_tick(sent.sent_ns) if line is not None else -1.0
             if self.recorder is not None:
                 self.recorder.add(MODEL, tick, message)
-            kind = message[0] & 0xF0
-            if kind in (0x80, 0x90):
-                velocity = message[2] if kind == NOTE_ON else 0
+            if is_note(message):
+                velocity = message[2] if message[0] & 0xF0 == NOTE_ON else 0
                 self._view("model", message[0] & 0x0F, message[1], velocity, tick)
 
     def _view(self, source: str, channel: int, pitch: int, velocity: int, tick: float) -> None:
@@ -404,16 +388,3 @@ class Daemon:
     def _on_transport(self, event: str) -> None:
         if self.performer is not None:
             self.performer.reset_plan()
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    """p50/p99/max of sorted values (empty: zeros)."""
-    if not values:
-        return {"n": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
-    n = len(values)
-    return {
-        "n": n,
-        "p50": values[n // 2],
-        "p99": values[min(n - 1, int(n * 0.99))],
-        "max": values[-1],
-    }

@@ -34,6 +34,7 @@ from livegen.live.clock import TICKS_PER_BEAT
 from livegen.live.jackserver import JackServer, server_running, start_dummy_server
 from livegen.live.ports import find_port
 from livegen.live.serve_run import ServeOptions, build_daemon
+from livegen.music.midi import ALL_NOTES_OFF, CONTROL_CHANGE, NOTE_OFF, NOTE_ON
 
 log = logging.getLogger("livegen")
 
@@ -229,10 +230,10 @@ def _play(daemon, events: list, options: DemoOptions, stop: threading.Event) -> 
                 time.sleep(min(wait_ns / 1e9, 0.05))
             if stop.is_set() or (deadline is not None and time.monotonic() > deadline):
                 break
-            status = (0x90 if event.velocity else 0x80) | event.channel
+            status = (NOTE_ON if event.velocity else NOTE_OFF) | event.channel
             player.send_message([status, event.pitch, event.velocity])
         for channel in range(16):  # leave nothing of the player's sounding either
-            player.send_message([0xB0 | channel, 123, 0])
+            player.send_message([CONTROL_CHANGE | channel, ALL_NOTES_OFF, 0])
         # let the model finish its phrase: one more bar
         tail_s = 4 * 60.0 / options.bpm
         stop.wait(

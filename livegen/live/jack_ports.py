@@ -19,13 +19,14 @@ from collections.abc import Callable
 from typing import Any
 
 from livegen.live.realtime import FIFO_PRIORITY
+from livegen.music.midi import ACTIVE_SENSING, SYSEX_START
 
 log = logging.getLogger(__name__)
 
 InputHandler = Callable[[int, tuple[int, ...]], None]  # (monotonic ns, raw bytes)
 
 # Messages the input drops, as python-rtmidi's ignore_types(sysex=True, active_sense=True) does.
-_IGNORED_STATUS = (0xF0, 0xFE)
+_IGNORED_STATUS = (SYSEX_START, ACTIVE_SENSING)
 
 
 def load_jack() -> Any | None:

@@ -11,6 +11,8 @@ Modes (modes.py decides *when* and *how far* to generate): call answers a finish
 accompany plays along while the player plays, continue keeps going from a prompt.
 Model time is grid steps (the tokenizer's steps_per_beat); the clock's ticks map onto them from an
 origin tick fixed when the stream starts.
+
+Long because checkpoints, rollback, the token loop and the plan mirror all edit one stream state.
 """
 
 from __future__ import annotations
@@ -20,16 +22,22 @@ import logging
 import math
 import queue
 import time
+from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from livegen.errors import ConfigError
 from livegen.live.clock import TICKS_PER_BEAT
-from livegen.live.control import Knobs, NoteView
+from livegen.live.context import PlayerNote, SessionContext
+from livegen.live.control import NoteView
+from livegen.live.knobs import Knobs
 from livegen.live.modes import Plan, make_mode
 from livegen.live.realtime import DutyCycle
 from livegen.live.scheduler import ScheduledNote
+from livegen.music.keys import key_pitch_classes
+from livegen.percentiles import summary
 from livegen.tokenizer import (
     DecodedEvent,
     Grammar,
@@ -43,7 +51,6 @@ from livegen.tokenizer.vocab import TokenKind
 
 if TYPE_CHECKING:
     from livegen.inference.engine import Engine
-    from livegen.live.daemon import Daemon, PlayerNote
 
 log = logging.getLogger(__name__)
 
@@ -59,24 +66,6 @@ _REPLAN_KNOBS = (
     "output_channel",
     "answer_bars",
 )
-_SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
-_NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
-
-def parse_key(text: str) -> frozenset[int] | None:
-    """Pitch classes of a key like "C major", "A minor", "F#m", "Bb"; None for "" (off)."""
-    text = text.strip()
-    if not text:
-        return None
-    name, _, quality = text.partition(" ")
-    minor = quality.lower().startswith("min") or (not quality and name.endswith("m"))
-    name = name[:-1] if not quality and name.endswith("m") else name
-    root = _NOTE_NAMES.get(name[:1].upper())
-    if root is None:
-        raise ValueError(f"key {text!r}: expected e.g. 'C major', 'A minor', 'F#m'")
-    root += sum(1 if c == "#" else -1 if c == "b" else 0 for c in name[1:])
-    scale = _SCALES["minor" if minor else "major"]
-    return frozenset((root + degree) % 12 for degree in scale)
 
 
 @dataclass
@@ -185,8 +174,6 @@ class LiveSession:
         }
 
     def report(self) -> dict[str, object]:
-        from livegen.live.daemon import _percentiles
-
         engine_stats = self.engine.stats
         return {
             "tokens": self.stats_.tokens,
@@ -194,37 +181,42 @@ class LiveSession:
             "rollback_tokens": self.stats_.rollback_tokens,
             "ms_per_token_p50": engine_stats.ms_per_token,
             "ms_per_token_p99": engine_stats.p99_ms,
-            "replan_ms": _percentiles(sorted(self.stats_.replan_ms)),
-            "note_to_ready_ms": _percentiles(sorted(self.stats_.note_to_ready_ms)),
+            "replan_ms": summary(self.stats_.replan_ms),
+            "note_to_ready_ms": summary(self.stats_.note_to_ready_ms),
         }
 
     # ---- the generator loop ----------------------------------------------------------------
-    def run(self, daemon: Daemon) -> None:
-        self.attach(daemon)
+    def run(self, context: SessionContext) -> None:
+        self.attach(context)
         pending: list[PlayerNote] = []
         duty = DutyCycle()
-        while not daemon.stop_event.is_set():
+        while not context.stop_event.is_set():
             restarts = self._restarts
-            if not self.ready(daemon.control.knobs):
+            if not self.ready(context.control.knobs):
                 self._wait(pending, 0.01)
                 continue
             if self._restarts != restarts:
                 pending.clear()  # notes from before a transport start belong to no timeline
             self._drain(pending)
-            if self.advance(pending, daemon.control.knobs):
+            if self.advance(pending, context.control.knobs):
                 duty.work()
             else:
                 duty.idle()
                 self._wait(pending, 0.004)
 
-    def attach(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-        self.scheduler = daemon.scheduler
+    def attach(self, context: SessionContext) -> None:
+        self.context = context
+        self.scheduler = context.scheduler
+
+    @property
+    def held_keys(self) -> Set[tuple[int, int]]:
+        """The player's keys held now (modes ask whether the player is still playing)."""
+        return self.context.held_keys
 
     def ready(self, knobs: Knobs) -> bool:
         """(Re)start the stream when asked to or when the mode changed; False while stopped."""
         if self._reset_requested or knobs.mode != self.mode_name:
-            if self.daemon.clock.timeline is None:
+            if self.context.clock.timeline is None:
                 return False
             self._restart(knobs)
         return True
@@ -240,7 +232,7 @@ class LiveSession:
             self.mode.on_player(self, pending, now_step, knobs)
             pending.clear()
         plan = self.mode.plan(self, now_step, knobs)
-        if self.daemon.paused or plan is None or self.step >= plan.until_step:
+        if self.context.paused() or plan is None or self.step >= plan.until_step:
             self._publish_plan(now_step)
             return False
         self.generate_one(knobs, plan)
@@ -248,7 +240,7 @@ class LiveSession:
         return True
 
     def _drain(self, pending: list[PlayerNote]) -> None:
-        notes = self.daemon.player_notes
+        notes = self.context.player_notes
         while True:
             try:
                 pending.append(notes.get_nowait())
@@ -257,15 +249,15 @@ class LiveSession:
 
     def _wait(self, pending: list[PlayerNote], timeout_s: float) -> None:
         with contextlib.suppress(queue.Empty):
-            pending.append(self.daemon.player_notes.get(timeout=timeout_s))
+            pending.append(self.context.player_notes.get(timeout=timeout_s))
 
     # ---- time ------------------------------------------------------------------------------
     def now_step(self) -> int | None:
         """The current step on the stream's timeline (None while the transport is stopped)."""
-        line = self.daemon.clock.timeline
+        line = self.context.clock.timeline
         if line is None:
             return None
-        tick = line.ns_to_tick(self.daemon.clock.now_ns())
+        tick = line.ns_to_tick(self.context.clock.now_ns())
         return math.floor((tick - self.origin_tick) / self.ticks_per_step)
 
     def step_of_tick(self, tick: float) -> int:
@@ -299,8 +291,8 @@ class LiveSession:
                 tokens.extend(self.encoder.encode(event))
             prompt_steps = self.encoder.position_steps
         self.logits = self._feed(tokens)
-        line = self.daemon.clock.timeline
-        now_tick = line.ns_to_tick(self.daemon.clock.now_ns()) if line is not None else 0.0
+        line = self.context.clock.timeline
+        now_tick = line.ns_to_tick(self.context.clock.now_ns()) if line is not None else 0.0
         # a bar line of the stream falls on a bar line of the clock
         bar_ticks = self.beats_per_bar * TICKS_PER_BEAT
         if prompt_steps:
@@ -583,8 +575,8 @@ class LiveSession:
         if text == knobs.key_lock and transpose == knobs.transpose:
             return cached
         try:
-            pitch_classes = parse_key(knobs.key_lock)
-        except ValueError as err:
+            pitch_classes = key_pitch_classes(knobs.key_lock)
+        except ConfigError as err:
             log.warning("%s; key lock off", err)
             pitch_classes = None
         mask = None

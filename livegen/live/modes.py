@@ -2,19 +2,18 @@
 
 A mode sees the player's notes (`on_player`) and, before every token, says how far ahead the
 model's part should be written (`plan`); the session does the writing. Steps are the stream's
-grid steps (see live_session.py).
+grid steps. Modes know the session only through `Stream`, the small protocol it implements
+(livegen.live.live_session.LiveSession), so neither module imports the other's class.
 """
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from livegen.live.control import Knobs
-
-if TYPE_CHECKING:
-    from livegen.live.daemon import PlayerNote
-    from livegen.live.live_session import LiveSession
+from livegen.live.context import PlayerNote
+from livegen.live.knobs import Knobs
 
 
 @dataclass(frozen=True)
@@ -23,28 +22,57 @@ class Plan:
     notes: bool = True  # whether new notes may start (False: only time and note-offs)
 
 
+class Stream(Protocol):
+    """What a mode reads of and asks of the generator's token stream."""
+
+    spb: int  # grid steps per beat
+    bar_steps: int
+    lookahead_steps: int
+    call_options: tuple[float, bool, str]  # silence beats, end on bar line, answer start
+
+    @property
+    def step(self) -> int: ...  # the stream's written position
+
+    @property
+    def held_keys(self) -> Set[tuple[int, int]]: ...
+
+    def step_of_tick(self, tick: float) -> int: ...
+
+    def tick_of_step(self, step: int) -> int: ...
+
+    def insert_player(self, notes: list[PlayerNote], output_channel: int) -> None: ...
+
+    def advance_to_step(self, step: int) -> None: ...
+
+    def rollback_to(self, step: int) -> int: ...
+
+    def cut(self, tick: int, channel: int) -> None: ...
+
+    def close_open_notes(self, end_step: int) -> None: ...
+
+
 class Mode(Protocol):
     def on_player(
-        self, session: LiveSession, notes: list[PlayerNote], now_step: int, knobs: Knobs
+        self, session: Stream, notes: list[PlayerNote], now_step: int, knobs: Knobs
     ) -> None: ...
 
-    def plan(self, session: LiveSession, now_step: int, knobs: Knobs) -> Plan | None: ...
+    def plan(self, session: Stream, now_step: int, knobs: Knobs) -> Plan | None: ...
 
 
 class Accompany:
     """Play along while the player plays: always `lookahead` written ahead, re-planned per note."""
 
-    def __init__(self, session: LiveSession) -> None:
+    def __init__(self, session: Stream) -> None:
         self.last_player_step: int | None = None
 
     def on_player(
-        self, session: LiveSession, notes: list[PlayerNote], now_step: int, knobs: Knobs
+        self, session: Stream, notes: list[PlayerNote], now_step: int, knobs: Knobs
     ) -> None:
         session.insert_player(notes, knobs.output_channel)
         self.last_player_step = max(session.step_of_tick(n.tick) for n in notes)
 
-    def plan(self, session: LiveSession, now_step: int, knobs: Knobs) -> Plan | None:
-        playing = bool(session.daemon.held_keys) or (
+    def plan(self, session: Stream, now_step: int, knobs: Knobs) -> Plan | None:
+        playing = bool(session.held_keys) or (
             self.last_player_step is not None
             and now_step - self.last_player_step <= session.bar_steps
         )
@@ -58,7 +86,7 @@ class Accompany:
 class Continue(Accompany):
     """Keep going from the prompt (and whatever the player adds) until stopped."""
 
-    def plan(self, session: LiveSession, now_step: int, knobs: Knobs) -> Plan | None:
+    def plan(self, session: Stream, now_step: int, knobs: Knobs) -> Plan | None:
         if session.step < now_step - session.spb:
             session.advance_to_step(now_step)
         return Plan(now_step + session.lookahead_steps)
@@ -67,7 +95,7 @@ class Continue(Accompany):
 class Call:
     """Call and response: listen to a phrase, answer for N bars from the next bar (or beat)."""
 
-    def __init__(self, session: LiveSession) -> None:
+    def __init__(self, session: Stream) -> None:
         silence_beats, self.end_on_bar_line, self.answer_start = session.call_options
         self.silence_steps = max(1, round(silence_beats * session.spb))
         self.answering = False
@@ -76,7 +104,7 @@ class Call:
         self.last_event_step = 0
 
     def on_player(
-        self, session: LiveSession, notes: list[PlayerNote], now_step: int, knobs: Knobs
+        self, session: Stream, notes: list[PlayerNote], now_step: int, knobs: Knobs
     ) -> None:
         first = min(session.step_of_tick(n.tick) for n in notes)
         if self.answering and any(n.velocity for n in notes):
@@ -89,14 +117,14 @@ class Call:
         self.phrase_notes += sum(1 for n in notes if n.velocity)
         self.last_event_step = max(session.step_of_tick(n.tick) for n in notes)
 
-    def plan(self, session: LiveSession, now_step: int, knobs: Knobs) -> Plan | None:
+    def plan(self, session: Stream, now_step: int, knobs: Knobs) -> Plan | None:
         if self.answering:
             if session.step >= self.answer_end:
                 session.close_open_notes(self.answer_end)
                 self.answering = False
                 return None
             return Plan(self.answer_end)
-        if not self.phrase_notes or session.daemon.held_keys:
+        if not self.phrase_notes or session.held_keys:
             return None
         silence = now_step - self.last_event_step
         bar = session.bar_steps
@@ -119,5 +147,5 @@ class Call:
 MODES = {"call": Call, "accompany": Accompany, "continue": Continue}
 
 
-def make_mode(name: str, session: LiveSession) -> Mode:
+def make_mode(name: str, session: Stream) -> Mode:
     return MODES[name](session)

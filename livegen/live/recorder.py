@@ -15,6 +15,7 @@ import mido
 
 from livegen.config import write_atomic
 from livegen.live.clock import TICKS_PER_BEAT
+from livegen.music.midi import NOTE_OFF, SYSTEM, is_note_off, is_note_on
 
 FILE_TICKS_PER_BEAT = 480
 _SCALE = FILE_TICKS_PER_BEAT // TICKS_PER_BEAT
@@ -33,7 +34,13 @@ class Recorder:
 
     def add(self, part: str, tick: float, message: tuple[int, ...]) -> None:
         """A note or controller message at a clock tick; `part` is PLAYER or MODEL."""
-        if not self.enabled or tick < 0 or not message or message[0] < 0x80 or message[0] >= 0xF0:
+        if (
+            not self.enabled
+            or tick < 0
+            or not message
+            or message[0] < NOTE_OFF
+            or message[0] >= SYSTEM
+        ):
             return
         with self._lock:
             self._tracks[part].append((tick, tuple(message)))
@@ -46,7 +53,7 @@ class Recorder:
     @property
     def note_count(self) -> int:
         with self._lock:
-            return sum(1 for t in self._tracks.values() for _, m in t if _is_on(m))
+            return sum(1 for t in self._tracks.values() for _, m in t if is_note_on(m))
 
     def to_midi(self) -> mido.MidiFile:
         with self._lock:
@@ -76,9 +83,9 @@ class Recorder:
                 except (ValueError, TypeError):
                     continue
                 key = (message[0] & 0x0F, message[1]) if len(message) > 1 else None
-                if _is_on(message):
+                if is_note_on(message):
                     held[key] = held.get(key, 0) + 1
-                elif _is_off(message):
+                elif is_note_off(message):
                     if not held.get(key):
                         continue  # an off without an on (recording began mid-note)
                     held[key] -= 1
@@ -101,16 +108,6 @@ class Recorder:
 
 def _file_tick(tick: float) -> int:
     return max(0, round(tick * _SCALE))
-
-
-def _is_on(message: tuple[int, ...]) -> bool:
-    return len(message) == 3 and message[0] & 0xF0 == 0x90 and message[2] > 0
-
-
-def _is_off(message: tuple[int, ...]) -> bool:
-    return len(message) == 3 and (
-        message[0] & 0xF0 == 0x80 or (message[0] & 0xF0 == 0x90 and message[2] == 0)
-    )
 
 
 def _track(rows: list[tuple[int, mido.Message | mido.MetaMessage]]) -> mido.MidiTrack:

@@ -21,13 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from livegen.live.clock import Clock
+from livegen.music.midi import ALL_NOTES_OFF, CONTROL_CHANGE, NOTE_OFF, NOTE_ON
 
 log = logging.getLogger(__name__)
-
-NOTE_OFF = 0x80
-NOTE_ON = 0x90
-CONTROL_CHANGE = 0xB0
-ALL_NOTES_OFF = 123
 
 _OFF, _ON = 0, 1  # at equal ticks a note-off goes first, so a repeated pitch re-sounds
 
@@ -120,9 +116,6 @@ class Scheduler:
 
     def silence(self) -> None:
         """Stop everything pending and end every sounding note (transport stop, pause)."""
-        self._inbox.put(("silence",))
-
-    def panic(self) -> None:
         self._inbox.put(("silence",))
 
     def sounding(self) -> list[tuple[int, int]]:

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from livegen.config import from_mapping, read_toml
+from livegen.config import from_mapping, parse_set, read_toml
 from livegen.errors import ConfigError
-from livegen.live.control import CC_RANGES, Knobs
+from livegen.live.knobs import KNOB_NAMES, Knobs, parse_cc_table
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "serve"
+_HERE = Path(__file__).resolve()
+# The checkout's configs/serve; an installed wheel carries the same files as package data in
+# livegen/configs/serve (pyproject.toml maps the checkout's configs/ folder there).
+CONFIG_DIR = next(
+    (d for d in (_HERE.parents[2] / "configs" / "serve", _HERE.parents[1] / "configs" / "serve")
+     if d.is_dir()),
+    _HERE.parents[2] / "configs" / "serve",
+)  # fmt: skip
 CLOCKS = ("internal", "external")
 ANSWER_STARTS = ("bar", "beat")
 
@@ -69,6 +75,7 @@ class ServeConfig:
     seed: int = 0
     input_channel: int = -1  # -1 = listen on every channel
     prompt: str = ""  # a MIDI file the model continues from ("continue" mode)
+    model: str = "default"  # a model folder, or "default" for the shipped one
     knobs: Knobs = field(default_factory=Knobs)
     call: CallConfig = field(default_factory=CallConfig)
     accompany: AccompanyConfig = field(default_factory=AccompanyConfig)
@@ -82,26 +89,6 @@ class ServeConfig:
             raise ConfigError(f"beats_per_bar {self.beats_per_bar} not in 1..16")
         if not -1 <= self.input_channel <= 15:
             raise ConfigError(f"input_channel {self.input_channel} not in -1..15")
-
-
-def _cc_table(table: Any, where: str) -> tuple[tuple[int, str], ...]:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: expected a table of controller = knob")
-    pairs = []
-    for key, knob in table.items():
-        try:
-            number = int(key)
-        except ValueError as err:
-            raise ConfigError(f"{where}: controller {key!r} is not a number 0..127") from err
-        if not 0 <= number <= 127:
-            raise ConfigError(f"{where}: controller {number} not in 0..127")
-        if knob not in CC_RANGES:
-            raise ConfigError(
-                f"{where}: controller {number} -> {knob!r}; knobs a controller can move: "
-                f"{', '.join(CC_RANGES)}"
-            )
-        pairs.append((number, str(knob)))
-    return tuple(sorted(pairs))
 
 
 def resolve_config_path(name: str | None) -> Path:
@@ -118,23 +105,12 @@ def resolve_config_path(name: str | None) -> Path:
     raise ConfigError(f"serve config {name!r} not found; shipped configs: {shipped}")
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text  # a bare word is a string: --set key_lock=A minor
-
-
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply `--set key=value` items; a knob name alone means knobs.<name>."""
     data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
-    knob_names = {f.name for f in dataclasses.fields(Knobs)}
     for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set temperature=0.8")
-        if "." not in key and key in knob_names:
+        key, value = parse_set(item, "key=value, e.g. --set temperature=0.8")
+        if "." not in key and key in KNOB_NAMES:
             key = f"knobs.{key}"
         section, _, name = key.rpartition(".")
         target = data
@@ -142,7 +118,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             target = data.setdefault(section, {})
             if not isinstance(target, dict):
                 raise ConfigError(f"--set {item!r}: {section!r} is not a section")
-        target[name] = _parse_value(text.strip())
+        target[name] = value
     return data
 
 
@@ -151,6 +127,6 @@ def load_serve_config(name: str | None = None, overrides: list[str] | None = Non
     # An installed wheel has no configs/ folder: the built-in defaults stand in for default.toml.
     data = read_toml(path) if name or path.exists() else {}
     data = apply_overrides(data, overrides or [])
-    cc = _cc_table(data.pop("cc", {}), f"{path} [cc]")
+    cc = tuple(sorted(parse_cc_table(data.pop("cc", {}), f"{path} [cc]").items()))
     config = from_mapping(ServeConfig, data, where=str(path))
     return dataclasses.replace(config, cc=cc)

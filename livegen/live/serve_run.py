@@ -6,13 +6,12 @@ daemon's stop event; the daemon's shutdown then silences every note and writes t
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import queue
 import signal
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from livegen.errors import LivegenError, MidiFileError, ModelLoadError
@@ -47,7 +46,6 @@ class ServeOptions:
     prompt: str | None = None
     seconds: float | None = None  # stop by itself after this long (demo, tests)
     stats_json: str | None = None  # write timing numbers here at exit (livegen bench --live)
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def build_config(options: ServeOptions) -> ServeConfig:
@@ -55,7 +53,6 @@ def build_config(options: ServeOptions) -> ServeConfig:
     for key, value in (
         ("mode", options.mode),
         ("bpm", options.bpm),
-        ("model", options.model),
     ):
         if value is not None:
             overrides.append(f"knobs.{key}={_toml(value)}")
@@ -64,6 +61,7 @@ def build_config(options: ServeOptions) -> ServeConfig:
         ("seed", options.seed),
         ("backend", options.backend),
         ("prompt", options.prompt),
+        ("model", options.model),
     ):
         if value is not None:
             overrides.append(f"{key}={_toml(value)}")
@@ -92,13 +90,11 @@ def make_performer(config: ServeConfig):  # -> LiveSession
     from livegen.live.live_session import LiveSession
 
     try:
-        engine = Engine.load(
-            config.knobs.model, device=config.device, threads=config.threads or None
-        )
+        engine = Engine.load(config.model, device=config.device, threads=config.threads or None)
     except LivegenError:
         raise
     except Exception as err:  # anything else a broken model folder can raise
-        raise ModelLoadError(f"model {config.knobs.model!r} cannot be loaded: {err}") from err
+        raise ModelLoadError(f"model {config.model!r} cannot be loaded: {err}") from err
     prompt = load_prompt(config.prompt) if config.prompt else None
     return LiveSession(
         engine,
@@ -163,7 +159,7 @@ def run_serve(options: ServeOptions) -> int:
         worker = threading.Thread(target=daemon.run, name="livegen-supervisor", daemon=True)
         worker.start()
         try:
-            tui(daemon.control, daemon)
+            tui(daemon.control, daemon.stop_event, beats_per_bar=daemon.config.beats_per_bar)
         finally:
             daemon.request_stop()
             worker.join(10)
@@ -181,7 +177,3 @@ def _tui():
     except ImportError:
         return None
     return run_tui
-
-
-def with_changes(options: ServeOptions, **changes: object) -> ServeOptions:
-    return dataclasses.replace(options, **changes)

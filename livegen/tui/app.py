@@ -8,7 +8,7 @@ Other threads reach the UI through `post_message` (see `DaemonNotice`).
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -93,19 +93,16 @@ class LivegenApp(App[None]):
         control: Control,
         *,
         presets_dir: str | Path | None = None,
-        daemon: Any = None,
-        models: Sequence[str] = (),
-        beats_per_bar: int | None = None,
+        stopped: threading.Event | None = None,
+        beats_per_bar: int = 4,
         freeze_gc: bool = False,
     ) -> None:
         super().__init__()
         self.freeze_gc = freeze_gc
         self.control = control
         self.presets_dir = Path(presets_dir) if presets_dir else default_presets_dir()
-        self.daemon = daemon
-        self.models = tuple(dict.fromkeys(("default", *models)))
-        config = getattr(daemon, "config", None)
-        self.beats_per_bar = beats_per_bar or getattr(config, "beats_per_bar", 4)
+        self.stopped = stopped
+        self.beats_per_bar = beats_per_bar
         self.selected = KNOB_SPECS[0].name
         self.paused = control.status.paused
         self.recording = control.status.recording
@@ -165,7 +162,7 @@ class LivegenApp(App[None]):
         status = control.status
         if status is not self._last_status:
             self._on_status(status)
-        if self.daemon is not None and not self._quit_sent and not _alive(self.daemon):
+        if self.stopped is not None and not self._quit_sent and self.stopped.is_set():
             # The daemon stopped by itself (error, SIGTERM): leave so `serve` can report why.
             self.action_quit_livegen()
 
@@ -209,9 +206,7 @@ class LivegenApp(App[None]):
         self.poll()
 
     def action_nudge(self, steps: int, coarse: bool = False) -> None:
-        self.apply(
-            stepped(self.control.knobs, self.selected, steps, coarse=coarse, models=self.models)
-        )
+        self.apply(stepped(self.control.knobs, self.selected, steps, coarse=coarse))
 
     def on_knob_selected(self, message: KnobSelected) -> None:
         self.selected = message.name
@@ -347,31 +342,23 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-def _alive(daemon: Any) -> bool:
-    """Whether the daemon still runs: its stop event is clear (livegen.live.daemon.Daemon)."""
-    stop_event = getattr(daemon, "stop_event", None)
-    return stop_event is None or not stop_event.is_set()
-
-
 def make_app(
     control: Control,
     *,
     presets_dir: str | Path | None = None,
-    daemon: Any = None,
-    models: Sequence[str] = (),
-    beats_per_bar: int | None = None,
+    stopped: threading.Event | None = None,
+    beats_per_bar: int = 4,
     freeze_gc: bool = False,
 ) -> LivegenApp:
     """The one factory for the TUI, used by `livegen serve` and by the tests.
 
-    `daemon` (optional, a livegen.live.daemon.Daemon) lends its bar length and lets the UI leave
-    when the daemon stops by itself; everything else goes through `control`.
+    `stopped` (optional, the daemon's stop event) lets the UI leave when the daemon stops by
+    itself; `beats_per_bar` is the session's bar length; everything else goes through `control`.
     """
     return LivegenApp(
         control,
         presets_dir=presets_dir,
-        daemon=daemon,
-        models=models,
+        stopped=stopped,
         beats_per_bar=beats_per_bar,
         freeze_gc=freeze_gc,
     )
@@ -379,16 +366,22 @@ def make_app(
 
 def run_tui(
     control: Control,
-    daemon: Any = None,
+    stopped: threading.Event | None = None,
     *,
+    beats_per_bar: int = 4,
     presets_dir: str | Path | None = None,
-    models: Sequence[str] = (),
 ) -> None:
     """Run the TUI in this (main) thread until the user quits; the daemon always gets `quit`.
 
     The terminal is restored by Textual on every exit path, including an exception in the UI.
     """
-    app = make_app(control, presets_dir=presets_dir, daemon=daemon, models=models, freeze_gc=True)
+    app = make_app(
+        control,
+        presets_dir=presets_dir,
+        stopped=stopped,
+        beats_per_bar=beats_per_bar,
+        freeze_gc=True,
+    )
     try:
         with logs_to_app(app):
             app.run()

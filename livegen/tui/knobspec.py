@@ -1,56 +1,17 @@
-"""How each knob is shown and stepped in the TUI: labels, fine/coarse steps, choices, parsing."""
+"""How each knob is shown, stepped and typed in the TUI (the specs: livegen.live.knobs)."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from livegen.errors import ConfigError
-from livegen.live.control import CC_RANGES, MODES, Knobs
+from livegen.live.knobs import CC_RANGES, KNOB_SPECS, SPECS_BY_NAME, Knobs, KnobSpec
+from livegen.music.keys import KEY_CHOICES, parse_key
 
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-# "" turns key lock off; then every major and minor key, as "C major" / "A minor".
-KEY_LOCK_CHOICES: tuple[str, ...] = (
-    "",
-    *tuple(f"{root} {quality}" for quality in ("major", "minor") for root in NOTE_NAMES),
-)
-
-
-@dataclass(frozen=True)
-class KnobSpec:
-    """One knob as the UI sees it; `choices` is empty for numeric knobs."""
-
-    name: str
-    label: str
-    fine: float = 0.0
-    coarse: float = 0.0
-    choices: tuple[str, ...] = ()
-
-    @property
-    def numeric(self) -> bool:
-        return not self.choices and self.name not in ("model", "key_lock", "mode")
-
-
-KNOB_SPECS: tuple[KnobSpec, ...] = (
-    KnobSpec("temperature", "temperature", 0.05, 0.25),
-    KnobSpec("top_k", "top-k", 1, 10),
-    KnobSpec("top_p", "top-p", 0.01, 0.05),
-    KnobSpec("mode", "mode", choices=MODES),
-    KnobSpec("answer_bars", "answer bars", 1, 4),
-    KnobSpec("density", "density", 0.05, 0.25),
-    KnobSpec("velocity_scale", "velocity", 0.05, 0.25),
-    KnobSpec("transpose", "transpose", 1, 12),
-    KnobSpec("key_lock", "key lock", choices=KEY_LOCK_CHOICES),
-    KnobSpec("output_channel", "out channel", 1, 4),
-    KnobSpec("bpm", "bpm", 1, 10),
-    KnobSpec("model", "model"),
-)
-SPECS_BY_NAME: dict[str, KnobSpec] = {spec.name: spec for spec in KNOB_SPECS}
-_INT_KNOBS = {
-    f.name for f in dataclasses.fields(Knobs) if f.type in ("int", int)
-}  # annotations are strings under `from __future__ import annotations`
+# the knobs in the order the TUI lists them, with their labels and steps (livegen.live.knobs)
+__all__ = ["KEY_LOCK_CHOICES", "KNOB_SPECS", "SPECS_BY_NAME", "KnobSpec", "format_value"]
+KEY_LOCK_CHOICES = KEY_CHOICES
 
 
 def format_value(name: str, value: Any) -> str:
@@ -72,25 +33,22 @@ def format_value(name: str, value: Any) -> str:
     return str(value)
 
 
-def stepped(
-    knobs: Knobs, name: str, steps: int, *, coarse: bool = False, models: tuple[str, ...] = ()
-) -> dict[str, Any]:
+def stepped(knobs: Knobs, name: str, steps: int, *, coarse: bool = False) -> dict[str, Any]:
     """The change that moves knob `name` by `steps` steps; Control.set validates the result.
 
-    Choice knobs (mode, key lock, model) cycle through their choices and wrap around; numeric
+    Choice knobs (mode, key lock) cycle through their choices and wrap around; numeric
     knobs do not clamp, so a step past the range is rejected by Knobs with a message.
     """
     spec = SPECS_BY_NAME[name]
     current = getattr(knobs, name)
-    choices = spec.choices or (models if name == "model" else ())
-    if choices or name == "model":
-        options = list(choices) or [current]
+    if spec.choices:
+        options = list(spec.choices)
         if current not in options:
             options.insert(0, current)
         return {name: options[(options.index(current) + steps) % len(options)]}
     step = spec.coarse if coarse else spec.fine
     value = current + steps * step
-    if name in _INT_KNOBS:
+    if spec.integer:
         return {name: round(value)}
     # Round to the step's precision so 0.9 - 0.05 * 3 shows as 0.75, not 0.7499999.
     return {name: round(value, 6)}
@@ -102,8 +60,9 @@ def parse_value(name: str, text: str) -> Any:
     if name not in SPECS_BY_NAME:
         raise ConfigError(f"unknown knob {name!r}; valid knobs: {', '.join(SPECS_BY_NAME)}")
     if name == "key_lock":
-        return parse_key(text)
-    if name in ("mode", "model"):
+        key = parse_key(text)
+        return "" if key is None else key.name
+    if name == "mode":
         return text
     if name == "top_k" and text.lower() == "off":
         return 0
@@ -115,28 +74,11 @@ def parse_value(name: str, text: str) -> Any:
         raise ConfigError(f"{name}: {text!r} is not a finite number")
     if name == "output_channel":
         number -= 1
-    if name in _INT_KNOBS:
+    if SPECS_BY_NAME[name].integer:
         if number != int(number):
             raise ConfigError(f"{name}: {text!r} is not a whole number")
         return int(number)
     return number
-
-
-def parse_key(text: str) -> str:
-    """A typed key as one of KEY_LOCK_CHOICES: "bb" -> "A# major", "f#m" -> "F# minor"."""
-    words = text.lower().split()
-    if not words or words == ["off"] or words == ["none"]:
-        return ""
-    root, quality = words[0], " ".join(words[1:])
-    if not quality and len(root) > 1 and root.endswith("m"):
-        root, quality = root[:-1], "minor"
-    quality = {"": "major", "maj": "major", "min": "minor", "m": "minor"}.get(quality, quality)
-    letter = root[:1].upper()
-    accidentals = root[1:]
-    if letter not in NOTE_NAMES or quality not in ("major", "minor") or accidentals.strip("#b"):
-        raise ConfigError(f"key lock {text!r} not understood; use e.g. 'C major', 'F# minor', off")
-    pitch_class = NOTE_NAMES.index(letter) + accidentals.count("#") - accidentals.count("b")
-    return f"{NOTE_NAMES[pitch_class % 12]} {quality}"
 
 
 def gauge_fraction(name: str, value: Any) -> float | None:

@@ -14,7 +14,8 @@ from typing import Any
 
 from livegen.config import dump_toml, from_mapping, read_toml, to_mapping, write_atomic
 from livegen.errors import ConfigError
-from livegen.live.control import CC_RANGES, Control, Knobs
+from livegen.live.control import Control
+from livegen.live.knobs import Knobs, parse_cc_table
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -64,22 +65,7 @@ def load_preset(path: str | Path) -> Preset:
     """Read a preset; a bad knob value, unknown knob or bad controller number is a ConfigError."""
     data = read_toml(path)
     knobs = from_mapping(Knobs, data.get("knobs", {}), where=f"{path} [knobs]")
-    return Preset(knobs=knobs, cc_bindings=_parse_cc(data.get("cc", {}), where=f"{path} [cc]"))
-
-
-def _parse_cc(table: Any, *, where: str) -> dict[int, str]:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: expected a table of controller number = knob name")
-    bindings: dict[int, str] = {}
-    for key, knob in table.items():
-        if not (key.isdigit() and 0 <= int(key) <= 127):
-            raise ConfigError(f"{where}: controller {key!r} is not a number 0..127")
-        if knob not in CC_RANGES:
-            raise ConfigError(
-                f"{where}: controller {key} bound to {knob!r}; choose from {', '.join(CC_RANGES)}"
-            )
-        bindings[int(key)] = knob
-    return bindings
+    return Preset(knobs=knobs, cc_bindings=parse_cc_table(data.get("cc", {}), f"{path} [cc]"))
 
 
 def apply_preset(control: Control, preset: Preset) -> None:

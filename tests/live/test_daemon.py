@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from livegen.live.clock import InternalClock
+from livegen.live.context import SessionContext
 from livegen.live.control import Control
 from livegen.live.daemon import Daemon
 from livegen.live.ports import InputItem, PortState
 from livegen.live.recorder import Recorder
-from livegen.live.scheduler import ALL_NOTES_OFF, ScheduledNote
+from livegen.live.scheduler import ScheduledNote
 from livegen.live.serve_config import load_serve_config
+from livegen.music.midi import ALL_NOTES_OFF
 
 
 @dataclass
@@ -54,14 +56,14 @@ class NotePlayer:
     def __init__(self, fail_after_s: float | None = None) -> None:
         self.fail_after_s = fail_after_s
 
-    def run(self, daemon: Daemon) -> None:
-        while daemon.clock.timeline is None:  # notes are planned once the transport runs
+    def run(self, context: SessionContext) -> None:
+        while context.clock.timeline is None:  # notes are planned once the transport runs
             time.sleep(0.01)
         time.sleep(0.05)  # after the start's own silence has gone through the scheduler
         for i in range(4):
-            daemon.scheduler.add(ScheduledNote(i, 10_000, 60 + i, 100, 1 + i % 2))
+            context.scheduler.add(ScheduledNote(i, 10_000, 60 + i, 100, 1 + i % 2))
         started = time.monotonic()
-        while not daemon.stop_event.wait(0.01):
+        while not context.stop_event.wait(0.01):
             if self.fail_after_s is not None and time.monotonic() - started > self.fail_after_s:
                 raise RuntimeError("model exploded")
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from livegen.live.midi_in import ControlIn, MidiByteParser, NoteIn, classify
+from livegen.live.midi_in import MidiByteParser
+from livegen.music.midi import ControlIn, NoteIn, classify
 
 
 @pytest.mark.parametrize(

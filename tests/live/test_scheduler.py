@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from livegen.live.clock import ManualClock
-from livegen.live.scheduler import ALL_NOTES_OFF, ScheduledNote, Scheduler
+from livegen.live.scheduler import ScheduledNote, Scheduler
+from livegen.music.midi import ALL_NOTES_OFF
 
 
 def _setup(bpm: float = 120.0) -> tuple[ManualClock, Scheduler, list[list[int]]]:
@@ -87,7 +88,7 @@ def test_panic_ends_sounding_notes_then_all_notes_off_on_used_channels() -> None
     scheduler.add(ScheduledNote(48, 96, 72, 100, 2))
     _run_ticks(clock, scheduler, 10)
     sent.clear()
-    scheduler.panic()
+    scheduler.silence()
     scheduler.pump(clock.now_ns())
     assert sorted(sent[:2]) == [[0x82, 60, 0], [0x85, 67, 0]]
     assert sent[2:] == [[0xB2, ALL_NOTES_OFF, 0], [0xB5, ALL_NOTES_OFF, 0]]

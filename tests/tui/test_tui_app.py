@@ -10,7 +10,8 @@ from textual import events
 from tui_helpers import drain, screen_text
 from tui_scene import publish_scene
 
-from livegen.live.control import Control, Knobs, NoteView
+from livegen.live.control import Control, NoteView
+from livegen.live.knobs import Knobs
 from livegen.tui.log_bridge import logs_to_app
 from livegen.tui.messages import DaemonNotice
 from livegen.tui.widgets import MessageLine
@@ -40,13 +41,13 @@ def test_arrows_select_and_turn_knobs_fine_and_coarse(drive):
 
 
 def test_a_value_past_the_range_is_rejected_with_a_visible_message(drive):
-    control = Control(Knobs(temperature=0.05))
+    control = Control(Knobs(temperature=0.0))  # 0 = greedy, the bottom of the range
 
     async def scenario(app, pilot):
         await pilot.press("left")
         await pilot.pause()
-        assert control.knobs.temperature == 0.05
-        assert "temperature" in message(app) and "not in 0.05..3.0" in message(app)
+        assert control.knobs.temperature == 0.0
+        assert "temperature" in message(app) and "not in 0..3 (0 = greedy)" in message(app)
         assert "✗ rejected" in screen_text(app)
 
     drive(control, scenario)
@@ -206,16 +207,14 @@ def test_ctrl_c_quits_too(drive):
 
 
 def test_the_ui_leaves_when_the_daemon_stops_by_itself(drive):
-    class StoppedDaemon:
-        stop_event = threading.Event()
-
+    stopped = threading.Event()
     control = Control()
-    StoppedDaemon.stop_event.set()
+    stopped.set()
 
     async def scenario(app, pilot):
         await pilot.pause(0.1)
 
-    app = drive(control, scenario, daemon=StoppedDaemon())
+    app = drive(control, scenario, stopped=stopped)
     assert app.return_code == 0
     assert [c.name for c in drain(control)] == ["quit"]
 

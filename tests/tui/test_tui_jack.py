@@ -114,7 +114,7 @@ def test_the_tui_drives_the_daemon_over_jack(jack_server, tiny_model, drive):
             await pilot.pause(0.2)
             await pilot.press("q")
 
-        app = drive(control, scenario, daemon=daemon)
+        app = drive(control, scenario, stopped=daemon.stop_event)
         worker.join(10)
         assert not worker.is_alive(), "the daemon did not stop after q"
         assert app.return_code == 0 and daemon.exit_code == 0 and daemon.error is None

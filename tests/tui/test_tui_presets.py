@@ -8,7 +8,8 @@ import pytest
 
 from livegen.config import read_toml
 from livegen.errors import ConfigError
-from livegen.live.control import Control, Knobs
+from livegen.live.control import Control
+from livegen.live.knobs import Knobs
 from livegen.tui.presets import (
     Preset,
     apply_preset,
@@ -58,7 +59,7 @@ def test_shipped_serve_configs_load_as_presets(path):
         ("[knobs]\nwarmth = 1.0\n", "unknown key 'warmth'"),
         ("[knobs]\ntemperature = 9.0\n", "temperature 9.0 not in"),
         ('[cc]\n200 = "density"\n', "controller '200' is not a number 0..127"),
-        ('[cc]\n7 = "mode"\n', "bound to 'mode'"),
+        ('[cc]\n7 = "mode"\n', "7 -> 'mode'; knobs a controller can move"),
     ],
 )
 def test_bad_presets_are_config_errors_naming_the_file(tmp_path, text, match):

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from tui_scene import publish_scene
 
-from livegen.live.control import Control, Knobs
+from livegen.live.control import Control
+from livegen.live.knobs import Knobs
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])

@@ -9,7 +9,7 @@ from textual import events
 from textual.containers import Vertical
 from textual.widget import Widget
 
-from livegen.live.control import Knobs
+from livegen.live.knobs import Knobs
 from livegen.tui.knobspec import KNOB_SPECS, KnobSpec, format_value, gauge_fraction
 from livegen.tui.messages import KnobNudged, KnobSelected
 
