@@ -10,11 +10,11 @@ prefill); with the background slide the steps during a slide should look like th
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import click
 import numpy as np
 
 from livegen.inference.engine import Engine
@@ -36,10 +36,13 @@ def run(model: Path, overflow: str, tokens: int) -> dict[str, np.ndarray]:
     return {name: np.asarray(times) for name, times in split.items() if times}
 
 
-def main() -> None:
+@click.command()
+@click.argument("model_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
+def main(model_dir: Path | None) -> None:
+    """Step latency across a window slide (default MODEL_DIR: a random default-size model)."""
     with tempfile.TemporaryDirectory() as scratch:
-        if len(sys.argv) > 1:
-            model = Path(sys.argv[1])
+        if model_dir is not None:
+            model = model_dir
         else:
             from livegen.export.bench_baselines import random_default_model
 

@@ -5,7 +5,7 @@ does); a probe thread sleeps 1 ms in a loop, standing in for the scheduler, and 
 it wakes.
 Phases: without the UI; with the TUI as `serve` runs it (headless driver, 160x45, full rendering,
 gc.freeze after start-up); with the TUI but no gc.freeze.
-Same machine, same run: compare the two. Usage: .venv/bin/python bench/tui_overhead.py [seconds]
+Same machine, same run: compare the two. Usage: .venv/bin/python bench/tui_overhead.py [SECONDS]
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ import statistics
 import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tui"))
-
-from tui_scene import publish_scene
+import click
 
 from livegen.live.control import Control, NoteView
 from livegen.tui import make_app
+from livegen.tui.scene import publish_scene
 
 SWITCH_INTERVAL_S = 0.0005  # what the daemon sets
 
@@ -94,8 +92,10 @@ def summary(name: str, late: list[float], cpu: float) -> str:
     )
 
 
-def main() -> None:
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
+@click.command()
+@click.argument("seconds", type=click.FloatRange(1, 600), default=5.0)
+def main(seconds: float) -> None:
+    """What the TUI costs a 1 ms real-time probe (SECONDS per phase pair, default 5)."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     phases = {"UI off": (False, True), "UI on": (True, True), "UI, no gc.freeze": (True, False)}
     runs: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in phases}

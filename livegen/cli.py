@@ -30,6 +30,41 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
+# Third-party modules that only an optional extra installs: a command that needs one and runs on
+# a runtime-only install ends in one line naming the extra, not a ModuleNotFoundError traceback.
+EXTRA_OF_MODULE: dict[str, str] = {
+    "torch": "train",
+    "matplotlib": "train",
+    "music21": "train",
+    "tqdm": "train",
+    "onnx": "export",
+    "onnxscript": "export",
+    "onnxconverter_common": "export",
+}
+# The extras a command needs as a whole (export runs the PyTorch model to trace it).
+EXTRAS_OF_COMMAND: dict[str, tuple[str, ...]] = {
+    "train": ("train",),
+    "eval": ("train",),
+    "data": ("train",),
+    "export": ("train", "export"),
+}
+EXTRA_WORDS = {"train": "training", "export": "export"}
+
+
+def missing_extra(err: ModuleNotFoundError, argv: list[str]) -> str | None:
+    """The one-line message for a module an extra would have installed; None for any other."""
+    extra = EXTRA_OF_MODULE.get((err.name or "").partition(".")[0])
+    if extra is None:
+        return None
+    command = next((arg for arg in argv if not arg.startswith("-")), "")
+    extras = EXTRAS_OF_COMMAND.get(command, (extra,))
+    named = " and ".join(EXTRA_WORDS[e] for e in extras)
+    plural = "extras" if len(extras) > 1 else "extra"
+    return (
+        f"livegen {command} needs the {named} {plural}: pip install 'livegen[{','.join(extras)}]'"
+    )
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported only when listed or invoked."""
 
@@ -63,8 +98,9 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user mistakes become one line on stderr and a non-zero exit code."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="livegen", standalone_mode=False)
+        cli.main(args=args, prog_name="livegen", standalone_mode=False)
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.Abort:
@@ -75,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         return err.exit_code
     except LivegenError as err:
         click.echo(f"error: {err}", err=True)
+        return 1
+    except ModuleNotFoundError as err:
+        message = missing_extra(err, args)
+        if message is None:
+            raise
+        click.echo(f"error: {message}", err=True)
         return 1
     except KeyboardInterrupt:
         return 130

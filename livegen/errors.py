@@ -1,4 +1,8 @@
-"""The one error hierarchy: every user mistake reaches the user as one line, no traceback."""
+"""The one error hierarchy: every user mistake reaches the user as one line, no traceback.
+
+Each class also derives from the builtin it refines (as python-rtmidi's InvalidPortError is a
+ValueError), so code that catches the builtin catches it too.
+"""
 
 
 class LivegenError(Exception):
@@ -13,15 +17,15 @@ class ConfigError(LivegenError, ValueError):
     """A config file or --set value is wrong: names file, section and key."""
 
 
-class TokenizerMismatchError(LivegenError):
+class TokenizerMismatchError(LivegenError, ValueError):
     """A model was trained with a different tokenizer than the runtime's."""
 
 
-class ModelLoadError(LivegenError):
+class ModelLoadError(LivegenError, OSError):
     """A model folder is missing, incomplete or unreadable."""
 
 
-class DeviceError(LivegenError):
+class DeviceError(LivegenError, RuntimeError):
     """An inference device (e.g. CUDA) was asked for and is not available."""
 
 

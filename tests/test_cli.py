@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
 
 from livegen import __version__
 from livegen.cli import LAZY_COMMANDS, cli, main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _all_command_paths() -> list[tuple[str, ...]]:
@@ -67,3 +70,35 @@ def test_user_mistakes_print_one_line_and_fail(argv: list[str], names: str) -> N
     assert lines[0].startswith("error:")
     assert names in lines[0]
     assert "Traceback" not in result.stderr
+
+
+TRAIN_EXTRA = "needs the training extra: pip install 'livegen[train]'"
+BOTH_EXTRAS = "needs the training and export extras: pip install 'livegen[train,export]'"
+DEFAULT_MODEL = "livegen/assets/models/default"
+
+
+@pytest.mark.parametrize(
+    ("blocked", "argv", "line"),
+    [
+        (
+            "torch",
+            ["train", "--config", "configs/train/smoke.toml"],
+            f"livegen train {TRAIN_EXTRA}",
+        ),
+        ("torch", ["eval", "--model", DEFAULT_MODEL, "--data", "."], f"livegen eval {TRAIN_EXTRA}"),
+        ("onnx", ["export", "--onnx", "x.pt", "-o", "out"], f"livegen export {BOTH_EXTRAS}"),
+    ],
+)
+def test_a_missing_extra_is_one_line_naming_it(blocked: str, argv: list[str], line: str) -> None:
+    # None in sys.modules makes `import torch` fail as on an install without the extra
+    probe = (
+        f"import sys; sys.modules[{blocked!r}] = None\n"
+        "from livegen.cli import main\n"
+        f"sys.exit(main({argv!r}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, done.stderr[-2000:]
+    assert lines[0].startswith(f"error: {line}")

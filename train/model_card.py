@@ -7,11 +7,12 @@ Every number in the card is read from those files, so the card cannot drift from
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 from pathlib import Path
 from typing import Any
+
+import click
 
 from livegen.config import write_atomic
 
@@ -163,22 +164,22 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("eval_json", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--hardware", default=f"CPU ({platform.processor() or 'unknown'})")
-    parser.add_argument("--notes", default="")
-    args = parser.parse_args()
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("eval_json", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--hardware", default=f"CPU ({platform.processor() or 'unknown'})")
+@click.option("--notes", default="")
+def main(run_dir: Path, eval_json: Path, out: Path, hardware: str, notes: str) -> None:
+    """Write MODEL_CARD.md for RUN_DIR from its checkpoint, metrics and EVAL_JSON."""
     from .checkpoint import load_checkpoint
 
-    state = load_checkpoint(args.run_dir)
-    records = [json.loads(x) for x in (args.run_dir / "metrics.jsonl").read_text().splitlines()]
-    report = json.loads(args.eval_json.read_text())
+    state = load_checkpoint(run_dir)
+    records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    report = json.loads(eval_json.read_text())
     data = Path(state["train_config"]["data"]["path"])
     manifest = json.loads((data / "manifest.json").read_text()) if data.is_dir() else None
-    write_atomic(args.out, render(state, records, report, manifest, args.hardware, args.notes))
+    write_atomic(out, render(state, records, report, manifest, hardware, notes))
 
 
 if __name__ == "__main__":

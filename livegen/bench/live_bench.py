@@ -302,12 +302,12 @@ def format_report(result: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def run_live_bench_command(model: str, seconds: float, period: int, as_json: bool) -> None:
+def run_live_bench_command(options: LiveBenchOptions, as_json: bool) -> None:
     """`livegen bench --live`: run, then print the report (or JSON)."""
     import click
 
     result = run_live_bench(
-        LiveBenchOptions(model=model, seconds=seconds, period=period),
+        options,
         echo=lambda message: click.echo(message, err=True),
     )
     click.echo(json.dumps(result, indent=1) if as_json else format_report(result))

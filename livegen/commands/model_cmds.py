@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from livegen.errors import LivegenError, ModelLoadError
+from livegen.errors import LivegenError
 
 
 @click.command()
@@ -29,13 +29,8 @@ from livegen.errors import LivegenError, ModelLoadError
 @click.option("--verify", is_flag=True, help="Compare with PyTorch over a 300-token run.")
 def export(checkpoint: Path, out: Path, precision: str, attention: str, verify: bool) -> None:
     """Export a checkpoint to an ONNX model folder (model.onnx + model.toml) with a KV cache."""
-    try:
-        from livegen.export.onnx_export import export_checkpoint
-    except ModuleNotFoundError as err:
-        raise ModelLoadError(
-            f"export needs the train and export extras ({err.name} is missing): "
-            "pip install 'livegen[train,export]'"
-        ) from err
+    from livegen.export.onnx_export import export_checkpoint  # needs torch and onnx (cli.py)
+
     folder, parity = export_checkpoint(
         checkpoint,
         out,
@@ -148,6 +143,10 @@ def parse_channels(text: str) -> tuple[int, ...]:
               help="--live: how long the DAW plays.")  # fmt: skip
 @click.option("--period", type=click.IntRange(16, 4096), default=64, show_default=True,
               help="--live: JACK frames per period (48 kHz).")  # fmt: skip
+@click.option("--bpm", type=click.FloatRange(20, 400), default=180, show_default=True,
+              help="--live: the DAW's tempo (the player plays 16ths).")  # fmt: skip
+@click.option("--latency-ms", type=click.FloatRange(0, 50), default=0, show_default=True,
+              help="--live: timing.latency_ms (send early by the transport).")  # fmt: skip
 def bench(
     model: str,
     device: str,
@@ -160,6 +159,8 @@ def bench(
     live: bool = False,
     seconds: float = 15,
     period: int = 64,
+    bpm: float = 180,
+    latency_ms: float = 0,
 ) -> None:
     """Decode latency at contexts 64-1000, prefill, tokens/s, RSS, cold start, vs PyTorch.
 
@@ -167,9 +168,10 @@ def bench(
     CPU and GIL hold of `livegen serve`, through a private JACK server.
     """
     if live:
-        from livegen.bench.live_bench import run_live_bench_command
+        from livegen.bench.live_bench import LiveBenchOptions, run_live_bench_command
 
-        run_live_bench_command(model, seconds, period, as_json)
+        options = LiveBenchOptions(model, seconds, bpm, period, latency_ms=latency_ms)
+        run_live_bench_command(options, as_json)
         return
     from livegen.bench.engine_bench import format_report, run_bench, torch_available
 

@@ -56,7 +56,9 @@ class GenerateResult:
 class _Row:
     """One sequence of a (possibly batched) generation: its state, output and stop reason."""
 
-    def __init__(self, vocab: Vocab, prompt: list[int], request: GenerateRequest) -> None:
+    def __init__(
+        self, vocab: Vocab, prompt: list[int], request: GenerateRequest, beats_per_bar: float
+    ) -> None:
         self.vocab = vocab
         self.state = MusicState(vocab)
         self.decoder = StreamingDecoder(vocab.config, vocab=vocab)
@@ -67,7 +69,7 @@ class _Row:
         self.out: list[int] = []
         self.reason: str | None = None
         bars = request.bars if request.bars is not None or request.tokens is not None else 8
-        steps_per_bar = 4 * vocab.config.steps_per_beat
+        steps_per_bar = round(beats_per_bar * vocab.config.steps_per_beat)  # the prompt's meter
         self.end_step = None if bars is None else self.decoder.position_steps + bars * steps_per_bar
         self.limit = min(request.tokens or request.max_tokens, request.max_tokens)
         self.by_tokens = request.tokens is not None
@@ -106,6 +108,7 @@ def generate_batch(
     request: GenerateRequest,
     vocab: Vocab,
     progress: Callable[[int], None] | None = None,
+    beats_per_bar: float = 4.0,
 ) -> list[tuple[list[int], str]]:
     """One continuation of `prompt` per batch row of the engine (rows differ by sampling).
 
@@ -114,7 +117,7 @@ def generate_batch(
     grammar = Grammar(vocab)
     masks = ConstraintMasks(vocab, request.constraints) if request.constraints.active else None
     sampler = Sampler(request.seed)
-    rows = [_Row(vocab, prompt, request) for _ in range(engine.batch)]
+    rows = [_Row(vocab, prompt, request, beats_per_bar) for _ in range(engine.batch)]
     block = np.tile(np.asarray(prompt, dtype=np.int64), (engine.batch, 1))
     logits = np.atleast_2d(engine.prefill(block))  # (B, V)
     while True:
@@ -192,7 +195,7 @@ def generate_midi(
     results = []
     paths = output_paths(out_path, count)
     for path, (tokens, reason) in zip(
-        paths, generate_batch(engine, prompt, request, vocab, progress), strict=True
+        paths, generate_batch(engine, prompt, request, vocab, progress, beats_per_bar), strict=True
     ):
         decoder = StreamingDecoder(config, vocab=vocab)
         events = decoder.feed_many(prompt + tokens)

@@ -8,12 +8,12 @@ import threading
 
 from textual import events
 from tui_helpers import drain, screen_text
-from tui_scene import publish_scene
 
 from livegen.live.control import Control, NoteView
 from livegen.live.knobs import Knobs
 from livegen.tui.log_bridge import logs_to_app
 from livegen.tui.messages import DaemonNotice
+from livegen.tui.scene import publish_scene
 from livegen.tui.widgets import MessageLine
 
 

@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 
 import pytest
-from tui_scene import publish_scene
 
 from livegen.live.control import Control
 from livegen.live.knobs import Knobs
+from livegen.tui.scene import publish_scene
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])

@@ -1,7 +1,8 @@
 """A realistic live scene published into a real `Control`, as the daemon would publish it.
 
-Used by the TUI tests and to draw the README screenshots: a player's phrase in C minor, the model's
-accompaniment already played, notes sounding now and the planned notes ahead of playback.
+Used by the TUI tests, the README screenshots and bench/tui_overhead.py: a player's phrase in
+C minor, the model's accompaniment already played, notes sounding now and the planned notes
+ahead of playback.
 """
 
 from __future__ import annotations
