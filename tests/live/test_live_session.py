@@ -16,7 +16,7 @@ import numpy as np
 
 from livegen.inference.engine import Engine
 from livegen.live.clock import TICKS_PER_BEAT, ManualClock
-from livegen.live.context import PlayerNote, SessionContext
+from livegen.live.context import PlayerNote
 from livegen.live.control import Control
 from livegen.live.daemon import Daemon
 from livegen.live.knobs import Knobs
@@ -36,16 +36,7 @@ class FakeDaemon:
         self.held_keys: set[tuple[int, int]] = set()
         self.clock.start()
 
-    def session_context(self) -> SessionContext:
-        return SessionContext(
-            stop_event=self.stop_event,
-            control=self.control,
-            player_notes=self.player_notes,
-            clock=self.clock,
-            scheduler=self.scheduler,
-            paused=lambda: self.paused,
-            held_keys=self.held_keys,
-        )
+    session_context = Daemon.session_context  # the same narrow view a real daemon lends
 
     def tick(self) -> float:
         position = self.clock.position_ticks()
