@@ -5,7 +5,17 @@ stream at a random position (documents are packed back to back, each starting wi
 model also learns to begin and end pieces). The windows of optimizer step `s`, micro-batch `m`
 on process `rank` come from `numpy.random.default_rng([seed, s, m, rank])`: the data position
 of a run is simply its step, which makes resuming exact. Validation uses fixed, evenly spaced
-windows with no augmentation.
+windows with no augmentation and no weighting.
+
+Collection weights (`[data] collection_weights`, optional). Without them a window starts
+anywhere in the stream with equal chance, so each collection gets windows in proportion to its
+tokens. With them, each window first draws a collection, then a start uniformly among that
+collection's train tokens (a window may run on into the next document, as always). A weight is
+the collection's share of the windows. The key `others` is the share of all unlisted
+collections together; without it they share what the listed weights leave of 1 (nothing when
+those already sum to 1 or more). Unlisted collections split their share in proportion to their
+tokens. Shares are normalised over the collections in the train split; naming a collection that
+is not there is an error (see `collection_shares`).
 
 Augmentation (each applied independently per window, at load time, on token ids):
 - Pitch transposition by a shift drawn uniformly from -n..n semitones among the shifts that keep
@@ -21,6 +31,15 @@ Augmentation (each applied independently per window, at load time, on token ids)
   shifts are rewritten (split at max_shift_steps) and BAR tokens are re-drawn every bar length
   from the first bar line, so the stream stays valid for the decoder and the grammar.
   A window with BOS in the middle is stretched per document segment.
+- Channel permutation (accompaniment): with a probability, the melodic channels of the window
+  are renamed by a random injective map of the channels it plays on to channels 0..15 except the
+  drum channel 9 (drums stay on 9). The daemon plays the player's notes on the player's channel
+  and asks for the model's own; renaming the parts at random teaches the model to accompany any
+  line on any channel. Only CHANNEL tokens change: they are rewritten where the renamed stream
+  switches part, which is where the original did, except at a piece's start, where the stream
+  is implicitly on channel 0 (a CHANNEL token is added before the first note when its part is
+  no longer channel 0, and dropped when a part is renamed to 0). Notes within one step keep
+  their order, which follows the original channel numbers (the grammar does not fix it).
 - Conditioning: after a BOS, with a probability, one MODE token (call, accompany or continue,
   uniformly) is inserted, because the live daemon opens every stream with BOS MODE_x. The corpus
   has no labels for the modes, so the model learns that they may come and what follows them
@@ -30,16 +49,22 @@ Augmentation (each applied independently per window, at load time, on token ids)
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from livegen.data.shards import Split
+from livegen.errors import ConfigError
 from livegen.tokenizer import TokenizerConfig, Vocab
-from livegen.tokenizer.vocab import DRUM_CHANNEL, TokenKind
+from livegen.tokenizer.vocab import DRUM_CHANNEL, N_CHANNELS, TokenKind
 
 KEYS_PER_MODE = 12
 _OPENING = frozenset({TokenKind.BOS, TokenKind.MODE, TokenKind.KEY, TokenKind.STYLE})
+# the kinds a CHANNEL token may name (grammar: CHANNEL -> PROGRAM, NOTE_ON, NOTE_OFF)
+_CHANNEL_EVENTS = (TokenKind.NOTE_ON, TokenKind.NOTE_OFF, TokenKind.PROGRAM)
+MELODIC_CHANNELS = np.array([c for c in range(N_CHANNELS) if c != DRUM_CHANNEL])
+OTHERS = "others"  # the collection_weights key for all unlisted collections
 
 
 @dataclass(frozen=True)
@@ -48,6 +73,7 @@ class AugmentConfig:
     velocity_scale: float = 0.2
     stretch_probability: float = 0.2
     mode_probability: float = 0.5
+    channel_permute_probability: float = 0.0
 
 
 class Augmenter:
@@ -62,6 +88,9 @@ class Augmenter:
         self.is_key = kinds == TokenKind.KEY
         self.is_velocity = kinds == TokenKind.VELOCITY
         self.is_shift = kinds == TokenKind.TIME_SHIFT
+        self.is_channel = kinds == TokenKind.CHANNEL
+        self.is_channel_event = np.isin(kinds, [int(k) for k in _CHANNEL_EVENTS])
+        self.channel_base = vocab.offsets[TokenKind.CHANNEL]
         self.kinds = kinds
         self.key_base = vocab.offsets[TokenKind.KEY]
         self.mode_base = vocab.offsets[TokenKind.MODE]
@@ -72,11 +101,24 @@ class Augmenter:
         self.max_note_steps = vocab.config.max_note_steps
 
     def __call__(
-        self, window: np.ndarray, drums: np.ndarray, rng: np.random.Generator
+        self,
+        window: np.ndarray,
+        drums: np.ndarray,
+        rng: np.random.Generator,
+        channels: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Augmented copy of `window` (int64 ids); `drums` marks drum-channel tokens."""
+        """Augmented copy of `window` (int64 ids); `drums` marks drum-channel tokens.
+
+        `channels` is the channel state at each token (see `channel_states`; by default the
+        window's own, as if channel 0 were current before it).
+        """
         out = window.astype(np.int64, copy=True)
         out = self.transpose(out, drums, rng)
+        p = self.config.channel_permute_probability
+        if p > 0 and rng.random() < p:
+            if channels is None:
+                channels = channel_states(out, self.vocab)
+            out = self.permute_channels(out, channels, rng)
         out = self.insert_mode(out, rng)
         out = self.scale_velocity(out, rng)
         if self.config.stretch_probability > 0 and rng.random() < self.config.stretch_probability:
@@ -107,6 +149,47 @@ class Augmenter:
                     + (index % KEYS_PER_MODE + shift) % KEYS_PER_MODE
                 )
         return tokens
+
+    def permute_channels(
+        self, tokens: np.ndarray, channels: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Rename the melodic channels at random (injective, drums stay; see module docstring).
+
+        `channels` is the channel state at each token of `tokens` in the original stream.
+        """
+        if tokens.size == 0:
+            return tokens
+        is_channel = self.is_channel[tokens]
+        named = self.is_channel_event[tokens]
+        if is_channel[-1]:  # a window may end between a CHANNEL token and the note it names
+            named[-1] = True
+        events = np.flatnonzero(named)
+        if events.size == 0:
+            return tokens
+        old = channels[events].astype(np.int64)
+        melodic = np.unique(old[old != DRUM_CHANNEL])
+        if melodic.size == 0:
+            return tokens
+        rename = np.arange(N_CHANNELS)
+        rename[melodic] = rng.choice(MELODIC_CHANNELS, size=melodic.size, replace=False)
+        new = rename[old]
+        # the renamed stream's channel just before each event
+        before = np.empty_like(new)
+        before[1:] = new[:-1]
+        pieces = np.searchsorted(np.flatnonzero(tokens == self.vocab.bos), events)
+        opens_piece = np.r_[True, pieces[1:] != pieces[:-1]] & (pieces > 0)
+        before[opens_piece] = 0  # a piece starts on channel 0
+        if pieces[0] == 0:
+            # the window opens mid-piece on a channel it does not show: switch where the
+            # original did
+            first = events[0]
+            switched = is_channel[first] or (first > 0 and is_channel[first - 1])
+            before[0] = -1 if switched else new[0]
+        switch = new != before
+        kept = tokens[~is_channel]
+        # each event's index in `kept` (the trailing CHANNEL token's: the end)
+        at = events - np.cumsum(is_channel)[events] + is_channel[events]
+        return np.insert(kept, at[switch], self.channel_base + new[switch])
 
     def insert_mode(self, tokens: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.config.mode_probability <= 0:
@@ -203,8 +286,8 @@ class Augmenter:
         return max(target, position)
 
 
-def drum_mask(tokens: np.ndarray, vocab: Vocab) -> np.ndarray:
-    """True for every token that is played on the drum channel (the channel state at it)."""
+def channel_states(tokens: np.ndarray, vocab: Vocab) -> np.ndarray:
+    """The channel state at every token (int8): set by CHANNEL tokens, reset to 0 by BOS."""
     tokens = np.asarray(tokens)
     kinds = vocab.kinds[tokens]
     is_channel = kinds == TokenKind.CHANNEL
@@ -212,8 +295,37 @@ def drum_mask(tokens: np.ndarray, vocab: Vocab) -> np.ndarray:
     value = np.where(is_channel, vocab.args[tokens], 0).astype(np.int8)
     last = np.where(resets, np.arange(tokens.size), 0)
     np.maximum.accumulate(last, out=last)
-    channel = np.where(resets[last], value[last], 0)
-    return channel == DRUM_CHANNEL
+    return np.where(resets[last], value[last], 0).astype(np.int8)
+
+
+def drum_mask(tokens: np.ndarray, vocab: Vocab) -> np.ndarray:
+    """True for every token that is played on the drum channel (the channel state at it)."""
+    return channel_states(tokens, vocab) == DRUM_CHANNEL
+
+
+def collection_shares(tokens: Mapping[str, int], weights: Mapping[str, float]) -> dict[str, float]:
+    """Share of training windows per collection, from its train tokens and the config's weights.
+
+    See the module docstring for the rules; collections without train tokens get no share.
+    """
+    present = {name: n for name, n in tokens.items() if n > 0}
+    unknown = sorted(set(weights) - set(present) - {OTHERS})
+    if unknown:
+        raise ConfigError(
+            f"[data] collection_weights: no collection {unknown[0]!r} in the train split; "
+            f"collections: {', '.join(sorted(present))} (or {OTHERS!r} for the unlisted ones)"
+        )
+    listed = {name: float(w) for name, w in weights.items() if name != OTHERS}
+    rest = {name: n for name, n in present.items() if name not in listed}
+    others = float(weights.get(OTHERS, max(0.0, 1.0 - sum(listed.values()))))
+    shares = dict(listed)
+    rest_tokens = sum(rest.values())
+    for name, n in rest.items():
+        shares[name] = others * n / rest_tokens
+    total = sum(shares.values())
+    if total <= 0:
+        raise ConfigError("[data] collection_weights: every collection has weight 0")
+    return {name: shares[name] / total for name in sorted(shares)}
 
 
 class TrainBatches:
@@ -228,6 +340,7 @@ class TrainBatches:
         batch_size: int,
         seed: int,
         augment: AugmentConfig | None,
+        collection_weights: Mapping[str, float] | None = None,
     ) -> None:
         if split.n_tokens == 0:
             raise ValueError(f"split {split.name!r} holds no tokens")
@@ -236,14 +349,40 @@ class TrainBatches:
         self.seq_len = seq_len
         self.batch_size = batch_size
         self.seed = seed
-        self.drums = drum_mask(np.asarray(self.tokens), self.vocab)
+        self.channels = channel_states(np.asarray(self.tokens), self.vocab)
         self.augmenter = Augmenter(self.vocab, augment) if augment is not None else None
+        self.shares: dict[str, float] = {}
+        if collection_weights:
+            self._weigh(split, collection_weights)
+
+    def _weigh(self, split: Split, weights: Mapping[str, float]) -> None:
+        """Per collection: its share, and the cumulative tokens of its documents."""
+        doc_tokens = np.diff(split.offsets)
+        names = np.asarray(split.collections)
+        tokens = {str(n): int(doc_tokens[names == n].sum()) for n in np.unique(names)}
+        self.shares = {n: s for n, s in collection_shares(tokens, weights).items() if s > 0}
+        self._share_p = np.array(list(self.shares.values()))
+        self._docs = [np.flatnonzero(names == n) for n in self.shares]
+        self._cumulative = [np.cumsum(doc_tokens[docs]) for docs in self._docs]
+        self._offsets = split.offsets
+
+    def start(self, rng: np.random.Generator) -> int:
+        """A window's first token: anywhere in the stream, or in a collection drawn by share."""
+        if not self.shares:
+            high = max(self.tokens.size - (self.seq_len + 1), 0)
+            return int(rng.integers(0, high + 1))
+        c = int(rng.choice(len(self._docs), p=self._share_p))
+        cumulative = self._cumulative[c]
+        position = int(rng.integers(0, cumulative[-1]))
+        i = int(np.searchsorted(cumulative, position, side="right"))
+        before = int(cumulative[i - 1]) if i else 0
+        return int(self._offsets[self._docs[c][i]]) + position - before
 
     def window(self, start: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """Tokens from `start` (at most `length`) and the channel state at each."""
         end = min(start + length, self.tokens.size)
         tokens = np.asarray(self.tokens[start:end], dtype=np.int64)
-        drums = self.drums[start:end]
-        return tokens, drums
+        return tokens, self.channels[start:end]
 
     def batch(self, step: int, micro: int = 0, rank: int = 0) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self.seed, step, micro, rank])
@@ -251,12 +390,11 @@ class TrainBatches:
         rows = np.full((self.batch_size, width), self.vocab.pad, dtype=np.int64)
         # twice the tokens, so a x1/2 stretch still fills the window
         raw = 2 * width if self.augmenter is not None else width
-        high = max(self.tokens.size - width, 0)
         for i in range(self.batch_size):
-            start = int(rng.integers(0, high + 1))
-            tokens, drums = self.window(start, raw)
+            tokens, channels = self.window(self.start(rng), raw)
             if self.augmenter is not None:
-                tokens = self.augmenter(tokens, drums, rng)
+                drums = channels == DRUM_CHANNEL
+                tokens = self.augmenter(tokens, drums, rng, channels)
             tokens = tokens[:width]
             rows[i, : tokens.size] = tokens
         return rows[:, :-1], rows[:, 1:]

@@ -329,6 +329,7 @@ def _train(
             config.data.velocity_scale,
             config.data.stretch_probability,
             config.data.mode_probability,
+            config.data.channel_permute_probability,
         )
         if config.data.augment
         else None
@@ -340,7 +341,11 @@ def _train(
         batch_size=opt.batch_size,
         seed=run.seed,
         augment=augment,
+        collection_weights=config.data.collection_weights,
     )
+    if is_main and batches.shares:
+        shares = ", ".join(f"{name} {share:.3f}" for name, share in batches.shares.items())
+        print(f"training windows per collection: {shares}", file=sys.stderr, flush=True)
     val_split = load_split(data_dir, "val")
     val_rows = val_windows(
         val_split, config.data.seq_len, run.eval_batches * opt.batch_size, vocab.pad

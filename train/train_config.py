@@ -26,6 +26,10 @@ class DataSection:
     velocity_scale: float = 0.2  # velocity bins scaled by a factor in [1-x, 1+x]
     stretch_probability: float = 0.2  # chance of a x2 or x1/2 time stretch when exact
     mode_probability: float = 0.5  # chance of a MODE token after each BOS (the daemon sends one)
+    # chance of renaming a window's melodic channels at random (accompany any line on any channel)
+    channel_permute_probability: float = 0.0
+    # share of training windows per collection; "others" = all unlisted (train/dataset.py)
+    collection_weights: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.seq_len < 2:
@@ -38,6 +42,15 @@ class DataSection:
             raise ConfigError(f"[data] velocity_scale must be in [0, 1), got {self.velocity_scale}")
         if not 0 <= self.stretch_probability <= 1:
             raise ConfigError("[data] stretch_probability must be in [0, 1]")
+        if not 0 <= self.channel_permute_probability <= 1:
+            raise ConfigError("[data] channel_permute_probability must be in [0, 1]")
+        if not isinstance(self.collection_weights, dict):
+            raise ConfigError("[data] collection_weights must be a table, e.g. { pop909 = 0.5 }")
+        for name, weight in self.collection_weights.items():
+            if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+                raise ConfigError(
+                    f"[data] collection_weights: {name} = {weight!r}; a weight is a number >= 0"
+                )
 
 
 @dataclass(frozen=True)

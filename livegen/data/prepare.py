@@ -1,14 +1,26 @@
-"""`livegen data prepare`: MIDI files (or music21's corpus) to token shards, resumably.
+"""`livegen data prepare`: MIDI folders (and music21's corpus) to token shards, resumably.
 
-Every .mid/.midi file under the source folder (recursive) is read with the tokenizer's
-`read_midi`, encoded with `encode_notes` and appended to the shard of its split (see split.py
-and shards.py). Files that cannot be read, or hold no notes, are skipped and reported with the
-reason; the run goes on. Work is done by a pool of worker processes.
+Sources. Each `--source` is a folder of MIDI files (searched recursively) or `music21` (its
+corpus, converted to MIDI in a cache first). A folder is one collection, named after the folder
+or explicitly (`--source pop909=PATH`); music21's works keep their corpus collection names
+(`bach`, `essenFolksong`, ...). Every file's collection is in the manifest, with token counts per
+collection, so a training config can weight collections (train/dataset.py).
+
+Every file is read with the tokenizer's `read_midi`, encoded with `encode_notes` and appended to
+the shard of its split (see split.py and shards.py; the split hashes the path inside its source,
+so a file lands in the same split whether it is prepared alone or in a mix). Files that cannot be
+read, or hold no notes, are skipped and reported with the reason; the run goes on. Work is done
+by a pool of worker processes.
 
 Resuming: tokens are appended to `<out>/.partial/<split>.bin` and a state file, rewritten
 atomically every few seconds, records which files are done and how long each shard was at that
 moment. A second run with the same tokenizer truncates the shards to the recorded lengths and
 skips the finished files; a finished run moves the shards into place and writes the manifest.
+
+Adding: running prepare again on a finished folder (same tokenizer and split fractions) starts
+from what is there: the shards are copied into `.partial`, only files not yet in the manifest are
+tokenized and appended, and the folder is rewritten. Files already in the folder stay, even if
+their source is not given again; delete the folder to start over.
 """
 
 from __future__ import annotations
@@ -16,9 +28,10 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +40,7 @@ import numpy as np
 
 from livegen.config import write_atomic
 from livegen.data.progress import Progress
-from livegen.data.shards import MANIFEST, TOKEN_DTYPE
+from livegen.data.shards import MANIFEST, TOKEN_DTYPE, read_manifest
 from livegen.data.split import SPLITS, split_of
 from livegen.errors import ConfigError
 from livegen.tokenizer import TokenizerConfig, Vocab, encode_notes
@@ -35,6 +48,13 @@ from livegen.tokenizer.midi_file import read_midi
 
 MIDI_SUFFIXES = (".mid", ".midi")
 STATE_SAVE_INTERVAL_S = 5.0
+STATE_VERSION = 2
+MANIFEST_FORMAT = 2
+MUSIC21 = "music21"
+# A collection name doubles as a TOML key in `[data] collection_weights`; "others" is that table's
+# share for all unlisted collections.
+RESERVED_COLLECTION = "others"
+_NAMED = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
 
 
 @dataclass(frozen=True)
@@ -46,12 +66,59 @@ class PrepareOptions:
     stop_after_files: int = 0  # stop early, leaving a resumable partial run (tests, dry runs)
 
 
+@dataclass(frozen=True)
+class Source:
+    """One `--source`: a folder of MIDI files (one collection), or music21's converted corpus."""
+
+    name: str  # the collection of a folder; "music21" for the corpus
+    spec: str  # as given on the command line
+    root: Path
+    is_music21: bool = False
+
+    def collection(self, rel: str) -> str:
+        """music21's works keep their corpus collection (the first folder of the cache path)."""
+        return rel.split("/", 1)[0] if self.is_music21 else self.name
+
+
+def parse_sources(specs: Sequence[str | Path], music21_cache: str | Path) -> list[Source]:
+    """`PATH`, `NAME=PATH` or `music21` per spec; names must be unique."""
+    sources: list[Source] = []
+    for spec in map(str, specs):
+        named = _NAMED.match(spec)
+        if spec == MUSIC21:
+            source = Source(MUSIC21, spec, Path(music21_cache), is_music21=True)
+        elif named and named.group(2) == MUSIC21:
+            raise ConfigError(
+                f"--source {spec}: music21's works keep their corpus collection names "
+                "(bach, essenFolksong, ...); give plain --source music21"
+            )
+        elif named:
+            source = Source(named.group(1), spec, Path(named.group(2)))
+        else:
+            source = Source(Path(spec).resolve().name, spec, Path(spec))
+        if source.name == RESERVED_COLLECTION:
+            raise ConfigError(
+                f"--source {spec}: the collection name {RESERVED_COLLECTION!r} is reserved; "
+                "name it with --source NAME=PATH"
+            )
+        if any(s.name == source.name for s in sources):
+            raise ConfigError(
+                f"--source {spec}: a second source named {source.name!r}; "
+                "name one of them with --source NAME=PATH"
+            )
+        sources.append(source)
+    if not sources:
+        raise ConfigError("give at least one --source (a folder of MIDI files or 'music21')")
+    return sources
+
+
 @dataclass
 class PrepareReport:
     out: Path
     files: int = 0
     tokens: dict[str, int] = field(default_factory=dict)
     docs: dict[str, int] = field(default_factory=dict)
+    collections: dict[str, dict[str, Any]] = field(default_factory=dict)  # see _collections
     skipped: list[tuple[str, str]] = field(default_factory=list)
     resumed_files: int = 0
     seconds: float = 0.0
@@ -74,6 +141,14 @@ class PrepareReport:
                 else ""
             )
         ]
+        if self.collections:
+            lines.append("tokens per collection:")
+            width = max(map(len, self.collections))
+            for name, entry in self.collections.items():
+                lines.append(
+                    f"  {name:<{width}} {entry['files']:>6} files {entry['tokens']:>11,} tokens"
+                    f" (train {entry['splits']['train']['tokens']:,})"
+                )
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} files:")
             lines.extend(f"  {src}: {reason}" for src, reason in self.skipped)
@@ -81,15 +156,23 @@ class PrepareReport:
 
 
 def find_midi_files(root: Path) -> list[Path]:
-    """All MIDI files under root, recursive, sorted by relative path (case-insensitive suffix)."""
+    """All MIDI files under root, recursive, sorted by relative path (case-insensitive suffix).
+
+    Hidden names are left out: a converter writing into the folder right now (music21's cache)
+    writes each file as a hidden temp file first.
+    """
     if not root.is_dir():
         raise ConfigError(
             f"--source {root}: not a folder (give a folder of MIDI files or 'music21')"
         )
-    return sorted(
-        (p for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()),
-        key=lambda p: p.relative_to(root).as_posix(),
-    )
+    found = []
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if path.suffix.lower() not in MIDI_SUFFIXES or any(p.startswith(".") for p in rel.parts):
+            continue
+        if path.is_file():
+            found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
 def tokenize_file(job: tuple[str, dict[str, Any]]) -> tuple[np.ndarray | None, int, str]:
@@ -111,28 +194,49 @@ def tokenize_file(job: tuple[str, dict[str, Any]]) -> tuple[np.ndarray | None, i
     return array.astype(TOKEN_DTYPE), len(notes), ""
 
 
-class _State:
-    """What a partial run has done: records per file and shard lengths, saved atomically."""
+def _key(origin: str, rel: str) -> str:
+    """A file's key in the state: its source's name and its path inside that source."""
+    return f"{origin}/{rel}"
 
-    def __init__(self, folder: Path, tokenizer: dict[str, Any]) -> None:
+
+class _State:
+    """What a partial run has done: records per file and shard lengths, saved atomically.
+
+    Records and skipped files are keyed by `_key(origin, rel)`.
+    """
+
+    def __init__(self, folder: Path, tokenizer: dict[str, Any], fractions: dict[str, float]):
         self.folder = folder
         self.path = folder / "state.json"
         self.tokenizer = tokenizer
+        self.fractions = fractions
         self.records: dict[str, dict[str, Any]] = {}
         self.skipped: dict[str, str] = {}
         self.sizes: dict[str, int] = {s: 0 for s in SPLITS}
 
     @classmethod
-    def open(cls, folder: Path, tokenizer: dict[str, Any]) -> _State:
-        state = cls(folder, tokenizer)
+    def open(
+        cls,
+        folder: Path,
+        tokenizer: dict[str, Any],
+        fractions: dict[str, float],
+        sources: list[Source],
+    ) -> _State:
+        state = cls(folder, tokenizer, fractions)
         if state.path.is_file():
             saved = json.loads(state.path.read_text())
-            if saved.get("tokenizer") == tokenizer:
+            same = saved.get("tokenizer") == tokenizer
+            same = same and saved.get("split_fractions", fractions) == fractions
+            if same and saved.get("version") != STATE_VERSION:
+                same = state._migrate(saved, sources)
+            if same:
                 state.records = saved["records"]
                 state.skipped = saved["skipped"]
                 state.sizes = saved["sizes"]
-            else:  # another tokenizer: the partial tokens mean other things
+            else:  # another tokenizer or split: the partial tokens mean other things
                 shutil.rmtree(folder)
+        elif is_finished_folder(folder.parent, tokenizer, fractions):
+            state._seed_from(folder.parent)
         folder.mkdir(parents=True, exist_ok=True)
         for split in SPLITS:
             bin_path = folder / f"{split}.bin"
@@ -140,9 +244,40 @@ class _State:
                 handle.truncate(state.sizes[split] * np.dtype(TOKEN_DTYPE).itemsize)
         return state
 
+    @staticmethod
+    def _migrate(saved: dict[str, Any], sources: list[Source]) -> bool:
+        """A single-source state of the first version (keyed by path): rekey it in place."""
+        if len(sources) != 1:
+            return False
+        source = sources[0]
+        for rec in saved["records"].values():
+            rec["collection"], rec["origin"] = source.collection(rec["source"]), source.name
+        saved["records"] = {_key(source.name, k): v for k, v in saved["records"].items()}
+        saved["skipped"] = {_key(source.name, k): v for k, v in saved["skipped"].items()}
+        return True
+
+    def _seed_from(self, out: Path) -> None:
+        """Start from a finished folder: its records, and copies of its shards to append to."""
+        manifest = json.loads((out / MANIFEST).read_text())
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for split in SPLITS:
+            offsets = np.load(out / f"{split}.idx.npy")
+            self.sizes[split] = int(offsets[-1])
+            for rec in manifest["files"]:
+                if rec["split"] == split:
+                    key = _key(rec["origin"], rec["source"])
+                    self.records[key] = {**rec, "offset": int(offsets[rec["doc"]])}
+                    del self.records[key]["doc"]
+            shutil.copyfile(out / f"{split}.bin", self.folder / f"{split}.bin")
+        for skip in manifest["skipped"]:
+            self.skipped[_key(skip["origin"], skip["source"])] = skip["reason"]
+        self.save()  # the copies are complete: from here on this is an ordinary partial run
+
     def save(self) -> None:
         data = {
+            "version": STATE_VERSION,
             "tokenizer": self.tokenizer,
+            "split_fractions": self.fractions,
             "records": self.records,
             "skipped": self.skipped,
             "sizes": self.sizes,
@@ -150,58 +285,82 @@ class _State:
         write_atomic(self.path, json.dumps(data))
 
 
+def is_finished_folder(out: Path, tokenizer: dict[str, Any], fractions: dict[str, float]) -> bool:
+    """Does `out` hold a finished prepare (this format) that new files can be added to?"""
+    if not (out / MANIFEST).is_file():
+        return False
+    manifest = json.loads((out / MANIFEST).read_text())
+    return (
+        manifest.get("format") == MANIFEST_FORMAT
+        and manifest.get("tokenizer") == tokenizer
+        and manifest.get("split_fractions") == fractions
+    )
+
+
 def prepare(
-    source: str | Path,
+    source: str | Path | Sequence[str | Path],
     out: str | Path,
     *,
     tokenizer: TokenizerConfig | None = None,
     options: PrepareOptions = PrepareOptions(),
     music21_cache: str | Path = "data/music21_midi",
+    convert_music21: bool = True,
 ) -> PrepareReport:
-    """Tokenize every MIDI file of `source` (a folder, or "music21") into shards under `out`."""
+    """Tokenize every MIDI file of the sources into shards under `out` (see module docstring).
+
+    `source` is one spec or several: a folder, `NAME=folder`, or "music21". With
+    `convert_music21=False` music21's works are taken from `music21_cache` as they are (e.g.
+    while a conversion runs elsewhere); run prepare again later to add the rest.
+    """
     start = time.monotonic()
     tokenizer = tokenizer or TokenizerConfig()
     tok_dict = tokenizer.to_dict()
+    fractions = {"val": options.val_fraction, "test": options.test_fraction}
+    specs = [source] if isinstance(source, str | Path) else list(source)
+    sources = parse_sources(specs, music21_cache)
     out = Path(out)
     report = PrepareReport(out)
-    if str(source) == "music21":
-        from livegen.data.music21_source import convert_corpus
+    files: list[tuple[str, Path, str, Source]] = []  # (key, path, rel, source)
+    for src in sources:
+        if src.is_music21 and convert_music21:
+            from livegen.data.music21_source import convert_corpus
 
-        conversion = convert_corpus(
-            music21_cache, workers=options.workers, progress=options.progress
-        )
-        report.skipped.extend(conversion.failures)
-        root = Path(music21_cache)
-    else:
-        root = Path(source)
-    files = find_midi_files(root)
-    if not files:
-        raise ConfigError(f"--source {source}: no .mid/.midi files found")
+            conversion = convert_corpus(
+                src.root, workers=options.workers, progress=options.progress
+            )
+            report.skipped.extend(conversion.failures)
+        elif src.is_music21 and not src.root.is_dir():
+            raise ConfigError(f"--source music21: no converted works in {src.root} yet")
+        found = find_midi_files(src.root)
+        if not found:
+            raise ConfigError(f"--source {src.spec}: no .mid/.midi files found")
+        for path in found:
+            rel = path.relative_to(src.root).as_posix()
+            files.append((_key(src.name, rel), path, rel, src))
     out.mkdir(parents=True, exist_ok=True)
     partial = out / ".partial"
-    state = _State.open(partial, tok_dict)
+    state = _State.open(partial, tok_dict, fractions, sources)
     report.resumed_files = len(state.records) + len(state.skipped)
-    rel_of = {str(p): p.relative_to(root).as_posix() for p in files}
-    todo = [
-        p
-        for p in files
-        if rel_of[str(p)] not in state.records and rel_of[str(p)] not in state.skipped
-    ]
+    todo = [f for f in files if f[0] not in state.records and f[0] not in state.skipped]
     bar = Progress(len(files), "prepare", enabled=options.progress)
     bar.update(len(files) - len(todo))
     handles = {s: (partial / f"{s}.bin").open("ab") for s in SPLITS}
     try:
         last_save = time.monotonic()
-        results = zip(todo, _run(todo, tok_dict, options.workers), strict=True)
-        for done_now, (path, (tokens, n_notes, reason)) in enumerate(results, start=1):
-            rel = rel_of[str(path)]
+        paths = [path for _, path, _, _ in todo]
+        results = zip(todo, _run(paths, tok_dict, options.workers), strict=True)
+        for done_now, ((key, _, rel, src), (tokens, n_notes, reason)) in enumerate(
+            results, start=1
+        ):
             if tokens is None:
-                state.skipped[rel] = reason
+                state.skipped[key] = reason
             else:
                 split = split_of(rel, options.val_fraction, options.test_fraction)
                 handles[split].write(tokens.tobytes())
-                state.records[rel] = {
+                state.records[key] = {
                     "source": rel,
+                    "collection": src.collection(rel),
+                    "origin": src.name,
                     "split": split,
                     "notes": n_notes,
                     "tokens": int(tokens.size),
@@ -221,17 +380,37 @@ def prepare(
             handle.close()
         state.save()
     bar.close()
-    report.finished = len(state.records) + len(state.skipped) == len(files)
+    report.finished = all(f[0] in state.records or f[0] in state.skipped for f in files)
     if report.finished:
-        _finish(out, partial, state, root, source, options)
+        _finish(out, partial, state, sources, options)
     report.files = len(state.records)
-    report.skipped.extend(sorted(state.skipped.items()))
+    one_source = len(sources) == 1
+    report.skipped.extend(
+        (key.split("/", 1)[1] if one_source else key, reason)
+        for key, reason in sorted(state.skipped.items())
+    )
     for split in SPLITS:
         recs = [r for r in state.records.values() if r["split"] == split]
         report.docs[split] = len(recs)
         report.tokens[split] = sum(r["tokens"] for r in recs)
+    report.collections = _collections(state.records.values())
     report.seconds = time.monotonic() - start
     return report
+
+
+def _collections(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{collection: {files, tokens, splits: {split: {files, tokens}}}}, by collection name."""
+    table: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        entry = table.setdefault(
+            rec["collection"],
+            {"files": 0, "tokens": 0, "splits": {s: {"files": 0, "tokens": 0} for s in SPLITS}},
+        )
+        entry["files"] += 1
+        entry["tokens"] += rec["tokens"]
+        entry["splits"][rec["split"]]["files"] += 1
+        entry["splits"][rec["split"]]["tokens"] += rec["tokens"]
+    return dict(sorted(table.items()))
 
 
 def _run(
@@ -250,36 +429,47 @@ def _finish(
     out: Path,
     partial: Path,
     state: _State,
-    root: Path,
-    source: str | Path,
+    sources: list[Source],
     options: PrepareOptions,
 ) -> None:
     """Write offsets and the manifest, then move the shards into place (manifest last)."""
     files = []
     splits: dict[str, dict[str, int]] = {}
+    fields = ("source", "collection", "origin", "split", "notes", "tokens")
     for split in SPLITS:
         recs = sorted(
             (r for r in state.records.values() if r["split"] == split), key=lambda r: r["offset"]
         )
         offsets = np.array([r["offset"] for r in recs] + [state.sizes[split]], dtype=np.int64)
         for doc, rec in enumerate(recs):
-            files.append(
-                {**{k: rec[k] for k in ("source", "split", "notes", "tokens")}, "doc": doc}
-            )
+            files.append({**{k: rec[k] for k in fields}, "doc": doc})
         tmp = out / f".tmp-{split}.idx.npy"
         np.save(tmp, offsets)
         os.replace(tmp, out / f"{split}.idx.npy")
         os.replace(partial / f"{split}.bin", out / f"{split}.bin")
         splits[split] = {"files": len(recs), "tokens": int(state.sizes[split])}
-    manifest = {
-        "format": 1,
-        "source": str(source),
-        "root": str(root.resolve()),
+    skipped = []
+    for key, reason in sorted(state.skipped.items()):
+        origin, rel = key.split("/", 1)
+        skipped.append({"source": rel, "origin": origin, "reason": reason})
+    # sources of an earlier run into this folder whose files are still here stay listed
+    origins = {r["origin"] for r in state.records.values()} | {s["origin"] for s in skipped}
+    known = read_manifest(out).get("sources", {}) if (out / MANIFEST).is_file() else {}
+    known = {name: entry for name, entry in known.items() if name in origins}
+    for s in sources:
+        known[s.name] = {"spec": s.spec, "root": str(s.root.resolve()), "music21": s.is_music21}
+    manifest: dict[str, Any] = {
+        "format": MANIFEST_FORMAT,
+        "source": " ".join(s.spec for s in sources),
+        "sources": known,
         "tokenizer": state.tokenizer,
-        "split_fractions": {"val": options.val_fraction, "test": options.test_fraction},
+        "split_fractions": state.fractions,
         "splits": splits,
-        "files": sorted(files, key=lambda f: f["source"]),
-        "skipped": [{"source": s, "reason": r} for s, r in sorted(state.skipped.items())],
+        "collections": _collections(state.records.values()),
+        "files": sorted(files, key=lambda f: (f["origin"], f["source"])),
+        "skipped": skipped,
     }
+    if len(sources) == 1:
+        manifest["root"] = str(sources[0].root.resolve())
     write_atomic(out / MANIFEST, json.dumps(manifest, indent=1))
     shutil.rmtree(partial)

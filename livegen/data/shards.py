@@ -1,8 +1,9 @@
 """Token shards on disk: one flat uint16 file per split plus document offsets, and the manifest.
 
 Layout of a prepared folder:
-    manifest.json       tokenizer settings, one record per source file (source, split, notes,
-                        tokens, doc index), per-split totals and the skipped files with reasons
+    manifest.json       tokenizer settings, one record per source file (source, collection,
+                        origin, split, notes, tokens, doc index), per-split and per-collection
+                        totals, and the skipped files with reasons
     <split>.bin         uint16 token ids of all documents of the split, back to back
     <split>.idx.npy     int64 offsets into <split>.bin, n_docs + 1 entries (doc i is
                         bin[idx[i]:idx[i+1]])
@@ -31,6 +32,7 @@ class Split:
     name: str
     tokens: np.ndarray  # (n_tokens,) uint16, memory-mapped
     offsets: np.ndarray  # (n_docs + 1,) int64
+    collections: tuple[str, ...] = ()  # collection of each document (n_docs,)
 
     @property
     def n_docs(self) -> int:
@@ -58,6 +60,15 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def file_collection(record: dict[str, Any], manifest: dict[str, Any]) -> str:
+    """The collection of a manifest file record; manifests before collections derive it."""
+    if "collection" in record:
+        return record["collection"]
+    if manifest.get("source") == "music21":
+        return record["source"].split("/", 1)[0]
+    return Path(manifest.get("root") or manifest.get("source", "")).name
+
+
 def load_split(folder: str | Path, name: str) -> Split:
     folder = Path(folder)
     manifest = read_manifest(folder)
@@ -71,4 +82,8 @@ def load_split(folder: str | Path, name: str) -> Split:
         tokens = np.zeros(0, dtype=TOKEN_DTYPE)
     else:
         tokens = np.memmap(bin_path, dtype=TOKEN_DTYPE, mode="r", shape=(int(offsets[-1]),))
-    return Split(name, tokens, offsets)
+    collections = [""] * (len(offsets) - 1)
+    for record in manifest["files"]:
+        if record["split"] == name:
+            collections[record["doc"]] = file_collection(record, manifest)
+    return Split(name, tokens, offsets, tuple(collections))

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import itertools
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from livegen.train.dataset import AugmentConfig, Augmenter, TrainBatches, drum_mask
+from livegen.train.dataset import (
+    OTHERS,
+    AugmentConfig,
+    Augmenter,
+    TrainBatches,
+    channel_states,
+    collection_shares,
+    drum_mask,
+)
 
-from livegen.data.shards import load_split
+from livegen.data.shards import Split, load_split, read_manifest
+from livegen.errors import ConfigError
 from livegen.tokenizer import Grammar, Note, TokenizerConfig, Vocab, decode_tokens, encode_notes
+from livegen.tokenizer.midi_file import read_midi
+from livegen.tokenizer.vocab import DRUM_CHANNEL, TokenKind
 
 CONFIG = TokenizerConfig()
 VOCAB = Vocab(CONFIG)
+TESTDATA = Path(os.environ["LIVEGEN_TESTDATA"]) / "midi"
 
 
 def _song() -> list[Note]:
@@ -170,3 +184,216 @@ def test_a_stretched_window_spanning_two_pieces_keeps_the_grammar_in_each() -> N
         for a, b in itertools.pairwise(starts):
             piece = out[a:b].tolist()
             assert grammar.first_violation(piece[1:]) is None, (factor, a)
+
+
+# real files: a band with drums on 10, 16 channels in use, an orchestra, a one-channel piano part
+PART_FILES = (
+    "band_funkytown.mid",
+    "band_aicha.mid",
+    "short_41_tracks_is_drum.mid",
+    "orch_mozart_k525_mvt1.mid",
+    "tempo_pop909_010.mid",
+)
+
+
+def _file_tokens(name: str) -> np.ndarray:
+    score = read_midi(TESTDATA / name)
+    encoded = encode_notes(score.notes, CONFIG, time_signatures=score.meter(), bos=True, eos=True)
+    return np.array(encoded, dtype=np.int64)
+
+
+def _permuter() -> Augmenter:
+    return Augmenter(VOCAB, AugmentConfig(0, 0.0, 0.0, 0.0, channel_permute_probability=1.0))
+
+
+def _renaming(window: np.ndarray, before: np.ndarray, out: np.ndarray) -> dict[int, int]:
+    """Check a permuted window against its original; the renaming it applied.
+
+    `before` is the channel state at each token of `window` in the original stream. The renamed
+    stream's state is followed from the window's start, unknown until a CHANNEL token or BOS.
+    """
+    kinds = VOCAB.kinds
+    is_channel = kinds[out] == TokenKind.CHANNEL
+    assert np.array_equal(out[~is_channel], window[kinds[window] != TokenKind.CHANNEL])
+    note_kinds = [TokenKind.NOTE_ON, TokenKind.NOTE_OFF, TokenKind.PROGRAM]
+    events = np.isin(kinds[window[kinds[window] != TokenKind.CHANNEL]], note_kinds)
+    old_states = before[kinds[window] != TokenKind.CHANNEL][events]
+    state, states = -1, []
+    for token in out.tolist():
+        if token == VOCAB.bos:
+            state = 0
+        elif kinds[token] == TokenKind.CHANNEL:
+            assert int(VOCAB.args[token]) != state, "a CHANNEL token that switches nothing"
+            state = int(VOCAB.args[token])
+        if kinds[token] != TokenKind.CHANNEL:
+            states.append(state)
+    new_states = np.array(states)[events]
+    renaming: dict[int, int] = {}
+    for old, new in zip(old_states.tolist(), new_states.tolist(), strict=True):
+        if new != -1:
+            assert renaming.setdefault(old, new) == new, f"channel {old} went to two channels"
+    assert len(set(renaming.values())) == len(renaming), f"not injective: {renaming}"
+    for old, new in renaming.items():
+        assert (old == DRUM_CHANNEL) == (new == DRUM_CHANNEL), f"drums moved: {renaming}"
+    return renaming
+
+
+@pytest.mark.parametrize("name", PART_FILES)
+def test_channel_permutation_renames_whole_pieces_injectively_and_keeps_drums(name: str) -> None:
+    tokens = _file_tokens(name)
+    notes = decode_tokens(tokens, CONFIG)
+    grammar, moved = Grammar(VOCAB), 0
+    for seed in range(2):
+        out = _permuter()(tokens, drum_mask(tokens, VOCAB), np.random.default_rng(seed))
+        renaming = _renaming(tokens, channel_states(tokens, VOCAB), out)
+        assert set(renaming) == {n.channel for n in notes}
+        assert grammar.is_valid(out.tolist()[1:])
+        # the decoded music is the same, each part on its new channel
+        expected = [replace(n, channel=renaming[n.channel]) for n in notes]
+        key = lambda n: (n.start_beat, n.channel, n.pitch)  # noqa: E731
+        assert sorted(decode_tokens(out, CONFIG), key=key) == sorted(expected, key=key)
+        moved += any(old != new for old, new in renaming.items())
+    assert moved >= 1
+
+
+@pytest.mark.parametrize("name", PART_FILES)
+def test_channel_permutation_of_windows_cut_anywhere(name: str) -> None:
+    piece = _file_tokens(name)
+    stream = np.concatenate([piece, _file_tokens("short_melody.mid"), piece])
+    states = channel_states(stream, VOCAB)
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        start = int(rng.integers(0, stream.size - 64))
+        window = stream[start : start + int(rng.integers(16, 2048))]
+        before = states[start : start + window.size]
+        out = _permuter()(window, before == DRUM_CHANNEL, rng, before)
+        _renaming(window, before, out)
+        n_channel = (VOCAB.kinds[out] == TokenKind.CHANNEL).sum()
+        if not (window == VOCAB.bos).any():  # no piece starts: switches stay where they were
+            assert n_channel == (VOCAB.kinds[window] == TokenKind.CHANNEL).sum()
+
+
+def test_channel_permutation_is_off_by_default_and_random_when_on() -> None:
+    tokens = _file_tokens("band_funkytown.mid")
+    drums = drum_mask(tokens, VOCAB)
+    off = Augmenter(VOCAB, AugmentConfig(0, 0.0, 0.0, 0.0))
+    assert np.array_equal(off(tokens, drums, np.random.default_rng(0)), tokens)
+    half = Augmenter(VOCAB, AugmentConfig(0, 0.0, 0.0, 0.0, channel_permute_probability=0.5))
+    changed = [
+        not np.array_equal(half(tokens, drums, np.random.default_rng(s)), tokens)
+        for s in range(200)
+    ]
+    assert 70 <= sum(changed) <= 130
+
+
+def _mixed_split() -> Split:
+    """A train split of real pieces in three collections of very different sizes."""
+    docs = [
+        ("small", "short_melody.mid"),
+        ("big", "orch_mozart_k525_mvt1.mid"),
+        ("big", "band_funkytown.mid"),
+        ("rest", "type0_english1.mid"),
+        ("rest", "tempo_etude_no4.mid"),
+    ]
+    pieces = [_file_tokens(name) for _, name in docs]
+    offsets = np.cumsum([0, *(p.size for p in pieces)])
+    tokens = np.concatenate(pieces).astype(np.uint16)
+    return Split("train", tokens, offsets, tuple(c for c, _ in docs))
+
+
+@pytest.mark.parametrize(
+    ("weights", "shares"),
+    [
+        ({"small": 0.5, "big": 0.2}, {"small": 0.5, "big": 0.2, "rest": 0.3}),
+        ({"small": 1, "big": 1, OTHERS: 0}, {"small": 0.5, "big": 0.5}),
+        ({"small": 3, "big": 1}, {"small": 0.75, "big": 0.25}),  # nothing left for the rest
+    ],
+)
+def test_sampled_windows_follow_the_collection_weights(weights, shares) -> None:
+    split = _mixed_split()
+    batches = TrainBatches(
+        split, CONFIG, seq_len=64, batch_size=8, seed=0, augment=None, collection_weights=weights
+    )
+    assert batches.shares == pytest.approx(shares)
+    rng = np.random.default_rng(123)
+    n = 6000
+    docs = np.searchsorted(split.offsets, [batches.start(rng) for _ in range(n)], side="right")
+    drawn = np.array(split.collections)[docs - 1]
+    for name in ("small", "big", "rest"):
+        share = shares.get(name, 0.0)
+        sigma = (share * (1 - share) / n) ** 0.5
+        assert abs((drawn == name).mean() - share) <= 4 * sigma + 1e-9, name
+    # starts are uniform over a collection's tokens: its two pieces in proportion to their size
+    big = docs[drawn == "big"] - 1
+    sizes = np.diff(split.offsets)[[1, 2]]
+    assert abs((big == 1).mean() - sizes[0] / sizes.sum()) < 0.05
+
+
+def test_weighted_batches_cut_their_windows_at_the_drawn_starts() -> None:
+    split = _mixed_split()
+    batches = TrainBatches(
+        split,
+        CONFIG,
+        seq_len=32,
+        batch_size=4,
+        seed=3,
+        augment=None,
+        collection_weights={"small": 1.0},
+    )
+    x, _ = batches.batch(9, 1, 0)
+    rng = np.random.default_rng([3, 9, 1, 0])
+    for row in x:
+        start = batches.start(rng)
+        assert split.offsets[0] <= start < split.offsets[1]  # only "small" is drawn
+        window = np.asarray(split.tokens[start : start + 32], dtype=np.int64)
+        assert np.array_equal(row[: window.size], window)
+
+
+def test_unknown_collections_and_zero_weights_are_config_errors() -> None:
+    split = _mixed_split()
+    for weights, match in (
+        ({"pop": 0.5}, "no collection 'pop'.*big, rest, small"),
+        ({"small": 0, OTHERS: 0}, "every collection has weight 0"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            TrainBatches(
+                split,
+                CONFIG,
+                seq_len=8,
+                batch_size=1,
+                seed=0,
+                augment=None,
+                collection_weights=weights,
+            )
+    assert collection_shares({"a": 10, "b": 30}, {}) == {"a": 0.25, "b": 0.75}
+
+
+def test_prepared_collections_reach_the_train_split(prepared: Path) -> None:
+    split = load_split(prepared, "train")
+    name = Path(read_manifest(prepared)["root"]).name  # one folder: one collection, its name
+    assert split.collections == (name,) * split.n_docs
+    batches = TrainBatches(
+        split,
+        CONFIG,
+        seq_len=16,
+        batch_size=2,
+        seed=0,
+        augment=AugmentConfig(),
+        collection_weights={name: 1.0},
+    )
+    assert batches.shares == {name: 1.0}
+    assert batches.batch(0)[0].shape == (2, 16)
+
+
+def test_the_default_v2_config_weights_pop909_and_permutes_channels() -> None:
+    from livegen.train.train_config import load_train_config
+
+    config = load_train_config(Path(__file__).parents[2] / "configs/train/default-v2.toml")
+    assert config.data.collection_weights == {"pop909": 0.5}
+    assert config.data.channel_permute_probability == 0.5
+    assert config.data.seq_len == config.model["context"] == 1024
+    with pytest.raises(ConfigError, match="a weight is a number >= 0"):
+        load_train_config(
+            Path(__file__).parents[2] / "configs/train/default-v2.toml",
+            {"data.collection_weights": {"pop909": -1}},
+        )
