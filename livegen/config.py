@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import tomllib
 import types
 import typing
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from livegen.errors import ConfigError
+from livegen.files import write_atomic  # noqa: F401  (re-exported: train/ imports it here)
 
 T = TypeVar("T")
 
@@ -125,19 +125,6 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {value!r} to TOML")
-
-
-def write_atomic(path: str | Path, data: bytes | str) -> None:
-    """Write a file via a temp file in the same folder and a rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    payload = data.encode() if isinstance(data, str) else data
-    with tmp.open("wb") as handle:
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
 
 
 def parse_set(item: str, example: str) -> tuple[str, Any]:

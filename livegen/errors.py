@@ -31,3 +31,7 @@ class DeviceError(LivegenError, RuntimeError):
 
 class PortError(LivegenError, ValueError):
     """A MIDI port name is unknown or ambiguous; lists the ports there are."""
+
+
+class OutputError(LivegenError, OSError):
+    """An output path may not or cannot be written (a folder, an input, a full disk): names it."""

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from livegen.errors import MidiFileError
 from livegen.tokenizer import (
     TokenizerConfig,
     TokenKind,
@@ -56,10 +55,13 @@ def roundtrip(midi_in: Path, midi_out: Path | None) -> None:
     if midi_out is not None:
         tempo_bpm = 60e6 / result.score.tempos[0][1]
         meters = result.score.time_signatures or ((0.0, 4, 4),)
-        try:
-            write_midi(result.decoded, midi_out, tempo_bpm=tempo_bpm, time_signatures=meters)
-        except OSError as err:
-            raise MidiFileError(f"cannot write {midi_out}: {err.strerror or err}") from err
+        write_midi(
+            result.decoded,
+            midi_out,
+            tempo_bpm=tempo_bpm,
+            time_signatures=meters,
+            inputs=(midi_in,),
+        )
         click.echo(f"wrote:       {midi_out}")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from livegen.files import check_output
 from livegen.inference.engine import Engine
 from livegen.inference.sampler import (
     ConstraintMasks,
@@ -176,6 +177,10 @@ def generate_midi(
 ) -> list[GenerateResult]:
     """`livegen generate`: read the prompt, continue it `count` times in one batch, write
     prompt + continuation per result (see output_paths)."""
+    inputs = () if prompt_path is None else (prompt_path,)
+    paths = output_paths(out_path, count)
+    for path in paths:  # a bad -o fails before the model loads, not after generating
+        check_output(path, inputs)
     # sync overflow: the result depends on the seed only, never on thread timing
     engine = Engine.load(model, overflow="sync", batch=count)
     config = TokenizerConfig.from_dict(engine.tokenizer_config)
@@ -193,7 +198,6 @@ def generate_midi(
     channels = continuation_channels(request, prompt_notes)
     request = replace(request, constraints=replace(request.constraints, channels=channels))
     results = []
-    paths = output_paths(out_path, count)
     for path, (tokens, reason) in zip(
         paths, generate_batch(engine, prompt, request, vocab, progress, beats_per_bar), strict=True
     ):
@@ -201,6 +205,6 @@ def generate_midi(
         events = decoder.feed_many(prompt + tokens)
         events.extend(decoder.flush())
         notes = events_to_notes(events, config.steps_per_beat)
-        write_midi(notes, path, tempo_bpm=tempo_bpm)
+        write_midi(notes, path, tempo_bpm=tempo_bpm, inputs=inputs)
         results.append(GenerateResult(tokens, notes, len(prompt_notes), reason, path))
     return results

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from livegen.config import write_atomic
+from livegen.files import write_atomic
 from livegen.live.clock import TICKS_PER_BEAT, Clock, InternalClock, MidiClockFollower
 from livegen.live.context import Performer, PlayerNote, SessionContext
 from livegen.live.control import Control, NoteView

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import mido
 
-from livegen.config import write_atomic
+from livegen.files import write_atomic
 from livegen.live.clock import TICKS_PER_BEAT
 from livegen.music.midi import NOTE_OFF, SYSTEM, is_note_off, is_note_on
 

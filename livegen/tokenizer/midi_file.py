@@ -41,8 +41,8 @@ from pathlib import Path
 
 import mido
 
-from livegen.config import write_atomic
 from livegen.errors import MidiFileError
+from livegen.files import write_atomic
 from livegen.tokenizer.events import Note
 
 DEFAULT_TEMPO_US = 500_000  # microseconds per beat: 120 bpm, the MIDI default
@@ -273,10 +273,11 @@ def write_midi(
     tempo_bpm: float = 120.0,
     ticks_per_beat: int = 480,
     time_signatures: Sequence[tuple[float, int, int]] = ((0.0, 4, 4),),
+    inputs: Iterable[str | Path] = (),
 ) -> Path:
     """Write notes (in beats) as a type-1 file: a tempo/meter track, then one track per channel.
 
-    The write is atomic (temp file, then rename), so a reader never sees half a file.
+    Written by livegen.files.write_atomic: atomic over a regular file, never over `inputs`.
     """
     path = Path(path)
     if tempo_bpm <= 0:
@@ -328,7 +329,7 @@ def write_midi(
         midi.tracks.append(_track(kept))
     buffer = io.BytesIO()
     midi.save(file=buffer)
-    write_atomic(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue(), inputs=inputs)
     return path
 
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from livegen.config import dump_toml, from_mapping, read_toml, to_mapping, write_atomic
+from livegen.config import dump_toml, from_mapping, read_toml, to_mapping
 from livegen.errors import ConfigError
+from livegen.files import write_atomic
 from livegen.live.control import Control
 from livegen.live.knobs import Knobs, parse_cc_table
 
