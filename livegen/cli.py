@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: user mistakes become one line on stderr and a non-zero exit code."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=args, prog_name="livegen", standalone_mode=False)
+        # Without standalone mode click hands a command's Exit code back as the return value.
+        code = cli.main(args=args, prog_name="livegen", standalone_mode=False)
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.Abort:
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

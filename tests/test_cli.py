@@ -102,3 +102,13 @@ def test_a_missing_extra_is_one_line_naming_it(blocked: str, argv: list[str], li
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1 and len(lines) == 1, done.stderr[-2000:]
     assert lines[0].startswith(f"error: {line}")
+
+
+def test_serve_passes_the_daemons_exit_code_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve raises click's Exit(code); main runs click without standalone mode and must not
+    drop it (tests/live/test_serve_jack.py shows the same with a real failing daemon)."""
+    from livegen.live import serve_run
+
+    monkeypatch.setattr(serve_run, "run_serve", lambda options: 3)
+    assert main(["serve", "--headless"]) == 3
+    assert main(["--version"]) == 0

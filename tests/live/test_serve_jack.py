@@ -352,3 +352,27 @@ def test_an_unloadable_model_is_one_clear_error(jack_server: JackServer, tmp_pat
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "broken" in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_internal_error_that_stops_the_daemon_is_a_non_zero_exit(
+    jack_server: JackServer, tmp_path: Path
+) -> None:
+    """A model.toml whose context differs from the graph loads, then fails in the generator: the
+    daemon stops, and the exit code says so (a process manager or a DAW script can tell)."""
+    import shutil
+    import subprocess
+    import sys
+
+    model = tmp_path / "model"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "livegen/assets/models/default", model)
+    toml = model / "model.toml"
+    toml.write_text(toml.read_text().replace("context = 512", "context = 1024", 1))
+    serve = [sys.executable, "-m", "livegen", "serve", "--headless", "--virtual", "lgctx"]
+    result = subprocess.run(
+        [*serve, "--model", str(model), "--mode", "continue", "--seconds", "20"],
+        capture_output=True,
+        text=True,
+        env=jack_server.env,
+        timeout=60,
+    )
+    assert result.returncode != 0, result.stderr
