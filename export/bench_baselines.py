@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from livegen.train.model import KVCache, ModelConfig, Transformer
+from livegen.train.models.transformer import KVCache, ModelConfig, Transformer
 
 from livegen.bench.engine_bench import CONTEXTS, ms_percentiles, reachable, time_calls
 from livegen.inference.model_dir import read_model_dir
@@ -69,8 +69,8 @@ def random_default_model(
     folder: Path, precision: str = "fp32", attention: str = "auto", name: str = "random-default"
 ) -> Path:
     """Until a trained default ships: a random model of the default size (needs torch)."""
-    from livegen.export.onnx_export import export_model_dir
     from livegen.export.tiny import runtime_tokenizer
+    from livegen.export.transformer_onnx import export_model_dir
 
     from livegen.config import read_toml
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from livegen.export.onnx_export import export_model_dir
-from livegen.train.model import ModelConfig, Transformer
+from livegen.export.transformer_onnx import export_model_dir
+from livegen.train.models.transformer import ModelConfig, Transformer
 
 
 def runtime_tokenizer() -> tuple[int, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The fast graph for rope and learned models: onnxruntime's GroupQueryAttention contrib op.
+"""The flat transformer's fast ONNX graph (rope, learned): onnxruntime's GroupQueryAttention op.
 
 Built node by node from the PyTorch weights (the model is small and regular, and tracing a
 custom op through the exporter would be longer than this). The KV cache is one preallocated
@@ -6,9 +6,10 @@ custom op through the exporter would be longer than this). The KV cache is one p
 `past_*` input and `present_*` output: the op writes the new rows in place at the position
 given by `seqlens_k` (= total length - 1) and reads no further, so a step costs in proportion to
 the context, and rolling back is passing a smaller `total_len`. Rotary embeddings run inside
-the op (rotate-half layout, as train/model.py). About 12 nodes a layer, against ~60 for the
-traced portable graph; measured 0.28 vs 0.37 ms/token at context 512 on the default shape.
-The relative variant has no such op and keeps the portable graph (onnx_export.py).
+the op (rotate-half layout, as train/models/transformer.py). About 12 nodes a layer, against ~60
+for the traced portable graph; measured 0.28 vs 0.37 ms/token at context 512 on the default
+shape.
+The relative variant has no such op and keeps the portable graph (transformer_onnx.py).
 
   inputs   tokens (B, T) int64, seqlens_k (B,) int32, total_len () int32,
            past_k_<l>, past_v_<l> (B, kv_heads, context, head_size)
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from livegen.train.model import Transformer, rope_tables
+from livegen.train.models.transformer import Transformer, rope_tables
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17

@@ -1,4 +1,4 @@
-"""Export a trained checkpoint to a self-describing ONNX model folder with KV-cached graphs.
+"""The flat transformer's exporter: a checkpoint to an ONNX model folder with KV-cached graphs.
 
 One graph serves prefill (T tokens) and decode (T = 1):
   inputs   tokens (B, T) int64,
@@ -7,8 +7,8 @@ One graph serves prefill (T tokens) and decode (T = 1):
 (kv_dim = key/value heads x head size.) The engine owns one preallocated (context, B*kv_dim)
 buffer per layer for keys and for values and passes its first P rows, a contiguous view, so
 nothing is copied; it writes the T new rows at P..P+T-1 itself. The graph reads the cache once
-(a GEMM against block-diagonal queries, see train/model.py) and no further than P, so a step
-costs in proportion to the context, and rolling back is passing fewer rows.
+(a GEMM against block-diagonal queries, see train/models/transformer.py) and no further than P,
+so a step costs in proportion to the context, and rolling back is passing fewer rows.
 
 The folder holds `model.onnx`, `decode.onnx` (the same function traced for one token and one
 batch row: static shapes fold away half the nodes, ~15% faster per step) and `model.toml`
@@ -21,7 +21,6 @@ from __future__ import annotations
 import pickle
 import shutil
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +29,9 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
-from livegen.export.gqa_graph import build_gqa_graph
-from livegen.train.model import KVCache, ModelConfig, Transformer
+from livegen.export.onnx_folder import quantize, replace_folder
+from livegen.export.transformer_gqa import build_gqa_graph
+from livegen.train.models.transformer import KVCache, ModelConfig, Transformer
 from torch import nn
 
 from livegen.config import dump_toml, to_mapping
@@ -114,37 +114,6 @@ def export_onnx(model: Transformer, path: Path, decode: bool = False, opset: int
         )
 
 
-def quantize(src: Path, dst: Path, precision: str) -> None:
-    """fp16: weights and activations in half precision; int8: dynamic int8 MatMul weights."""
-    if precision == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        quantize_dynamic(
-            str(src),
-            str(dst),
-            weight_type=QuantType.QInt8,
-            # 7-bit weights: onnxruntime's u8s8 MatMul on AVX2 without VNNI (most laptops)
-            # multiplies with VPMADDUBSW, which adds two u8*s8 products into a saturating int16;
-            # 255*127*2 overflows it, 255*64*2 cannot. Same numbers on every CPU (VNNI included),
-            # measured: 8-bit weights gave logits off by 1.95 on AVX2 and 0.19 with VNNI.
-            reduce_range=True,
-            # one scale per output column wins back the bit reduce_range costs (max logit diff of
-            # the default model 0.34 vs 0.44 per-tensor)
-            per_channel=True,
-            # contrib ops (GroupQueryAttention) defeat shape inference: say the tensors are float
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
-    elif precision == "fp16":
-        from onnxconverter_common import float16
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "-3.4e38 truncated": the mask value, by design
-            model = float16.convert_float_to_float16(onnx.load(str(src)), keep_io_types=False)
-        onnx.save(model, str(dst))
-    else:
-        shutil.copyfile(src, dst)
-
-
 def model_toml(
     config: ModelConfig,
     tokenizer: dict[str, Any],
@@ -223,13 +192,7 @@ def export_model_dir(
         meta = model_toml(model.config, tokenizer, precision, parity, cache)
         (tmp / "model.toml").write_text(meta)
         tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is ordinary data
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old.{time.time_ns()}")
-            out_dir.rename(old)
-            tmp.rename(out_dir)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out_dir)
+        replace_folder(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -40,7 +40,7 @@ from livegen.errors import ConfigError
 from livegen.tokenizer import Note, TokenizerConfig, Vocab, check_compatible, decode_tokens
 
 from .checkpoint import load_checkpoint
-from .model import ModelConfig, Transformer
+from .models.transformer import ModelConfig, Transformer
 from .ngram import KneserNey, fit_on_prepared
 from .samples import generate
 

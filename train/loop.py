@@ -51,7 +51,7 @@ from livegen.tokenizer import TokenizerConfig, Vocab, check_compatible
 
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .dataset import AugmentConfig, TrainBatches, val_windows
-from .model import ModelConfig, Transformer
+from .models import DEFAULT_KIND, model_family
 from .precision import PrecisionChoice, resolve_precision
 from .train_config import TrainConfig
 
@@ -116,20 +116,23 @@ def choose_precision(requested: str, device: torch.device) -> PrecisionChoice:
     return resolve_precision(requested, device.type, cpu_info(), cuda_bf16)
 
 
-def build_model_config(config: TrainConfig, vocab: Vocab) -> ModelConfig:
+def build_model_config(config: TrainConfig, vocab: Vocab) -> tuple[str, Any]:
+    """The [model] table's kind and its family's config (vocab_size and pad_id from `vocab`)."""
     from livegen.config import from_mapping
 
     fields = {**config.model, "vocab_size": vocab.size, "pad_id": vocab.pad}
-    model_config = from_mapping(ModelConfig, fields, where=f"{config.source or 'config'} [model]")
+    kind = fields.pop("kind", DEFAULT_KIND)
+    where = f"{config.source or 'config'} [model]"
+    model_config = from_mapping(model_family(kind).config, fields, where=where)
     if config.data.seq_len > model_config.context:
         raise ConfigError(
             f"{config.source} [data] seq_len {config.data.seq_len} exceeds the model context "
             f"{model_config.context}"
         )
-    return model_config
+    return kind, model_config
 
 
-def _optimizer(model: Transformer, config: TrainConfig, fused: bool) -> torch.optim.AdamW:
+def _optimizer(model: torch.nn.Module, config: TrainConfig, fused: bool) -> torch.optim.AdamW:
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     opt = config.optim
@@ -146,7 +149,7 @@ def _optimizer(model: Transformer, config: TrainConfig, fused: bool) -> torch.op
 
 @torch.no_grad()
 def evaluate_windows(
-    model: Transformer, rows: np.ndarray, batch_size: int, device: torch.device, autocast
+    model: torch.nn.Module, rows: np.ndarray, batch_size: int, device: torch.device, autocast
 ) -> tuple[float, float]:
     """Mean NLL (nats/token) and next-token accuracy over fixed windows, PAD targets ignored."""
     was_training = model.training
@@ -270,20 +273,22 @@ def _train(
             raise ConfigError(f"--resume: no checkpoint in {out_dir}; start without --resume")
         state = load_checkpoint(ckpt_path)
         check_compatible(state["tokenizer"], tokenizer)
-        model_config = ModelConfig(**state["model_config"])
+        kind = state.get("model_kind", DEFAULT_KIND)
+        model_config = model_family(kind).config(**state["model_config"])
     elif ckpt_path.is_file():
         raise ConfigError(
             f"{out_dir} already holds a run; continue it with --resume or choose another --out"
         )
     else:
-        model_config = build_model_config(config, vocab)
+        kind, model_config = build_model_config(config, vocab)
 
     init_state = None
     if init_from is not None and state is None:
         source = default_checkpoint_path() if init_from == "default" else Path(init_from)
         init_state = load_checkpoint(source)
         check_compatible(init_state["tokenizer"], tokenizer)
-        saved = ModelConfig(**init_state["model_config"])
+        kind = init_state.get("model_kind", DEFAULT_KIND)
+        saved = model_family(kind).config(**init_state["model_config"])
         model_config = replace(saved, dropout=model_config.dropout)
         if config.data.seq_len > model_config.context:
             raise ConfigError(
@@ -293,7 +298,7 @@ def _train(
 
     torch.manual_seed(run.seed + rank)
     np.random.seed(run.seed + rank)
-    model = Transformer(model_config).to(device)
+    model = model_family(kind).build(model_config).to(device)
     if init_state is not None:
         model.load_state_dict({k: v.float() for k, v in init_state["model"].items()})
     optimizer = _optimizer(model, config, fused=device.type == "cuda")
@@ -370,6 +375,7 @@ def _train(
         save_checkpoint(
             ckpt_path,
             {
+                "model_kind": kind,
                 "model_config": model_config.__dict__.copy(),
                 "tokenizer": tokenizer.to_dict(),
                 "model": model.state_dict(),

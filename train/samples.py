@@ -14,7 +14,7 @@ import torch
 from livegen.inference.sampler import Sampler, SamplingParams
 from livegen.tokenizer import Grammar, TokenizerConfig, Vocab, decode_tokens
 
-from .model import KVCache, Transformer
+from .models.transformer import KVCache, Transformer
 
 
 @torch.no_grad()

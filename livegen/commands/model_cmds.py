@@ -29,7 +29,7 @@ from livegen.errors import LivegenError
 @click.option("--verify", is_flag=True, help="Compare with PyTorch over a 300-token run.")
 def export(checkpoint: Path, out: Path, precision: str, attention: str, verify: bool) -> None:
     """Export a checkpoint to an ONNX model folder (model.onnx + model.toml) with a KV cache."""
-    from livegen.export.onnx_export import export_checkpoint  # needs torch and onnx (cli.py)
+    from livegen.export.transformer_onnx import export_checkpoint  # needs torch and onnx (cli.py)
 
     folder, parity = export_checkpoint(
         checkpoint,

@@ -11,7 +11,8 @@ from livegen.errors import ConfigError, ModelLoadError
 
 FORMAT_VERSION = 1
 PRECISIONS = ("fp32", "fp16", "int8")
-# "shared": GroupQueryAttention graph, past/present share one bound buffer (export/gqa_graph.py);
+# "shared": GroupQueryAttention graph, past/present share one bound buffer
+# (export/transformer_gqa.py);
 # "fixed": the portable traced graph reading a prefix view of the engine's buffer.
 CACHE_LAYOUTS = ("shared", "fixed")
 DEFAULT_MODEL_DIR = Path(__file__).parents[1] / "assets" / "models" / "default"

@@ -13,8 +13,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from livegen.export.onnx_export import TOLERANCES, export_checkpoint, export_model_dir
-from livegen.train.model import POSITIONS, ModelConfig, Transformer
+from livegen.export.transformer_onnx import TOLERANCES, export_checkpoint, export_model_dir
+from livegen.train.models.transformer import POSITIONS, ModelConfig, Transformer
 from onnx import numpy_helper
 
 from livegen.errors import ModelLoadError

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from livegen.train.model import ModelConfig, Transformer
+from livegen.train.models.transformer import ModelConfig, Transformer
 
 from livegen.config import read_toml
 from livegen.errors import DeviceError, ModelLoadError, TokenizerMismatchError

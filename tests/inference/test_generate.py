@@ -104,7 +104,7 @@ def test_cli_generate_without_the_default_model_is_one_line(tmp_path: Path) -> N
 
 
 def test_cli_export_with_verify(tmp_path: Path, capsys) -> None:
-    from livegen.train.model import ModelConfig, Transformer
+    from livegen.train.models.transformer import ModelConfig, Transformer
 
     config = ModelConfig(vocab_size=Vocab().size, n_layer=1, n_head=2, d_model=32, d_ff=64,
                          context=400)  # fmt: skip

@@ -16,7 +16,7 @@ from livegen.train.evaluate import (
     load_torch_model,
     score_model,
 )
-from livegen.train.model import ModelConfig, Transformer
+from livegen.train.models.transformer import ModelConfig, Transformer
 
 from livegen.cli import cli
 from livegen.data.shards import load_split
@@ -115,7 +115,7 @@ def test_comparison_of_identical_music_is_perfect() -> None:
 
 def test_an_exported_model_folder_scores_like_its_checkpoint(smoke_run, prepared, tmp_path):
     pytest.importorskip("onnx")
-    from livegen.export.onnx_export import export_checkpoint
+    from livegen.export.transformer_onnx import export_checkpoint
 
     folder, _ = export_checkpoint(smoke_run / "checkpoint.pt", tmp_path / "model")
     options = EvalOptions(split="test", prompts=1, continuation_tokens=8, progress=False)

@@ -251,7 +251,7 @@ def test_train_config_overrides_from_the_command_line_are_typed() -> None:
 
 def test_a_fine_tuned_model_exports_and_runs_in_the_engine(smoke_run, prepared, tmp_path):
     pytest.importorskip("onnx")
-    from livegen.export.onnx_export import export_checkpoint
+    from livegen.export.transformer_onnx import export_checkpoint
 
     from livegen.inference.engine import Engine
     from livegen.tokenizer import Vocab

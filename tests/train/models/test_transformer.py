@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from livegen.train.model import BLOCKS, POSITIONS, KVCache, ModelConfig, Transformer, skew
+from livegen.train.models.transformer import (
+    BLOCKS,
+    POSITIONS,
+    KVCache,
+    ModelConfig,
+    Transformer,
+    skew,
+)
 
 from livegen.errors import ConfigError
 
