@@ -21,6 +21,11 @@ Reading (`read_midi`): types 0 and 1 (2 is read like 1); all tracks merged in ti
 - Running status is handled by mido; SysEx, pitch bend, other controllers and unknown metas are
   read and ignored. Data bytes above 127 are an error (not clipped): such files are corrupt.
 - Anything unreadable raises MidiFileError naming the file.
+- Work per file is bounded. A gap between two onsets (or before the first) longer than
+  `MAX_REST_BEATS` is shortened by whole bars of the meter in effect to at most that plus one bar,
+  and everything after it moves up (notes, tempos, meters; a note sounding through the gap is
+  shortened with it): a valid 37-byte file with a delta of 0x0FFFFFFF ticks would otherwise be
+  134 M time-shift tokens. Files over `MAX_FILE_BYTES` are refused.
 
 mido over symusic: symusic parses several times faster, but it pairs notes and reads the pedal
 its own way; mido gives us the raw events, needs no compiled code at run time, and its speed is
@@ -49,6 +54,8 @@ DEFAULT_TEMPO_US = 500_000  # microseconds per beat: 120 bpm, the MIDI default
 SUSTAIN_PEDAL = 64  # CC number
 PEDAL_DOWN = 64  # CC64 values from here up hold notes
 _MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
+MAX_REST_BEATS = 64.0  # longest rest kept between onsets (16 bars of 4/4), plus under one bar
+MAX_FILE_BYTES = 32 * 1024 * 1024  # the largest MIDI files in the wild are a few MB
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,12 @@ def _open(path: Path) -> mido.MidiFile:
         raise MidiFileError(f"cannot read {path}: {err.strerror or err}") from err
     if not head:
         raise MidiFileError(f"{path} is empty, not a MIDI file")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise MidiFileError(
+            f"{path} is {size / 2**20:.0f} MiB; MIDI files over {MAX_FILE_BYTES // 2**20} MiB "
+            "are refused"
+        )
     if head[:4] != b"MThd":
         what = "a WAV/RIFF file" if head[:4] == b"RIFF" else "no MThd header"
         raise MidiFileError(f"{path} is not a MIDI file ({what})")
@@ -202,18 +215,66 @@ def read_midi(path: str | Path) -> Score:
             meters[tick] = (msg.numerator, msg.denominator)
     for key in list(open_notes):
         close(key, tick)
+    voiced = _one_voice_per_key(paired)
+    meter_map = sorted(meters.items())
+    warp = _RestCap(sorted({note[2] for note in voiced}), meter_map, tpb)
     notes = [
-        Note(pitch, start / tpb, end / tpb, velocity, channel, program)
-        for channel, pitch, start, end, velocity, program in _one_voice_per_key(paired)
+        Note(pitch, warp(start), warp(end), velocity, channel, program)
+        for channel, pitch, start, end, velocity, program in voiced
     ]
     notes.sort(key=lambda n: (n.start_beat, n.channel, n.pitch))
     return Score(
         notes=notes,
         ticks_per_beat=tpb,
-        tempos=tuple((t / tpb, tempo) for t, tempo in sorted(tempos.items())),
-        time_signatures=tuple((t / tpb, n, d) for t, (n, d) in sorted(meters.items())),
-        end_beat=tick / tpb,
+        tempos=_last_per_beat((warp(t), tempo) for t, tempo in sorted(tempos.items())),
+        time_signatures=_last_per_beat((warp(t), n, d) for t, (n, d) in meter_map),
+        end_beat=warp(tick),
     )
+
+
+class _RestCap:
+    """Ticks -> beats, with every gap between onsets (from tick 0) longer than MAX_REST_BEATS
+    shortened by whole bars; a time inside a removed stretch lands on the next onset."""
+
+    def __init__(self, onsets: list[int], meters: list[tuple[int, tuple[int, int]]], tpb: int):
+        self._tpb = tpb
+        self._gaps: list[tuple[int, int, int]] = []  # (gap start, gap end, ticks removed)
+        meter_ticks = [t for t, _ in meters]
+        for start, end in pairwise([0, *onsets]):
+            if end - start <= MAX_REST_BEATS * tpb:
+                continue
+            at = bisect.bisect_right(meter_ticks, start) - 1
+            num, den = meters[at][1] if at >= 0 else (4, 4)
+            bar = num * 4 / den * tpb
+            bars = int((end - start - MAX_REST_BEATS * tpb) // bar)
+            if bars > 0:
+                self._gaps.append((start, end, round(bars * bar)))
+        self._starts = [start for start, _, _ in self._gaps]
+        self._removed_before: list[int] = []
+        total = 0
+        for _, _, removed in self._gaps:
+            self._removed_before.append(total)
+            total += removed
+
+    def __call__(self, tick: int) -> float:
+        i = bisect.bisect_right(self._starts, tick) - 1
+        if i < 0:
+            return tick / self._tpb
+        _, end, removed = self._gaps[i]
+        shifted = tick - self._removed_before[i]
+        if tick >= end:
+            shifted -= removed
+        else:  # inside the gap: the kept part stays, the removed part collapses to its end
+            shifted = min(shifted, end - self._removed_before[i] - removed)
+        return shifted / self._tpb
+
+
+def _last_per_beat(items: Iterable[tuple]) -> tuple:
+    """(beat, ...) rows in order, keeping the last of rows that a rest cap moved to one beat."""
+    kept: dict[float, tuple] = {}
+    for row in items:
+        kept[row[0]] = row
+    return tuple(kept.values())
 
 
 def _one_voice_per_key(paired: list[list]) -> list[list]:

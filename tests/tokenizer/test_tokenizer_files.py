@@ -282,3 +282,54 @@ def test_any_notes_written_read_back_unchanged(tmp_path: Path, notes: list[Note]
         return (note.start_beat, note.channel, note.pitch)
 
     assert sorted(read_midi(path).notes, key=order) == sorted(notes, key=order)
+
+
+def _gap_file(path: Path, delta_ticks: int, ticks_per_beat: int = 1) -> Path:
+    """Two notes with `delta_ticks` of silence between them, as raw bytes (mido would refuse
+    nothing here, but writing by hand keeps the file as small as the issue's 37 bytes)."""
+    import struct
+
+    def var_len(value: int) -> bytes:
+        out = [value & 0x7F]
+        while value := value >> 7:
+            out.insert(0, (value & 0x7F) | 0x80)
+        return bytes(out)
+
+    track = b"\x00\x90\x3c\x64\x01\x80\x3c\x00" + var_len(delta_ticks) + b"\x90\x3e\x64"
+    track += b"\x01\x80\x3e\x00\x00\xff\x2f\x00"
+    head = b"MThd" + struct.pack(">IHHh", 6, 0, 1, ticks_per_beat)
+    path.write_bytes(head + b"MTrk" + struct.pack(">I", len(track)) + track)
+    return path
+
+
+def test_a_huge_gap_becomes_a_bounded_rest(tmp_path: Path) -> None:
+    """A valid tiny file whose second note comes 0x0FFFFFFF beats later: the gap is shortened
+    by whole bars to at most MAX_REST_BEATS plus one bar, so reading and encoding stay small."""
+    from livegen.tokenizer.midi_file import MAX_REST_BEATS
+
+    score = read_midi(_gap_file(tmp_path / "gap.mid", 0x0FFFFFFF))
+    first, second = score.notes
+    assert first.start_beat == 0.0
+    assert MAX_REST_BEATS <= second.start_beat < MAX_REST_BEATS + 4 + 1
+    assert (second.start_beat - 1) % 4 == 0x0FFFFFFF % 4  # whole bars removed: phase kept
+    assert len(encode_notes(score.notes, CONFIG)) < 100
+
+
+def test_a_rest_up_to_the_cap_is_kept(tmp_path: Path) -> None:
+    score = read_midi(_gap_file(tmp_path / "rest.mid", 60 * 480, ticks_per_beat=480))
+    assert [n.start_beat for n in score.notes] == [0.0, (60 * 480 + 1) / 480]
+
+
+@pytest.mark.parametrize("command", ["tokens", "roundtrip"])
+def test_commands_finish_quickly_on_the_huge_gap(command: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = _gap_file(tmp_path / "gap.mid", 0x0FFFFFFF)
+    result = subprocess.run(
+        [sys.executable, "-m", "livegen", command, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
