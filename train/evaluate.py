@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from livegen.data.progress import Progress
+from livegen.data.progress import progress_bar
 from livegen.data.shards import is_prepared, load_split, read_manifest
 from livegen.errors import ConfigError
 from livegen.tokenizer import Note, TokenizerConfig, Vocab, check_compatible, decode_tokens
@@ -91,7 +91,7 @@ class EngineModel:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Token by token through the KV cache (the engine slides its window past the context)."""
         nll, hits = [], []
-        bar = Progress(len(offsets) - 1, "score", enabled=progress)
+        bar = progress_bar(len(offsets) - 1, "score", enabled=progress)
         for d in range(len(offsets) - 1):
             doc = tokens[offsets[d] : offsets[d + 1]].tolist()
             if len(doc) < 2:
@@ -159,7 +159,7 @@ def load_documents(
     if max_files:
         files = files[:max_files]
     docs = []
-    bar = Progress(len(files), "tokenize", enabled=progress)
+    bar = progress_bar(len(files), "tokenize", enabled=progress)
     for path in files:
         tokens, _, _ = tokenize_file((str(path), tokenizer.to_dict()))
         if tokens is not None and tokens.size > 1:
@@ -197,7 +197,7 @@ def score_model(
             scored_from = end
             start = end - stride
     nll_parts, hit_parts = [], []
-    bar = Progress(len(jobs), "score", unit="windows", enabled=progress)
+    bar = progress_bar(len(jobs), "score", unit="windows", enabled=progress)
     for i in range(0, len(jobs), batch_size):
         chunk = jobs[i : i + batch_size]
         width = max(e - s for s, e, _ in chunk)
@@ -247,7 +247,7 @@ def continuation_stats(
     prompt_len = min(options.prompt_tokens, context // 2)
     n_new = min(options.continuation_tokens, context - prompt_len)
     rows: list[dict[str, float]] = []
-    bar = Progress(len(picks), "continue", unit="prompts", enabled=options.progress)
+    bar = progress_bar(len(picks), "continue", unit="prompts", enabled=options.progress)
     for i, doc in enumerate(picks):
         prompt = tokens[offsets[doc] : offsets[doc] + prompt_len].tolist()
         if isinstance(model, EngineModel):

@@ -43,7 +43,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from livegen.config import write_atomic
-from livegen.data.progress import Progress
+from livegen.data.progress import progress_bar
 from livegen.data.shards import load_split, read_manifest
 from livegen.errors import ConfigError, DeviceError
 from livegen.machine import cpu_info
@@ -411,7 +411,7 @@ def _train(
         return loss, acc
 
     tokens_per_step = opt.batch_size * opt.grad_accum * config.data.seq_len * world
-    bar = Progress(
+    bar = progress_bar(
         opt.max_steps, "train", unit="steps", initial=step, enabled=run.progress and is_main
     )
     start_step, interrupted = step, False
@@ -458,7 +458,9 @@ def _train(
                         "time_s": time.monotonic() - started,
                     }
                 )
-                bar.extra = f"loss {window_loss / window_steps:.3f} {tok_s:,.0f} tok/s"
+                bar.set_postfix_str(
+                    f"loss {window_loss / window_steps:.3f} {tok_s:,.0f} tok/s", refresh=False
+                )
                 window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
             bar.update()
             stopping = _should_stop(stop, run, step - start_step, started, world)

@@ -37,7 +37,7 @@ def data() -> None:
     "--music21-cached-only",
     is_flag=True,
     help="Take music21's works already in --music21-cache and convert nothing (e.g. while "
-    "`python -m livegen.data.music21_source` converts the rest); run again later to add them.",
+    "`livegen data convert-music21` converts the rest); run again later to add them.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def prepare(
@@ -71,3 +71,30 @@ def prepare(
         convert_music21=not music21_cached_only,
     )
     click.echo(report.summary())
+
+
+@data.command("convert-music21")
+@click.argument("cache", default="data/music21_midi", type=click.Path(file_okay=False))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--collections",
+    help="Comma-separated music21 corpus collections, in order (default: bach, oneills1850, "
+    "essenFolksong, ... as `data prepare --source music21` takes them).",
+)
+@click.option("--limit", type=click.IntRange(1), help="Convert at most this many corpus files.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def convert_music21(
+    cache: str, workers: int, collections: str | None, limit: int | None, quiet: bool
+) -> None:
+    """Convert music21's corpus into CACHE as MIDI files, one per work (slow, resumable).
+
+    Finished corpus files are skipped, so an interrupted run continues where it stopped.
+    `data prepare --source music21 --music21-cache CACHE` then reads the cache.
+    """
+    from livegen.data.music21_source import DEFAULT_COLLECTIONS, convert_corpus
+
+    names = tuple(collections.split(",")) if collections else DEFAULT_COLLECTIONS
+    report = convert_corpus(cache, names, workers=workers, limit=limit, progress=not quiet)
+    click.echo(f"{len(report.outputs)} MIDI files, {len(report.failures)} failures")
+    for where, reason in report.failures:
+        click.echo(f"  {where}: {reason}", err=True)

@@ -160,7 +160,7 @@ def convert_corpus(
     progress: bool = True,
 ) -> ConvertReport:
     """Convert (or pick up from the cache) the corpus files of `collections` into `cache_dir`."""
-    from livegen.data.progress import Progress
+    from livegen.data.progress import progress_bar
 
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -170,7 +170,7 @@ def convert_corpus(
         files = files[:limit]
     jobs = [(str(p), str(root), str(cache_dir)) for p in files]
     report = ConvertReport()
-    bar = Progress(len(jobs), "music21 → MIDI", enabled=progress)
+    bar = progress_bar(len(jobs), "music21 → MIDI", enabled=progress)
     # Cached files are answered here, so workers only see real work.
     todo = []
     for job in jobs:
@@ -185,29 +185,14 @@ def convert_corpus(
             results = map(convert_file, todo)
             for result in results:
                 report.results.append(result)
-                bar.update(extra=f"{len(report.outputs)} works")
+                bar.set_postfix_str(f"{len(report.outputs)} works", refresh=False)
+                bar.update()
         else:
             ctx = multiprocessing.get_context("spawn")
             with ctx.Pool(workers, maxtasksperchild=50) as pool:
                 for result in pool.imap_unordered(convert_file, todo, chunksize=1):
                     report.results.append(result)
-                    bar.update(extra=f"{len(report.outputs)} works")
+                    bar.set_postfix_str(f"{len(report.outputs)} works", refresh=False)
+                    bar.update()
     bar.close()
     return report
-
-
-def main() -> None:
-    """`python -m livegen.data.music21_source CACHE_DIR [WORKERS [COLLECTION,...]]`."""
-    import sys
-
-    cache = sys.argv[1] if len(sys.argv) > 1 else "data/music21_midi"
-    workers = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    collections = tuple(sys.argv[3].split(",")) if len(sys.argv) > 3 else DEFAULT_COLLECTIONS
-    report = convert_corpus(cache, collections, workers=workers)
-    print(f"{len(report.outputs)} MIDI files, {len(report.failures)} failures", file=sys.stderr)
-    for where, reason in report.failures:
-        print(f"  {where}: {reason}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    main()

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from livegen.config import write_atomic
-from livegen.data.progress import Progress
+from livegen.data.progress import progress_bar
 from livegen.data.shards import MANIFEST, TOKEN_DTYPE, read_manifest
 from livegen.data.split import SPLITS, split_of
 from livegen.errors import ConfigError
@@ -342,7 +342,7 @@ def prepare(
     state = _State.open(partial, tok_dict, fractions, sources)
     report.resumed_files = len(state.records) + len(state.skipped)
     todo = [f for f in files if f[0] not in state.records and f[0] not in state.skipped]
-    bar = Progress(len(files), "prepare", enabled=options.progress)
+    bar = progress_bar(len(files), "prepare", enabled=options.progress)
     bar.update(len(files) - len(todo))
     handles = {s: (partial / f"{s}.bin").open("ab") for s in SPLITS}
     try:
@@ -367,7 +367,10 @@ def prepare(
                     "offset": state.sizes[split],
                 }
                 state.sizes[split] += int(tokens.size)
-            bar.update(extra=f"{sum(state.sizes.values())} tokens, {len(state.skipped)} skipped")
+            bar.set_postfix_str(
+                f"{sum(state.sizes.values())} tokens, {len(state.skipped)} skipped", refresh=False
+            )
+            bar.update()
             if options.stop_after_files and done_now >= options.stop_after_files:
                 break
             if time.monotonic() - last_save > STATE_SAVE_INTERVAL_S:

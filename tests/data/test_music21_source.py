@@ -45,3 +45,15 @@ def test_convert_corpus_limit_converts_in_order(tmp_path: Path):
     report = convert_corpus(tmp_path, ("bach",), workers=1, limit=2, progress=False)
     assert len(report.results) == 2
     assert all((tmp_path / out).is_file() for out in report.outputs)
+
+
+def test_convert_music21_command_converts_and_reports(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from livegen.cli import cli
+
+    args = ["data", "convert-music21", str(tmp_path), "--collections", "bach"]
+    result = CliRunner().invoke(cli, [*args, "--limit", "1", "--workers", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "1 MIDI files, 0 failures" in result.output
+    assert len(list(tmp_path.rglob("*.mid"))) == 1
