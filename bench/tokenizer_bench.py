@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import click
 import numpy as np
 
+from livegen.data.progress import progress_bar
 from livegen.tokenizer import (
     StreamingDecoder,
     StreamingEncoder,
@@ -65,9 +65,9 @@ def run(folder: Path, progress: bool) -> dict:
     enc_ns: list[int] = []
     dec_ns: list[int] = []
     dec_events = 0
-    for index, path in enumerate(files, 1):
-        if progress:
-            print(f"\r[{index}/{len(files)}] {path.name[:50]:<50}", end="", file=sys.stderr)
+    bar = progress_bar(len(files), "tokenizer bench", enabled=progress)
+    for path in files:
+        bar.set_postfix_str(path.name[:50], refresh=False)
         t0 = time.perf_counter()
         score = read_midi(path)
         t1 = time.perf_counter()
@@ -92,8 +92,8 @@ def run(folder: Path, progress: bool) -> dict:
             start = clock()
             dec_events += len(feed(token))
             dec_ns.append(clock() - start)
-    if progress:
-        print(file=sys.stderr)
+        bar.update()
+    bar.close()
     encode_stats = percentiles(enc_ns)
     decode_stats = percentiles(dec_ns)
     decode_stats["events"] = dec_events
