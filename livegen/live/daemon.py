@@ -22,6 +22,7 @@ from livegen.files import write_atomic
 from livegen.live.clock import TICKS_PER_BEAT, Clock, InternalClock, MidiClockFollower
 from livegen.live.context import Performer, PlayerNote, SessionContext
 from livegen.live.control import Control, NoteView
+from livegen.live.echo import EchoFilter
 from livegen.live.midi_in import MidiByteParser
 from livegen.live.ports import InputItem, PortPair
 from livegen.live.realtime import PRIORITY_HINT, inference_thread_priority, raise_thread_priority
@@ -59,8 +60,9 @@ class Daemon:
         self.performer = performer
         self.recorder = recorder
         self.stats_path = stats_path
+        self.echoes = EchoFilter()
         self.scheduler = Scheduler(
-            ports.output.send,
+            self._send,
             clock,
             late_ns=int(config.timing.late_ms * 1e6),
             drop_ns=int(config.timing.drop_ms * 1e6),
@@ -201,12 +203,18 @@ class Daemon:
             "dropped_notes": stats.dropped_notes,
             "send_errors": stats.send_errors,
             "messages_in": self.messages_in,
+            "echoes_dropped": self.echoes.dropped,
             "send_lateness_ms": summary(lateness_ms),
             "priority": self.priority_note,
         }
         if self.performer is not None:
             report.update(self.performer.report())
         return report
+
+    def _send(self, data: list[int]) -> None:
+        """The scheduler's sender: the output port, remembering what went out (see echo.py)."""
+        self.ports.output.send(data)
+        self.echoes.sent(tuple(data), time.monotonic_ns())
 
     # ---- input thread -------------------------------------------------------------------
     def _input_loop(self) -> None:
@@ -215,6 +223,7 @@ class Daemon:
             try:
                 t_ns, data = self.inbox.get(timeout=0.1)
             except queue.Empty:
+                self.echoes.forget_old(time.monotonic_ns())
                 continue
             for message in self._parser.feed(data):
                 self.messages_in += 1
@@ -225,6 +234,13 @@ class Daemon:
                 self._on_channel_message(message, t_ns)
 
     def _on_channel_message(self, message: tuple[int, ...], t_ns: int) -> None:
+        if self.echoes.is_echo(message, t_ns):
+            if self.echoes.dropped == 1:
+                log.warning(
+                    "the daemon's own notes come back on its input (one bus for both "
+                    "directions, or out wired to in): they are dropped, not taken as yours"
+                )
+            return
         event = classify(message)
         if isinstance(event, ControlIn):
             try:

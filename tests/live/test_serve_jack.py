@@ -376,3 +376,50 @@ def test_an_internal_error_that_stops_the_daemon_is_a_non_zero_exit(
         timeout=60,
     )
     assert result.returncode != 0, result.stderr
+
+
+def test_out_wired_back_to_in_is_not_heard_as_the_player(
+    jack_server: JackServer, peer: Peer, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """One bus for both directions, as a JACK loop from the daemon's out to its in: the model's
+    notes come back, and the daemon drops them as its own echoes; the player's notes still count."""
+    import json
+    import time
+
+    import jack
+
+    record, stats, log = tmp_path / "jam.mid", tmp_path / "stats.json", tmp_path / "serve.log"
+    process = start_serve(
+        jack_server,
+        [
+            *("--virtual", "lgloop", "--backend", "jack", "--model", str(tiny_model_dir)),
+            *("--mode", "continue", "--set", "output_channel=3", "--bpm", "200"),
+            *("--record", str(record), "--stats-json", str(stats)),
+        ],
+        log,
+    )
+    patch = jack.Client("lgpatch", no_start_server=True)
+    try:
+        peer.connect("lgloop")
+        patch.activate()
+        patch.connect("lgloop:out", "lgloop:in")
+        assert wait_until(lambda: "serving" in _log(log), 30), _log(log)
+        time.sleep(0.3)
+        for pitch in (60, 64, 67):  # the player, on channel 1
+            peer.send(0x90, pitch, 80)
+            time.sleep(0.1)
+            peer.send(0x80, pitch, 0)
+        assert wait_until(lambda: len(peer.note_ons()) >= 8, 30), _log(log)
+    finally:
+        patch.close()
+        code = stop_serve(process)
+    assert code == 0, _log(log)
+    midi = mido.MidiFile(record)
+    parts = {
+        track[0].name: [m for m in track if m.type == "note_on" and m.velocity]
+        for track in midi.tracks[1:]
+    }
+    assert [m.note for m in parts["player"]] == [60, 64, 67], _log(log)
+    assert {m.channel for m in parts["livegen"]} == {3}
+    assert json.loads(stats.read_text())["echoes_dropped"] >= 8
+    assert "come back on its input" in _log(log)
