@@ -91,8 +91,6 @@ def test_the_generator_and_its_modes_know_neither_the_daemon_nor_each_others_cla
 def test_a_long_module_says_why_in_its_docstring() -> None:
     unexplained = []
     for name, path in MODULES.items():
-        if name.startswith("livegen.train"):
-            continue  # train/loop.py is mid-change elsewhere (data preparation); checked after
         text = path.read_text()
         if text.count("\n") > MAX_LINES and "Long because" not in (
             ast.get_docstring(ast.parse(text)) or ""

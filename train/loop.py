@@ -1,4 +1,4 @@
-"""The training loop: AdamW with warmup + cosine, clipping, accumulation, mixed precision, DDP.
+"""The training loop: AdamW with warmup + cosine (optim.py), clipping, accumulation, precision, DDP.
 
 One call, `train(config, resume=..., init_from=...)`, runs or continues a run in
 `config.run.out_dir`:
@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -52,7 +50,9 @@ from livegen.tokenizer import TokenizerConfig, Vocab, check_compatible
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .dataset import AugmentConfig, TrainBatches, val_windows
 from .models import DEFAULT_KIND, model_family
+from .optim import LrFactor, make_optimizer
 from .precision import PrecisionChoice, resolve_precision
+from .stop import StopFlag, should_stop
 from .train_config import TrainConfig
 
 CHECKPOINT = "checkpoint.pt"
@@ -75,26 +75,6 @@ def default_checkpoint_path() -> Path:
     import livegen
 
     return Path(livegen.__file__).parent / "assets" / "models" / "default" / CHECKPOINT
-
-
-def lr_at(step: int, config: TrainConfig) -> float:
-    """Linear warmup to lr, then cosine decay to min_lr at max_steps."""
-    opt = config.optim
-    if step < opt.warmup_steps:
-        return opt.lr * (step + 1) / opt.warmup_steps
-    span = max(opt.max_steps - opt.warmup_steps, 1)
-    progress = min((step - opt.warmup_steps) / span, 1.0)
-    return opt.min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (opt.lr - opt.min_lr)
-
-
-class _LrFactor:
-    """Picklable multiplicative factor for LambdaLR (base lr = config lr)."""
-
-    def __init__(self, config: TrainConfig) -> None:
-        self.config = config
-
-    def __call__(self, step: int) -> float:
-        return lr_at(step, self.config) / self.config.optim.lr
 
 
 def resolve_device(name: str) -> torch.device:
@@ -132,21 +112,6 @@ def build_model_config(config: TrainConfig, vocab: Vocab) -> tuple[str, Any]:
     return kind, model_config
 
 
-def _optimizer(model: torch.nn.Module, config: TrainConfig, fused: bool) -> torch.optim.AdamW:
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    opt = config.optim
-    return torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": opt.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=opt.lr,
-        betas=(opt.beta1, opt.beta2),
-        fused=fused,
-    )
-
-
 @torch.no_grad()
 def evaluate_windows(
     model: torch.nn.Module, rows: np.ndarray, batch_size: int, device: torch.device, autocast
@@ -171,33 +136,6 @@ def evaluate_windows(
         total += int(keep.sum())
     model.train(was_training)
     return total_nll / max(total, 1), total_correct / max(total, 1)
-
-
-class _StopFlag:
-    """SIGINT/SIGTERM only set this flag; the loop checkpoints and stops after the step."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopFlag:
-        if _in_main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.signal = signum
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def _read_metrics(path: Path, up_to_step: int | None) -> list[dict[str, Any]]:
@@ -301,8 +239,8 @@ def _train(
     model = model_family(kind).build(model_config).to(device)
     if init_state is not None:
         model.load_state_dict({k: v.float() for k, v in init_state["model"].items()})
-    optimizer = _optimizer(model, config, fused=device.type == "cuda")
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _LrFactor(config))
+    optimizer = make_optimizer(model, config, fused=device.type == "cuda")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LrFactor(config))
     scaler = torch.amp.GradScaler("cuda", enabled=choice.precision == "fp16")
     step = 0
     if state is not None:
@@ -418,7 +356,7 @@ def _train(
     last_val: tuple[float, float] | None = None
     window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
     model.train()
-    with _StopFlag() as stop:
+    with StopFlag() as stop:
         while step < opt.max_steps:
             loss_sum = 0.0
             for micro in range(opt.grad_accum):
@@ -463,7 +401,7 @@ def _train(
                 )
                 window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
             bar.update()
-            stopping = _should_stop(stop, run, step - start_step, started, world)
+            stopping = should_stop(stop, run, step - start_step, started, world)
             if is_main:
                 if step % run.eval_every == 0 or step == opt.max_steps:
                     last_val = validate()
@@ -489,17 +427,6 @@ def _train(
         interrupted,
         time.monotonic() - started,
     )
-
-
-def _should_stop(stop: _StopFlag, run, steps_done: int, started: float, world: int) -> bool:
-    wanted = stop.signal is not None
-    wanted |= bool(run.stop_after) and steps_done >= run.stop_after
-    wanted |= bool(run.max_minutes) and time.monotonic() - started >= run.max_minutes * 60
-    if world > 1:  # every process must stop at the same step
-        flag = torch.tensor([int(wanted)])
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        wanted = bool(flag.item())
-    return wanted
 
 
 def _latest(records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -18,7 +18,8 @@ import pytest
 import torch
 from conftest import SMOKE_CONFIG, smoke_config
 from livegen.train.checkpoint import load_checkpoint, save_checkpoint, weights_only
-from livegen.train.loop import lr_at, train
+from livegen.train.loop import train
+from livegen.train.optim import lr_at
 from livegen.train.train_config import load_train_config
 
 from livegen.errors import ConfigError, TokenizerMismatchError
