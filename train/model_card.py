@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from livegen.config import write_atomic
+from livegen.data.shards import file_collection, is_prepared, read_manifest
 
 
 def _fmt(value: Any, spec: str = ".4f") -> str:
@@ -29,6 +30,16 @@ def _wall_time_s(records: list[dict[str, Any]]) -> float:
             total += previous
         previous = record["time_s"]
     return total + previous
+
+
+def works_by_collection(manifest: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """(files, tokens) per collection, as the manifest records each file's collection."""
+    totals: dict[str, tuple[int, int]] = {}
+    for record in manifest.get("files", []):
+        name = file_collection(record, manifest)
+        files, tokens = totals.get(name, (0, 0))
+        totals[name] = (files + 1, tokens + record["tokens"])
+    return totals
 
 
 def render(
@@ -54,11 +65,7 @@ def render(
     tok_s = [r["tokens_per_s"] for r in train_records[-20:]]
     params = report.get("model_params")
     splits = manifest["splits"] if manifest else {}
-    by_collection: dict[str, list[int]] = {}
-    for f in (manifest or {}).get("files", []):
-        entry = by_collection.setdefault(f["source"].split("/")[0], [0, 0])
-        entry[0] += 1
-        entry[1] += f["tokens"]
+    by_collection = works_by_collection(manifest or {})
     cont = report.get("continuations", {})
     lines = [
         "# livegen default model",
@@ -178,7 +185,7 @@ def main(run_dir: Path, eval_json: Path, out: Path, hardware: str, notes: str) -
     records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     report = json.loads(eval_json.read_text())
     data = Path(state["train_config"]["data"]["path"])
-    manifest = json.loads((data / "manifest.json").read_text()) if data.is_dir() else None
+    manifest = read_manifest(data) if is_prepared(data) else None
     write_atomic(out, render(state, records, report, manifest, hardware, notes))
 
 

@@ -138,3 +138,19 @@ def test_model_card_states_data_config_steps_and_both_nlls(smoke_run, prepared) 
     assert f"{report['nll']:.4f}" in card and f"{report['ngram_nll']:.4f}" in card
     assert f"{records[-1]['ngram_nll']:.4f}" in card  # the val n-gram NLL
     assert "version 1.0" in card
+
+
+def test_model_card_counts_works_by_the_manifests_collection() -> None:
+    from livegen.train.model_card import works_by_collection
+
+    manifest = {
+        "source": "mixed",
+        "files": [
+            {"source": "001/001.mid", "collection": "pop909", "tokens": 10},
+            {"source": "002/002.mid", "collection": "pop909", "tokens": 20},
+            {"source": "bach/bwv66.6.mid", "collection": "bach", "tokens": 5},
+        ],
+    }
+    assert works_by_collection(manifest) == {"pop909": (2, 30), "bach": (1, 5)}
+    old_music21 = {"source": "music21", "files": [{"source": "bach/a.mid", "tokens": 3}]}
+    assert works_by_collection(old_music21) == {"bach": (1, 3)}
