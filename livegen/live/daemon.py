@@ -180,9 +180,13 @@ class Daemon:
         if self.recorder is not None and self.recorder.enabled:
             try:
                 path = self.recorder.write()
-                log.info("recorded %d notes to %s", self.recorder.note_count, path)
             except OSError as err:
-                log.error("could not write the recording %s: %s", self.recorder.path, err)
+                self.fail(f"could not write the recording {self.recorder.path}: {err}")
+            else:
+                if path is None:
+                    log.info("no notes recorded; %s left as it was", self.recorder.path)
+                else:
+                    log.info("recorded %d notes to %s", self.recorder.note_count, path)
         # give the backend a moment to deliver the last note-offs before the port goes away
         time.sleep(0.05)
         self.ports.close()
@@ -290,6 +294,11 @@ class Daemon:
         if internal and abs(self.clock.last_bpm - knobs.bpm) > 1e-6:
             self.clock.set_bpm(knobs.bpm)  # type: ignore[attr-defined]
         self._drain_sent()
+        if self.recorder is not None and self.recorder.enabled:
+            try:
+                self.recorder.flush()
+            except OSError as err:  # the end of the session tries again and reports it
+                log.warning("could not save the recording so far: %s", err)
         self._publish()
 
     def _drain_commands(self) -> None:
@@ -313,7 +322,10 @@ class Daemon:
             elif name in ("record_on", "record_off"):
                 if self.recorder is None and name == "record_on":
                     stamp = time.strftime("%Y%m%d-%H%M%S")
-                    self.recorder = Recorder(f"livegen-{stamp}.mid", self.config.beats_per_bar)
+                    try:
+                        self.recorder = Recorder(f"livegen-{stamp}.mid", self.config.beats_per_bar)
+                    except OSError as err:
+                        log.error("cannot record: %s", err)
                 if self.recorder is not None:
                     self.recorder.enabled = name == "record_on"
             elif name == "quit":

@@ -2,35 +2,63 @@
 
 Times are clock ticks (24 per beat, fractional for the player, whose notes land between ticks);
 the file uses 480 ticks per beat and a tempo track taken from the clock. Notes still held at the
-end are closed, so the file never holds a stuck note either. Written atomically.
+end are closed, so the file never holds a stuck note either.
+
+Nothing is lost and nothing is replaced by nothing: the path is checked when the recorder is made
+(an unwritable `--record` fails at start, not after the jam); while playing, `flush` rewrites the
+file atomically every `FLUSH_PERIOD_S` when something new was recorded, so at every moment the
+path holds a valid MIDI file and a `kill -9`, an OOM kill or a crash loses at most the last
+seconds; a session that recorded no notes never writes, so an earlier jam at the same path stays.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import mido
 
-from livegen.files import write_atomic
+from livegen.errors import OutputError
+from livegen.files import check_output, write_atomic
 from livegen.live.clock import TICKS_PER_BEAT
 from livegen.music.midi import NOTE_OFF, SYSTEM, is_note_off, is_note_on
 
 FILE_TICKS_PER_BEAT = 480
 _SCALE = FILE_TICKS_PER_BEAT // TICKS_PER_BEAT
 PLAYER, MODEL = "player", "livegen"
+FLUSH_PERIOD_S = 2.0
+
+
+def check_writable(path: Path) -> None:
+    """OutputError now if `path` could not be written later (a folder, no permission, no dir)."""
+    target = check_output(path)
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputError(f"cannot write the recording {path}: {err.strerror or err}") from err
 
 
 class Recorder:
     def __init__(self, path: str | Path, beats_per_bar: int = 4) -> None:
         self.path = Path(path)
+        check_writable(self.path)
         self.beats_per_bar = beats_per_bar
         self.enabled = True
         self._lock = threading.Lock()
         self._tracks: dict[str, list[tuple[float, tuple[int, ...]]]] = {PLAYER: [], MODEL: []}
         self._tempi: list[tuple[float, float]] = []
         self.written = False
+        self._changes = 0  # events added; compared with _flushed to know when to rewrite
+        self._flushed = 0
+        self._next_flush_s = 0.0
 
     def add(self, part: str, tick: float, message: tuple[int, ...]) -> None:
         """A note or controller message at a clock tick; `part` is PLAYER or MODEL."""
@@ -44,6 +72,7 @@ class Recorder:
             return
         with self._lock:
             self._tracks[part].append((tick, tuple(message)))
+            self._changes += 1
 
     def tempo(self, tick: float, bpm: float) -> None:
         with self._lock:
@@ -98,10 +127,25 @@ class Recorder:
             midi.tracks.append(_track(rows))
         return midi
 
-    def write(self) -> Path:
+    def flush(self, now_s: float | None = None) -> None:
+        """Rewrite the file if something was recorded since the last write, at most every
+        FLUSH_PERIOD_S (the daemon's main thread calls this as it supervises)."""
+        now_s = time.monotonic() if now_s is None else now_s
+        if now_s < self._next_flush_s or self._changes == self._flushed:
+            return
+        self._next_flush_s = now_s + FLUSH_PERIOD_S
+        self.write()
+
+    def write(self) -> Path | None:
+        """Write the whole recording atomically; None (and nothing written) without a note."""
+        changes = self._changes
+        if self.note_count == 0:
+            self._flushed = changes
+            return None
         buffer = io.BytesIO()
         self.to_midi().save(file=buffer)
         write_atomic(self.path, buffer.getvalue())
+        self._flushed = changes
         self.written = True
         return self.path
 

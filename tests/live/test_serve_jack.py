@@ -423,3 +423,49 @@ def test_out_wired_back_to_in_is_not_heard_as_the_player(
     assert {m.channel for m in parts["livegen"]} == {3}
     assert json.loads(stats.read_text())["echoes_dropped"] >= 8
     assert "come back on its input" in _log(log)
+
+
+def test_kill_9_mid_jam_leaves_a_valid_recording(
+    jack_server: JackServer, peer: Peer, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """The recording is rewritten atomically every few seconds while playing, so SIGKILL (no
+    shutdown at all) still leaves a whole MIDI file holding the jam so far."""
+    import time
+
+    record, log = tmp_path / "jam.mid", tmp_path / "serve.log"
+    process = start_serve(
+        jack_server,
+        [
+            *("--virtual", "lgkill", "--model", str(tiny_model_dir), "--mode", "continue"),
+            *("--set", "output_channel=0", "--bpm", "200", "--record", str(record)),
+        ],
+        log,
+    )
+    try:
+        peer.connect("lgkill")
+        assert wait_until(lambda: len(peer.note_ons()) >= 4, 30), _log(log)
+        time.sleep(2.5)  # past one flush period after the first notes
+    finally:
+        code = stop_serve(process, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    midi = mido.MidiFile(record)
+    assert sum(1 for t in midi.tracks for m in t if m.type == "note_on" and m.velocity) >= 1
+
+
+def test_an_unwritable_record_path_fails_at_start(jack_server: JackServer, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "livegen", "serve", "--headless", "--virtual", "lgrec"),
+            *("--record", "/proc/livegen/jam.mid", "--seconds", "20"),
+        ],
+        capture_output=True,
+        text=True,
+        env=jack_server.env,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "/proc/livegen/jam.mid" in lines[0], result.stderr
