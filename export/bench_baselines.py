@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from livegen.train.checkpoint import read_torch_file
 from livegen.train.models.transformer import KVCache, ModelConfig, Transformer
 
 from livegen.bench.engine_bench import CONTEXTS, ms_percentiles, reachable, time_calls
@@ -36,7 +37,7 @@ def torch_baselines(
     shipped = model_dir / "checkpoint.pt"
     source = checkpoint or (shipped if shipped.is_file() else None)
     if source is not None:
-        state = torch.load(source, map_location="cpu", weights_only=False)
+        state = read_torch_file(source)
         model.load_state_dict(state.get("model", state))
         model.float()
         weights = f"the same weights ({source})"

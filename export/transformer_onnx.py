@@ -31,6 +31,7 @@ import onnx
 import torch
 from livegen.export.onnx_folder import quantize, replace_folder
 from livegen.export.transformer_gqa import build_gqa_graph
+from livegen.train.checkpoint import read_torch_file
 from livegen.train.models.transformer import KVCache, ModelConfig, Transformer
 from torch import nn
 
@@ -62,7 +63,7 @@ def load_checkpoint(path: str | Path) -> tuple[Transformer, dict[str, Any]]:
     if not path.is_file():
         raise ModelLoadError(f"checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = read_torch_file(path)
         config = ModelConfig(**ckpt["model_config"])
         model = Transformer(config)
         model.load_state_dict(ckpt["model"])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from types import SimpleNamespace
 
 import torch
 
@@ -20,13 +22,16 @@ def lr_at(step: int, config: TrainConfig) -> float:
 
 
 class LrFactor:
-    """Picklable multiplicative factor for LambdaLR (base lr = config lr)."""
+    """Multiplicative factor for LambdaLR (base lr = config lr). LambdaLR saves this object's
+    __dict__ in the scheduler's state, so it holds the optim section as plain data: checkpoints
+    load with weights_only=True (train/checkpoint.py)."""
 
     def __init__(self, config: TrainConfig) -> None:
-        self.config = config
+        self.optim = dataclasses.asdict(config.optim)
 
     def __call__(self, step: int) -> float:
-        return lr_at(step, self.config) / self.config.optim.lr
+        config = SimpleNamespace(optim=SimpleNamespace(**self.optim))
+        return lr_at(step, config) / self.optim["lr"]  # type: ignore[arg-type]
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig, fused: bool) -> torch.optim.AdamW:
