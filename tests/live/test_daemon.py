@@ -1,7 +1,9 @@
-"""The daemon's wiring without MIDI hardware: fake ports, a real clock, real threads.
+"""The daemon's wiring without MIDI hardware: fake ports, a manual clock, real threads.
 
 Internal errors, quit, panic and CC mapping all go through the same shutdown that ends every
-note; the input path survives garbage.
+note; the input path survives garbage. The transport moves only when a test advances the manual
+clock, so what has sounded at each step is exact; the threads are awaited on conditions, never
+on fixed sleeps.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livegen.live.clock import InternalClock
+from livegen.live.clock import EVENT_START, ManualClock
 from livegen.live.context import SessionContext
 from livegen.live.control import Control
 from livegen.live.daemon import Daemon
@@ -21,7 +24,19 @@ from livegen.live.ports import InputItem, PortState
 from livegen.live.recorder import Recorder
 from livegen.live.scheduler import ScheduledNote
 from livegen.live.serve_config import load_serve_config
-from livegen.music.midi import ALL_NOTES_OFF
+from livegen.music.midi import ALL_NOTES_OFF, NOTE_ON
+
+NOTES = 4  # the performer's notes: ticks 0..3, channels 1 and 2, sounding until tick 10_000
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    """Poll until `predicate()` holds (the daemon's threads run on their own)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
 
 
 @dataclass
@@ -51,20 +66,22 @@ class FakePorts:
 
 
 class NotePlayer:
-    """A performer that starts long notes, then (optionally) fails like a crashing model."""
+    """A performer that starts long notes once the transport runs, then fails when told to."""
 
-    def __init__(self, fail_after_s: float | None = None) -> None:
-        self.fail_after_s = fail_after_s
+    def __init__(self) -> None:
+        self.transport_started = threading.Event()  # set by a clock listener after the daemon's
+        self.fail = threading.Event()
 
     def run(self, context: SessionContext) -> None:
-        while context.clock.timeline is None:  # notes are planned once the transport runs
-            time.sleep(0.01)
-        time.sleep(0.05)  # after the start's own silence has gone through the scheduler
-        for i in range(4):
+        # the scheduler's start silence is posted before this listener runs (listener order),
+        # so it cannot cancel the notes below
+        while not self.transport_started.wait(0.01):
+            if context.stop_event.is_set():
+                return
+        for i in range(NOTES):
             context.scheduler.add(ScheduledNote(i, 10_000, 60 + i, 100, 1 + i % 2))
-        started = time.monotonic()
-        while not context.stop_event.wait(0.01):
-            if self.fail_after_s is not None and time.monotonic() - started > self.fail_after_s:
+        while not context.stop_event.wait(0.005):
+            if self.fail.is_set():
                 raise RuntimeError("model exploded")
 
     def reset_plan(self) -> None:
@@ -80,22 +97,38 @@ class NotePlayer:
         return ()
 
 
-def make_daemon(performer: NotePlayer, tmp_path: Path | None = None) -> tuple[Daemon, FakePorts]:
+def make_daemon(
+    performer: NotePlayer, tmp_path: Path | None = None
+) -> tuple[Daemon, FakePorts, ManualClock]:
     config = load_serve_config(None, ["bpm=240", "timing.realtime_priority=false"])
     ports = FakePorts()
     inbox: queue.SimpleQueue[InputItem] = queue.SimpleQueue()
     recorder = Recorder(tmp_path / "jam.mid") if tmp_path else None
+    clock = ManualClock(bpm=240)
     daemon = Daemon(
-        config, Control(config.knobs), ports, InternalClock(240), inbox,  # type: ignore[arg-type]
+        config, Control(config.knobs), ports, clock, inbox,  # type: ignore[arg-type]
         performer=performer, recorder=recorder,
     )  # fmt: skip
-    return daemon, ports
+    clock.add_listener(lambda event: event == EVENT_START and performer.transport_started.set())
+    return daemon, ports, clock
 
 
 def run_in_thread(daemon: Daemon) -> threading.Thread:
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     return thread
+
+
+def note_ons(ports: FakePorts) -> int:
+    return sum(1 for m in list(ports.output.sent) if m[0] & 0xF0 == NOTE_ON and m[2])
+
+
+def play_the_notes(daemon: Daemon, ports: FakePorts, clock: ManualClock) -> None:
+    """Move the transport past the start lead and the notes' ticks; all of them sound."""
+    assert wait_until(daemon.performer.transport_started.is_set)  # type: ignore[union-attr]
+    clock.advance_ns(int(daemon.config.timing.start_lead_ms * 1e6))
+    clock.advance_ticks(NOTES - 1)  # onto the last note's tick: the first is 31 ms late, kept
+    assert wait_until(lambda: note_ons(ports) == NOTES)
 
 
 def balanced(sent: list[list[int]]) -> bool:
@@ -108,11 +141,16 @@ def balanced(sent: list[list[int]]) -> bool:
 
 
 def test_an_internal_error_ends_every_note_and_exits_nonzero(tmp_path: Path) -> None:
-    daemon, ports = make_daemon(NotePlayer(fail_after_s=0.3), tmp_path)
-    assert daemon.run() == 1
+    performer = NotePlayer()
+    daemon, ports, clock = make_daemon(performer, tmp_path)
+    thread = run_in_thread(daemon)
+    play_the_notes(daemon, ports, clock)
+    performer.fail.set()
+    thread.join(5)
+    assert not thread.is_alive() and daemon.exit_code == 1
     assert "model exploded" in (daemon.error or "")
     sent = ports.output.sent
-    assert sum(1 for m in sent if m[0] & 0xF0 == 0x90) == 4
+    assert note_ons(ports) == NOTES
     assert balanced(sent)
     assert sent[-2:] == [[0xB1, ALL_NOTES_OFF, 0], [0xB2, ALL_NOTES_OFF, 0]]
     assert ports.closed
@@ -120,9 +158,9 @@ def test_an_internal_error_ends_every_note_and_exits_nonzero(tmp_path: Path) -> 
 
 
 def test_quit_from_the_ui_exits_zero_with_nothing_sounding() -> None:
-    daemon, ports = make_daemon(NotePlayer())
+    daemon, ports, clock = make_daemon(NotePlayer())
     thread = run_in_thread(daemon)
-    time.sleep(0.4)
+    play_the_notes(daemon, ports, clock)
     daemon.control.send("quit")
     thread.join(5)
     assert not thread.is_alive() and daemon.exit_code == 0
@@ -130,11 +168,11 @@ def test_quit_from_the_ui_exits_zero_with_nothing_sounding() -> None:
 
 
 def test_panic_silences_but_keeps_serving() -> None:
-    daemon, ports = make_daemon(NotePlayer())
+    daemon, ports, clock = make_daemon(NotePlayer())
     thread = run_in_thread(daemon)
-    time.sleep(0.4)
+    play_the_notes(daemon, ports, clock)
     daemon.control.send("panic")
-    time.sleep(0.2)
+    assert wait_until(lambda: [0xB2, ALL_NOTES_OFF, 0] in ports.output.sent)
     assert balanced(ports.output.sent) and [0xB1, ALL_NOTES_OFF, 0] in ports.output.sent
     assert thread.is_alive()
     daemon.request_stop()
@@ -142,29 +180,27 @@ def test_panic_silences_but_keeps_serving() -> None:
 
 
 def test_controllers_move_knobs_through_the_config_mapping() -> None:
-    daemon, _ = make_daemon(NotePlayer())
+    daemon, _, clock = make_daemon(NotePlayer())
     thread = run_in_thread(daemon)
-    now = time.monotonic_ns()
-    daemon.inbox.put((now, (0xB0, 1, 127)))  # default.toml maps CC1 (mod wheel) to temperature
-    deadline = time.monotonic() + 2
-    while daemon.control.knobs.temperature != 2.0 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    daemon.inbox.put(
+        (clock.now_ns(), (0xB0, 1, 127))
+    )  # default.toml maps CC1 (mod wheel) to temperature
+    assert wait_until(lambda: daemon.control.knobs.temperature == 2.0)
     daemon.request_stop()
     thread.join(5)
-    assert daemon.control.knobs.temperature == 2.0
 
 
 def test_garbage_and_floods_on_the_input_do_not_stop_the_daemon() -> None:
-    daemon, ports = make_daemon(NotePlayer())
+    daemon, ports, clock = make_daemon(NotePlayer())
     thread = run_in_thread(daemon)
+    play_the_notes(daemon, ports, clock)
     rng = random.Random(1)
-    now = time.monotonic_ns()
     for _ in range(20_000):
-        daemon.inbox.put((now, tuple(rng.randrange(256) for _ in range(rng.randrange(0, 6)))))
-    deadline = time.monotonic() + 5
-    while daemon.messages_in < 1000 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.2)
+        daemon.inbox.put(
+            (clock.now_ns(), tuple(rng.randrange(256) for _ in range(rng.randrange(0, 6))))
+        )
+    assert wait_until(daemon.inbox.empty, timeout_s=20)
+    assert daemon.messages_in >= 1000
     assert thread.is_alive() and daemon.error is None
     daemon.request_stop()
     thread.join(5)

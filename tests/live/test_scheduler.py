@@ -134,20 +134,24 @@ def test_late_and_dropped_notes_are_counted() -> None:
 def test_thread_close_leaves_nothing_sounding() -> None:
     import time
 
-    from livegen.live.clock import InternalClock
-
-    clock = InternalClock(bpm=240)
-    sent: list[list[int]] = []
-    scheduler = Scheduler(sent.append, clock)
-    clock.start(lead_ns=0)
+    clock, scheduler, sent = _setup(bpm=240)
     scheduler.start()
     for i in range(8):
         scheduler.add(ScheduledNote(i * 3, i * 3 + 200, 60 + i, 100, 0))
-    time.sleep(0.3)
+
+    def ons() -> int:
+        return sum(1 for m in list(sent) if m[0] == 0x90)
+
+    for due in range(1, 5):  # ticks 0, 3, 6 and 9, one at a time (a late note is dropped)
+        deadline = time.monotonic() + 5
+        while ons() < due and time.monotonic() < deadline:
+            time.sleep(0.002)  # the scheduler thread sends on its own
+        assert ons() == due
+        if due < 4:
+            clock.advance_ticks(3)
     scheduler.close()
-    ons = sum(1 for m in sent if m[0] == 0x90)
     offs = sum(1 for m in sent if m[0] == 0x80)
-    assert ons >= 1 and ons == offs
+    assert ons() == offs == 4
     assert sent[-1] == [0xB0, ALL_NOTES_OFF, 0]
 
 
