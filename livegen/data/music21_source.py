@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import signal
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from livegen.files import write_atomic_with
 
 # Chosen for variety and size: four-part chorales, Renaissance polyphony and thousands of
 # folk/dance tunes. Order matters: collections first in the list are converted first, so a run
@@ -90,18 +90,6 @@ def _marker(cache_dir: Path, rel: str) -> Path:
     return cache_dir / ".done" / (rel + ".json")
 
 
-def _write_atomic_bytes(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _alarm(signum: int, frame: object) -> None:
     raise TimeoutError(f"conversion took longer than {FILE_TIMEOUT_S} s")
 
@@ -133,7 +121,7 @@ def convert_file(job: tuple[str, str, str]) -> ConvertResult:
         for i, score in enumerate(scores):
             name = f"{stem}.mid" if len(scores) == 1 else f"{stem}__{i:04d}.mid"
             try:
-                _write_atomic_bytes(
+                write_atomic_with(
                     cache_dir / name, lambda tmp, s=score: s.write("midi", fp=str(tmp))
                 )
                 outputs.append(name)
@@ -144,7 +132,7 @@ def convert_file(job: tuple[str, str, str]) -> ConvertResult:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
-    _write_atomic_bytes(
+    write_atomic_with(
         marker,
         lambda tmp: tmp.write_text(json.dumps({"outputs": outputs, "failures": failures})),
     )
