@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from livegen.files import write_atomic_with
 
 
 def plot_metrics(records: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:
@@ -39,10 +40,7 @@ def plot_metrics(records: Sequence[dict[str, Any]], path: str | Path, title: str
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        return write_atomic_with(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    finally:
+        plt.close(fig)
