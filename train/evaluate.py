@@ -6,28 +6,34 @@ over the same tokens. A document longer than the model's context is scored in sl
 with a stride of half the context; each window scores only the tokens the previous one did not,
 with at least half a context of history.
 
-Continuations. For `prompts` held-out documents (evenly spread, long enough), the first
-`prompt_tokens` tokens are the prompt and the model samples `continuation_tokens` more
-(temperature 1, top-p 0.95, grammar mask). The notes starting after the prompt are compared with
-the prompt's own notes:
-- pitch_class_overlap: sum over the 12 pitch classes of min(prompt share, continuation share),
-  non-drum notes (1 = same histogram, 0 = disjoint), mean over prompts;
-- note_density: notes per beat (prompt and continuation);
-- on_grid: share of onsets on the 16th-note grid (steps_per_beat / 4), continuation and prompt;
-- polyphony: mean number of notes sounding at each onset (prompt and continuation);
-- out_of_range: share of continuation notes more than an octave outside the prompt's range;
-- stuck_notes: continuation notes held 8 beats or more (prompt's count beside it).
+Continuations: train/continuations.py.
+
+Collections. Every scored token counts for its document's collection: a prepared folder's
+manifest names it; a plain MIDI folder is one collection named after the folder, or one per
+first-level subfolder (`--collection-by subfolder`). Per collection the same NLL, accuracy,
+n-gram NLL and ratio; the token counts add up to `tokens`.
+
+The n-gram is fitted on `--ngram-data`: a prepared folder's train split, or every file of a
+plain MIDI folder (never the folder being scored). Without it: --data when prepared, else the
+model's own training data.
+
+Accompaniment (`--accompaniment`): train/accompaniment.py.
 
 JSON keys: files, tokens, nll, accuracy, perplexity, ngram_nll, ngram_data, nll_ratio
-(model / n-gram), split, model, data, continuations{prompts, pitch_class_overlap, note_density,
+(model / n-gram), split, model, data, collections{name: {files, tokens, nll, accuracy,
+ngram_nll, nll_ratio}}, continuations{prompts, pitch_class_overlap, note_density,
 note_density_prompt, on_grid, on_grid_prompt, polyphony, polyphony_prompt, out_of_range,
-stuck_notes, stuck_notes_prompt}.
+stuck_notes, stuck_notes_prompt, open_notes, open_notes_prompt, velocity_spread,
+velocity_spread_prompt}, and with --accompaniment accompaniment{files, single_part_files,
+unreadable_files, missing_files, target_channels, tokens, tokens_alone, nll_given_others,
+nll_alone, nll_ratio, accuracy_given_others, accuracy_alone}.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +43,19 @@ import torch
 from livegen.data.progress import progress_bar
 from livegen.data.shards import is_prepared, load_split, read_manifest
 from livegen.errors import ConfigError
-from livegen.tokenizer import Note, TokenizerConfig, Vocab, check_compatible, decode_tokens
+from livegen.tokenizer import (
+    TokenizerConfig,
+    Vocab,
+    check_compatible,
+)
 
 from .checkpoint import load_checkpoint
+from .continuations import Sampler, continuation_stats
 from .models.transformer import ModelConfig, Transformer
 from .ngram import KneserNey, fit_on_prepared
 from .samples import generate
 
-STUCK_BEATS = 8.0
+COLLECTION_BY = ("folder", "subfolder")
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,8 @@ class EvalOptions:
     batch_size: int = 8
     seed: int = 0
     progress: bool = True
+    collection_by: str = "folder"  # a plain MIDI folder's collections: COLLECTION_BY
+    accompaniment: bool = False
 
 
 def load_torch_model(path: str | Path) -> tuple[Transformer, dict[str, Any]]:
@@ -142,34 +155,81 @@ def _is_model_folder(path: str | Path) -> bool:
     return (Path(path) / "model.toml").is_file()
 
 
+@dataclass(frozen=True)
+class Documents:
+    """The scored documents: flat tokens, offsets (n_docs + 1), and per document its collection
+    and its MIDI file (None where a prepared folder no longer knows where the file is)."""
+
+    tokens: np.ndarray
+    offsets: np.ndarray
+    collections: tuple[str, ...]
+    paths: tuple[Path | None, ...]
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.offsets) - 1
+
+
 def load_documents(
-    data: str | Path, split: str, tokenizer: TokenizerConfig, max_files: int, progress: bool
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """(tokens, offsets, files) of a prepared split, or of a MIDI folder tokenized now."""
+    data: str | Path,
+    split: str,
+    tokenizer: TokenizerConfig,
+    max_files: int,
+    progress: bool,
+    collection_by: str = "folder",
+) -> Documents:
+    """A prepared split (collections from its manifest), or a MIDI folder tokenized now.
+
+    A plain folder is one collection named after it, or with collection_by="subfolder" one per
+    first-level subfolder (files directly inside it keep the folder's name).
+    """
     data = Path(data)
     if is_prepared(data):
-        check_compatible(read_manifest(data)["tokenizer"], tokenizer)
+        manifest = read_manifest(data)
+        check_compatible(manifest["tokenizer"], tokenizer)
         part = load_split(data, split)
         n = part.n_docs if not max_files else min(max_files, part.n_docs)
         offsets = np.asarray(part.offsets[: n + 1], dtype=np.int64)
-        return np.asarray(part.tokens[: offsets[-1]], dtype=np.int64), offsets, n
+        tokens = np.asarray(part.tokens[: offsets[-1]], dtype=np.int64)
+        return Documents(tokens, offsets, part.collections[:n], _source_paths(manifest, split, n))
+    if collection_by not in COLLECTION_BY:
+        raise ConfigError(
+            f"collection_by {collection_by!r}: choose one of {', '.join(COLLECTION_BY)}"
+        )
     from livegen.data.prepare import find_midi_files, tokenize_file
 
     files = find_midi_files(data)
     if max_files:
         files = files[:max_files]
-    docs = []
+    docs, collections, paths = [], [], []
     bar = progress_bar(len(files), "tokenize", enabled=progress)
     for path in files:
         tokens, _, _ = tokenize_file((str(path), tokenizer.to_dict()))
         if tokens is not None and tokens.size > 1:
             docs.append(tokens.astype(np.int64))
+            rel = path.relative_to(data).parts
+            by_sub = collection_by == "subfolder" and len(rel) > 1
+            collections.append(rel[0] if by_sub else data.resolve().name)
+            paths.append(path)
         bar.update()
     bar.close()
     if not docs:
-        raise ConfigError(f"--data {data}: no readable MIDI files with notes")
+        raise ConfigError(f"{data}: no readable MIDI files with notes")
     offsets = np.concatenate([[0], np.cumsum([d.size for d in docs])]).astype(np.int64)
-    return np.concatenate(docs), offsets, len(docs)
+    return Documents(np.concatenate(docs), offsets, tuple(collections), tuple(paths))
+
+
+def _source_paths(manifest: dict[str, Any], split: str, n: int) -> tuple[Path | None, ...]:
+    """Where each of the first n documents of a prepared split came from, if still there."""
+    roots = {name: entry["root"] for name, entry in manifest.get("sources", {}).items()}
+    paths: list[Path | None] = [None] * n
+    for record in manifest["files"]:
+        if record["split"] != split or record["doc"] >= n:
+            continue
+        root = roots.get(record.get("origin", ""), manifest.get("root"))
+        if root is not None and (Path(root) / record["source"]).is_file():
+            paths[record["doc"]] = Path(root) / record["source"]
+    return tuple(paths)
 
 
 @torch.no_grad()
@@ -220,121 +280,44 @@ def score_model(
     return np.concatenate(nll_parts), np.concatenate(hit_parts)
 
 
-def ngram_for(ngram_data: str | Path | None, vocab: Vocab) -> KneserNey | None:
-    """The 4-gram fitted on a prepared folder's train split (cached there), or None."""
-    if ngram_data is None or not is_prepared(ngram_data):
+def ngram_for(
+    ngram_data: str | Path | None, tokenizer: TokenizerConfig, progress: bool
+) -> KneserNey | None:
+    """The 4-gram fitted on a prepared folder's train split (cached there) or on every file of a
+    MIDI folder (tokenized now, nothing written into it); None without data."""
+    if ngram_data is None or not Path(ngram_data).is_dir():
         return None
-    return fit_on_prepared(ngram_data, vocab.size, 4)
+    vocab_size = Vocab(tokenizer).size
+    if is_prepared(ngram_data):
+        return fit_on_prepared(ngram_data, vocab_size, 4)
+    docs = load_documents(ngram_data, "train", tokenizer, 0, progress)
+    return KneserNey.fit(docs.tokens, docs.offsets, 4, vocab_size)
 
 
-def continuation_stats(
-    model: Transformer | EngineModel,
-    tokens: np.ndarray,
-    offsets: np.ndarray,
-    tokenizer: TokenizerConfig,
-    options: EvalOptions,
-) -> dict[str, Any]:
-    vocab = Vocab(tokenizer)
-    spb = tokenizer.steps_per_beat
-    lengths = np.diff(offsets)
-    eligible = np.flatnonzero(lengths >= options.prompt_tokens + 16)
-    if options.prompts == 0 or eligible.size == 0:
-        return {"prompts": 0, "pitch_class_overlap": None, "on_grid": None, "stuck_notes": None}
-    picks = eligible[
-        np.linspace(0, eligible.size - 1, min(options.prompts, eligible.size)).astype(int)
-    ]
-    context = model.context if isinstance(model, EngineModel) else model.config.context
-    prompt_len = min(options.prompt_tokens, context // 2)
-    n_new = min(options.continuation_tokens, context - prompt_len)
-    rows: list[dict[str, float]] = []
-    bar = progress_bar(len(picks), "continue", unit="prompts", enabled=options.progress)
-    for i, doc in enumerate(picks):
-        prompt = tokens[offsets[doc] : offsets[doc] + prompt_len].tolist()
-        if isinstance(model, EngineModel):
-            new = model.generate(prompt, n_new, vocab, seed=options.seed + i)
-        else:
-            new = generate(model, prompt, n_new, vocab, seed=options.seed + i, stop_at_eos=True)
-        prompt_notes = decode_tokens(prompt, tokenizer)
-        prompt_end = _end_beat(prompt, vocab, spb)
-        whole = decode_tokens(prompt + new, tokenizer)
-        cont = [n for n in whole if n.start_beat >= prompt_end]
-        cont_end = _end_beat(prompt + new, vocab, spb)
-        rows.append(_compare(prompt_notes, prompt_end, cont, cont_end - prompt_end, spb))
-        bar.update()
-    bar.close()
+def collection_results(
+    docs: Documents, nll: np.ndarray, hits: np.ndarray, ngram_lp: np.ndarray | None
+) -> dict[str, dict[str, Any]]:
+    """{collection: {files, tokens, nll, accuracy, ngram_nll, nll_ratio}}, in name order.
 
-    def mean(key: str) -> float | None:
-        values = [r[key] for r in rows if r[key] is not None and not math.isnan(r[key])]
-        return float(np.mean(values)) if values else None
-
-    return {
-        "prompts": len(rows),
-        "prompt_tokens": prompt_len,
-        "continuation_tokens": n_new,
-        "pitch_class_overlap": mean("pc_overlap"),
-        "note_density": mean("density"),
-        "note_density_prompt": mean("density_prompt"),
-        "on_grid": mean("on_grid"),
-        "on_grid_prompt": mean("on_grid_prompt"),
-        "polyphony": mean("polyphony"),
-        "polyphony_prompt": mean("polyphony_prompt"),
-        "out_of_range": mean("out_of_range"),
-        "stuck_notes": int(sum(r["stuck"] for r in rows)),
-        "stuck_notes_prompt": int(sum(r["stuck_prompt"] for r in rows)),
-    }
-
-
-def _end_beat(tokens: list[int], vocab: Vocab, spb: int) -> float:
-    from livegen.tokenizer import TokenKind
-
-    kinds = vocab.kinds[np.asarray(tokens)]
-    steps = np.where(kinds == TokenKind.TIME_SHIFT, vocab.args[np.asarray(tokens)], 0)
-    return float(steps.sum()) / spb
-
-
-def _pc_hist(notes: list[Note]) -> np.ndarray:
-    hist = np.bincount([n.pitch % 12 for n in notes if n.channel != 9], minlength=12)
-    return hist / hist.sum() if hist.sum() else hist.astype(float)
-
-
-def _on_grid(notes: list[Note], spb: int) -> float:
-    if not notes:
-        return float("nan")
-    grid = max(spb // 4, 1)
-    steps = [round(n.start_beat * spb) for n in notes]
-    return float(np.mean([s % grid == 0 for s in steps]))
-
-
-def _polyphony(notes: list[Note]) -> float:
-    if not notes:
-        return float("nan")
-    starts = np.array([n.start_beat for n in notes])
-    ends = np.array([n.end_beat for n in notes])
-    return float(np.mean([np.sum((starts <= t) & (ends > t)) for t in np.unique(starts)]))
-
-
-def _compare(
-    prompt: list[Note], prompt_beats: float, cont: list[Note], cont_beats: float, spb: int
-) -> dict[str, float]:
-    pitched = [n.pitch for n in prompt if n.channel != 9]
-    low, high = (min(pitched) - 12, max(pitched) + 12) if pitched else (0, 127)
-    cont_pitched = [n for n in cont if n.channel != 9]
-    outside = [n for n in cont_pitched if not low <= n.pitch <= high]
-    has_both = bool(pitched) and bool(cont_pitched)
-    return {
-        "pc_overlap": float(np.minimum(_pc_hist(prompt), _pc_hist(cont)).sum())
-        if has_both
-        else float("nan"),
-        "density": len(cont) / cont_beats if cont_beats > 0 else float("nan"),
-        "density_prompt": len(prompt) / prompt_beats if prompt_beats > 0 else float("nan"),
-        "on_grid": _on_grid(cont, spb),
-        "on_grid_prompt": _on_grid(prompt, spb),
-        "polyphony": _polyphony(cont),
-        "polyphony_prompt": _polyphony(prompt),
-        "out_of_range": len(outside) / len(cont_pitched) if cont_pitched else float("nan"),
-        "stuck": sum(n.end_beat - n.start_beat >= STUCK_BEATS for n in cont),
-        "stuck_prompt": sum(n.end_beat - n.start_beat >= STUCK_BEATS for n in prompt),
-    }
+    Token i of `nll` belongs to the document whose scored tokens (all but its first) hold it.
+    """
+    scored = np.maximum(np.diff(docs.offsets) - 1, 0)
+    names = np.asarray(docs.collections, dtype=object)
+    token_names = np.repeat(names, scored)
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(docs.collections)):
+        mine = token_names == name
+        model_nll = float(nll[mine].mean()) if mine.any() else None
+        ngram_nll = float(-ngram_lp[mine].mean()) if ngram_lp is not None and mine.any() else None
+        out[name] = {
+            "files": int(np.count_nonzero(names == name)),
+            "tokens": int(np.count_nonzero(mine)),
+            "nll": model_nll,
+            "accuracy": float(hits[mine].mean()) if mine.any() else None,
+            "ngram_nll": ngram_nll,
+            "nll_ratio": model_nll / ngram_nll if model_nll is not None and ngram_nll else None,
+        }
+    return out
 
 
 def evaluate_model(
@@ -348,26 +331,34 @@ def evaluate_model(
     else:
         model, state = load_torch_model(model_path)
     tokenizer = TokenizerConfig.from_dict(state["tokenizer"], where=f"{model_path} tokenizer")
-    vocab = Vocab(tokenizer)
-    tokens, offsets, files = load_documents(
-        data, options.split, tokenizer, options.max_files, options.progress
+    docs = load_documents(
+        data, options.split, tokenizer, options.max_files, options.progress, options.collection_by
     )
-    if isinstance(model, EngineModel):
-        nll, hits = model.score(tokens, offsets, options.progress)
-    else:
-        nll, hits = score_model(model, tokens, offsets, options.batch_size, options.progress)
+
+    def score(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(model, EngineModel):
+            return model.score(tokens, offsets, options.progress)
+        return score_model(model, tokens, offsets, options.batch_size, options.progress)
+
+    nll, hits = score(docs.tokens, docs.offsets)
     ngram_source = options.ngram_data
     if ngram_source is None:
         trained_on = state.get("train_config", {}).get("data", {}).get("path")
         ngram_source = str(data) if is_prepared(data) else trained_on
-    ngram = ngram_for(ngram_source, vocab)
-    ngram_nll = ngram.nll(tokens, offsets) if ngram is not None and nll.size else None
+    elif not is_prepared(ngram_source) and Path(ngram_source).resolve() == Path(data).resolve():
+        raise ConfigError(
+            f"--ngram-data {ngram_source}: the MIDI folder being scored; an n-gram fitted on "
+            "the scored files knows them by heart (give other files of the same collection)"
+        )
+    ngram = ngram_for(ngram_source, tokenizer, options.progress) if nll.size else None
+    ngram_lp = ngram.token_log_probs(docs.tokens, docs.offsets) if ngram is not None else None
+    ngram_nll = float(-ngram_lp.mean()) if ngram_lp is not None else None
     mean_nll = float(nll.mean()) if nll.size else float("nan")
     report: dict[str, Any] = {
         "model": str(model_path),
         "data": str(data),
         "split": options.split if is_prepared(data) else None,
-        "files": int(files),
+        "files": docs.n_docs,
         "tokens": int(nll.size),
         "nll": mean_nll,
         "perplexity": float(math.exp(mean_nll)) if nll.size else None,
@@ -377,8 +368,23 @@ def evaluate_model(
         "nll_ratio": mean_nll / ngram_nll if ngram_nll else None,
         "model_step": state.get("step"),
         "model_params": None if isinstance(model, EngineModel) else model.num_params(),
+        "collections": collection_results(docs, nll, hits, ngram_lp),
     }
-    report["continuations"] = continuation_stats(model, tokens, offsets, tokenizer, options)
+    if isinstance(model, EngineModel):
+        sample: Sampler = model.generate
+        context = model.context
+    else:
+        sample = partial(generate, model, stop_at_eos=True)
+        context = model.config.context
+    report["continuations"] = continuation_stats(
+        sample, context, docs.tokens, docs.offsets, tokenizer, options
+    )
+    if options.accompaniment:
+        from .accompaniment import accompaniment_nll
+
+        paths = [p for p in docs.paths if p is not None]
+        report["accompaniment"] = accompaniment_nll(paths, tokenizer, score, options.progress)
+        report["accompaniment"]["missing_files"] = docs.n_docs - len(paths)
     return report
 
 
@@ -397,6 +403,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"ratio {f(report['nll_ratio'], '.3f')}  (nats/token, lower is better)",
         f"  accuracy  model {f(report['accuracy'], '.3f')}",
     ]
+    if report["collections"]:
+        lines += _collection_table(report["collections"])
     c = report["continuations"]
     if c.get("prompts"):
         lines += [
@@ -410,5 +418,39 @@ def format_report(report: dict[str, Any]) -> str:
             f"(prompt {f(c['polyphony_prompt'], '.2f')})",
             f"    out of range  {f(c['out_of_range'], '.3f')}",
             f"    stuck notes   {c['stuck_notes']} (prompt {c['stuck_notes_prompt']})",
+            f"    open at end   {c['open_notes']} (prompt {c['open_notes_prompt']})",
+            f"    velocity std  {f(c['velocity_spread'], '.1f')} "
+            f"(prompt {f(c['velocity_spread_prompt'], '.1f')})",
         ]
+    a = report.get("accompaniment")
+    if a is not None:
+        lines.append(
+            f"  accompaniment: {a['files']} files with 2+ parts ({a['single_part_files']} with one"
+            f", {a['unreadable_files']} unreadable, {a['missing_files']} not found), "
+            f"{a['tokens']:,} target tokens, target MIDI channels {a['target_channels']}"
+        )
+        if a["tokens"]:
+            lines.append(
+                f"    NLL given the other parts {f(a['nll_given_others'])}  alone "
+                f"{f(a['nll_alone'])}  ratio {f(a['nll_ratio'], '.3f')}  (accuracy "
+                f"{f(a['accuracy_given_others'], '.3f')} vs {f(a['accuracy_alone'], '.3f')})"
+            )
     return "\n".join(lines)
+
+
+def _collection_table(collections: dict[str, dict[str, Any]]) -> list[str]:
+    def f(value: Any, fmt: str) -> str:
+        return "n/a" if value is None else format(value, fmt)
+
+    width = max(len("collection"), *map(len, collections))
+    lines = [
+        f"  {'collection':<{width}}  {'files':>6}  {'tokens':>10}  {'NLL':>7}  {'4-gram':>7}  "
+        f"{'ratio':>6}  {'acc':>5}"
+    ]
+    for name, c in collections.items():
+        lines.append(
+            f"  {name:<{width}}  {c['files']:>6}  {c['tokens']:>10,}  {f(c['nll'], '7.4f')}  "
+            f"{f(c['ngram_nll'], '7.4f')}  {f(c['nll_ratio'], '6.3f')}  "
+            f"{f(c['accuracy'], '5.3f')}"
+        )
+    return lines

@@ -102,7 +102,21 @@ def train(
 @click.option(
     "--ngram-data",
     default=None,
-    help="Prepared folder whose train split fits the n-gram (default: --data).",
+    help="Fits the 4-gram: a prepared folder's train split, or every file of a MIDI folder "
+    "(default: --data when prepared, else the model's training data).",
+)
+@click.option(
+    "--collection-by",
+    type=click.Choice(["folder", "subfolder"]),
+    default="folder",
+    show_default=True,
+    help="Collections of a plain MIDI folder: the folder, or each first-level subfolder "
+    "(a prepared folder's come from its manifest).",
+)
+@click.option(
+    "--accompaniment",
+    is_flag=True,
+    help="Also score each multi-part file's biggest part with and without the other parts.",
 )
 @click.option(
     "--prompts",
@@ -119,6 +133,8 @@ def evaluate(
     data_path: str,
     split: str,
     ngram_data: str | None,
+    collection_by: str,
+    accompaniment: bool,
     prompts: int,
     max_files: int,
     seed: int,
@@ -134,6 +150,8 @@ def evaluate(
         max_files=max_files,
         seed=seed,
         progress=not as_json,
+        collection_by=collection_by,
+        accompaniment=accompaniment,
     )
     report = evaluate_model(model_path, data_path, options)
     click.echo(json.dumps(report, indent=1) if as_json else format_report(report))

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from livegen.train.accompaniment import accompaniment_nll, target_channel
+from livegen.train.continuations import _compare, _open_notes
 from livegen.train.evaluate import (
     EvalOptions,
-    _compare,
     evaluate_model,
     load_torch_model,
     score_model,
@@ -19,8 +22,17 @@ from livegen.train.evaluate import (
 from livegen.train.models.transformer import ModelConfig, Transformer
 
 from livegen.cli import cli
-from livegen.data.shards import load_split
-from livegen.tokenizer import Note
+from livegen.data.shards import load_split, read_manifest
+from livegen.errors import ConfigError
+from livegen.tokenizer import (
+    Note,
+    TokenizerConfig,
+    Vocab,
+    normalize_notes,
+    read_midi,
+    velocity_to_bin,
+    write_midi,
+)
 
 QUIET = EvalOptions(prompts=2, continuation_tokens=24, progress=False)
 
@@ -154,3 +166,172 @@ def test_model_card_counts_works_by_the_manifests_collection() -> None:
     assert works_by_collection(manifest) == {"pop909": (2, 30), "bach": (1, 5)}
     old_music21 = {"source": "music21", "files": [{"source": "bach/a.mid", "tokens": 3}]}
     assert works_by_collection(old_music21) == {"bach": (1, 3)}
+
+
+TESTDATA = Path(os.environ["LIVEGEN_TESTDATA"]) / "midi"
+POP909 = TESTDATA.parents[1] / "corpus" / "pop909" / "midi"
+POP_SONGS = ("001.mid", "002.mid", "003.mid", "004.mid")
+OTHER_SONGS = (
+    "short_melody.mid",
+    "type0_english1.mid",
+    "piano_bach_score.mid",
+    "short_anacrusis.mid",
+)
+
+
+@pytest.fixture(scope="module")
+def two_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`livegen data prepare --source pop909=DIR --source other=DIR`: four POP909 songs, four
+    test files; half of the files go to the test split."""
+    if not POP909.is_dir():
+        pytest.fail(f"POP909 corpus not found at {POP909}")
+    root = tmp_path_factory.mktemp("two_sources")
+    for folder, names, source in (("pop", POP_SONGS, POP909), ("other", OTHER_SONGS, TESTDATA)):
+        (root / folder).mkdir()
+        for name in names:
+            shutil.copy(source / name, root / folder / name)
+    args = ["data", "prepare", "--source", f"pop909={root / 'pop'}"]
+    args += ["--source", f"other={root / 'other'}", "--out", str(root / "prepared")]
+    args += ["--workers", "1", "--val-fraction", "0", "--test-fraction", "0.5", "--quiet"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_collections_of_a_prepared_folder_partition_its_tokens(smoke_run, two_sources) -> None:
+    prepared = two_sources / "prepared"
+    for split in ("train", "test"):
+        report = evaluate_model(
+            smoke_run, prepared, EvalOptions(split=split, prompts=0, progress=False)
+        )
+        manifest = read_manifest(prepared)
+        expected: dict[str, list[int]] = {}
+        for record in manifest["files"]:
+            if record["split"] == split:
+                files_tokens = expected.setdefault(record["collection"], [0, 0])
+                files_tokens[0] += 1
+                files_tokens[1] += record["tokens"] - 1  # all but the BOS
+        collections = report["collections"]
+        assert {k: [c["files"], c["tokens"]] for k, c in collections.items()} == expected
+        assert sum(c["tokens"] for c in collections.values()) == report["tokens"]
+        weighted = sum(c["nll"] * c["tokens"] for c in collections.values()) / report["tokens"]
+        assert weighted == pytest.approx(report["nll"], rel=1e-6)
+        ngram = sum(c["ngram_nll"] * c["tokens"] for c in collections.values()) / report["tokens"]
+        assert ngram == pytest.approx(report["ngram_nll"], rel=1e-6)
+        for c in collections.values():
+            assert c["nll_ratio"] == pytest.approx(c["nll"] / c["ngram_nll"])
+    assert set(collections) == {"pop909", "other"}  # the test split holds both
+
+
+def test_a_plain_folder_is_one_collection_or_one_per_subfolder(smoke_run, two_sources) -> None:
+    quiet = EvalOptions(prompts=0, progress=False)
+    report = evaluate_model(smoke_run, two_sources / "pop", quiet)
+    assert list(report["collections"]) == ["pop"]
+    assert report["collections"]["pop"]["tokens"] == report["tokens"]
+    by_sub = EvalOptions(prompts=0, progress=False, collection_by="subfolder")
+    mixed = evaluate_model(smoke_run, two_sources, by_sub)  # pop/, other/ and prepared/*.mid: none
+    assert {k: c["files"] for k, c in mixed["collections"].items()} == {"pop": 4, "other": 4}
+    assert mixed["collections"]["pop"]["nll"] == pytest.approx(report["nll"], rel=1e-6)
+
+
+def test_ngram_data_may_be_a_plain_midi_folder_but_not_the_scored_one(smoke_run, two_sources):
+    quiet = EvalOptions(prompts=0, progress=False, ngram_data=str(two_sources / "other"))
+    report = evaluate_model(smoke_run, two_sources / "pop", quiet)
+    assert report["ngram_data"] == str(two_sources / "other")
+    assert report["collections"]["pop"]["ngram_nll"] == pytest.approx(report["ngram_nll"])
+    assert 0 < report["ngram_nll"] < np.log(Vocab().size) + 3
+    same = EvalOptions(prompts=0, progress=False, ngram_data=str(two_sources / "pop"))
+    with pytest.raises(ConfigError, match="scored"):
+        evaluate_model(smoke_run, two_sources / "pop", same)
+
+
+def test_velocity_spread_is_zero_for_one_dynamic_and_not_for_pop(smoke_run, tmp_path) -> None:
+    score = read_midi(POP909 / "001.mid")
+    flat = [Note(n.pitch, n.start_beat, n.end_beat, 90, n.channel, n.program) for n in score.notes]
+    (tmp_path / "flat").mkdir()
+    write_midi(flat, tmp_path / "flat" / "001_flat.mid")
+    options = EvalOptions(prompts=1, continuation_tokens=16, progress=False)
+    cont = evaluate_model(smoke_run, tmp_path / "flat", options)["continuations"]
+    assert cont["prompts"] == 1
+    assert cont["velocity_spread_prompt"] == 0.0
+    shutil.copy(POP909 / "001.mid", tmp_path / "001.mid")
+    (tmp_path / "pop").mkdir()
+    shutil.move(tmp_path / "001.mid", tmp_path / "pop" / "001.mid")
+    cont = evaluate_model(smoke_run, tmp_path / "pop", options)["continuations"]
+    assert cont["velocity_spread_prompt"] > 1.0  # POP909's velocities are expressive
+    for key in ("open_notes", "open_notes_prompt"):
+        assert isinstance(cont[key], int) and cont[key] >= 0
+
+
+def test_open_notes_count_what_is_still_sounding_at_the_end() -> None:
+    vocab = Vocab()
+    start = [vocab.bos, vocab.note_on(60), vocab.velocity(8), vocab.note_on(64), vocab.velocity(8)]
+    held = [vocab.shift(24)]
+    assert _open_notes(start, held, vocab.config) == (2, 2)
+    released = [vocab.shift(24), vocab.note_off(60)]
+    assert _open_notes(start, released, vocab.config) == (2, 1)
+    assert _open_notes(start, [vocab.shift(24), vocab.eos], vocab.config) == (2, 0)
+    row = _compare([], 0.0, [Note(60, 0, 1, 40), Note(62, 1, 2, 80)], 2.0, 24)
+    assert row["velocity_spread"] == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize("name", POP_SONGS)
+def test_the_accompaniment_is_scored_over_exactly_its_own_tokens(name: str) -> None:
+    """A scorer whose 'NLL' of a token is its id: the measure must average exactly the target
+    part's NOTE_ON, VELOCITY and NOTE_OFF ids, counted here from the notes themselves."""
+    config = TokenizerConfig()
+    vocab = Vocab(config)
+    notes = list(read_midi(POP909 / name).notes)
+    counts = {ch: sum(n.channel == ch for n in notes) for ch in {n.channel for n in notes}}
+    assert set(counts) == {0, 1, 2}  # melody, secondary melody, piano (MIDI channels 1-3)
+    assert target_channel(notes) == max(counts, key=counts.__getitem__) == 2
+    part = [q for q in normalize_notes(notes, config) if q.channel == 2]
+    ids = [
+        token
+        for q in part
+        for token in (
+            vocab.note_on(q.pitch),
+            vocab.velocity(velocity_to_bin(q.velocity, config.velocity_bins)),
+            vocab.note_off(q.pitch),
+        )
+    ]
+
+    def ids_as_nll(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keep = np.ones(tokens.size, dtype=bool)
+        keep[offsets[:-1]] = False
+        return tokens[keep].astype(float), np.zeros(int(keep.sum()), dtype=bool)
+
+    report = accompaniment_nll([POP909 / name], config, ids_as_nll, progress=False)
+    assert report["files"] == 1 and report["target_channels"] == {"3": 1}
+    assert report["tokens"] == report["tokens_alone"] == len(ids) == 3 * len(part)
+    assert report["nll_given_others"] == pytest.approx(np.mean(ids))
+    assert report["nll_alone"] == pytest.approx(np.mean(ids))
+
+
+def test_a_single_part_file_has_no_accompaniment() -> None:
+    notes = list(read_midi(TESTDATA / "short_melody.mid").notes)
+    assert target_channel(notes) is None
+    report = accompaniment_nll(
+        [TESTDATA / "short_melody.mid"], TokenizerConfig(), score_model, progress=False
+    )
+    assert report["files"] == 0 and report["single_part_files"] == 1
+    assert report["nll_given_others"] is None
+
+
+def test_cli_accompaniment_on_a_prepared_folder(smoke_run: Path, two_sources: Path) -> None:
+    args = ["eval", "--model", str(smoke_run / "checkpoint.pt"), "--data"]
+    args += [str(two_sources / "prepared"), "--prompts", "0", "--accompaniment", "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    acc = report["accompaniment"]
+    test = [r for r in read_manifest(two_sources / "prepared")["files"] if r["split"] == "test"]
+    pop = sum(r["collection"] == "pop909" for r in test)
+    assert acc["files"] == pop and acc["target_channels"] == {"3": pop}  # POP909's piano
+    assert acc["missing_files"] == 0
+    assert acc["files"] + acc["single_part_files"] + acc["unreadable_files"] == len(test)
+    assert acc["tokens"] == acc["tokens_alone"] > 0
+    assert acc["nll_ratio"] == pytest.approx(acc["nll_given_others"] / acc["nll_alone"])
+    text = CliRunner().invoke(cli, args[:-1])
+    assert text.exit_code == 0, text.output
+    assert "accompaniment" in text.output and "pop909" in text.output
