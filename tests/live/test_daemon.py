@@ -69,7 +69,7 @@ class NotePlayer:
     """A performer that starts long notes once the transport runs, then fails when told to."""
 
     def __init__(self) -> None:
-        self.transport_started = threading.Event()  # set by a clock listener after the daemon's
+        self.transport_started = threading.Event()  # set by the test's clock listener
         self.fail = threading.Event()
 
     def run(self, context: SessionContext) -> None:
