@@ -10,6 +10,13 @@ One call, `train(config, resume=..., init_from=...)`, runs or continues a run in
     loss.png        train/val loss and val accuracy, redrawn every `plot_every` steps
     samples/        MIDI files sampled every `sample_every` steps
     config.json     the resolved train config of the run
+    .lock           held by the run while it trains: a second run on the same folder fails at
+                    once (run_folder.py); leftover `.tmp-*.pt` of a killed save are removed
+
+Checkpoint first: at a step that is due for both, the checkpoint is written before the plot and
+the samples, and a failing plot or sample (matplotlib missing, a full disk) is one warning line,
+never the end of the run. `--resume` continues only on the data the run trained on (its folder
+and manifest digest, kept in the checkpoint) unless `allow_data_change` says otherwise.
 
 Precision: `auto` becomes bf16 or fp32 (fp16 on a GPU without bf16) by what the hardware does
 natively (precision.py); the choice and its reason are printed at start and kept in the checkpoint.
@@ -52,6 +59,7 @@ from .dataset import AugmentConfig, TrainBatches, val_windows
 from .models import DEFAULT_KIND, model_family
 from .optim import LrFactor, make_optimizer
 from .precision import PrecisionChoice, resolve_precision
+from .run_folder import check_same_data, data_identity, locked_run_folder
 from .stop import StopFlag, should_stop
 from .train_config import TrainConfig
 
@@ -159,7 +167,11 @@ def _ngram_val_nll(data_dir: Path, vocab: Vocab) -> float | None:
 
 
 def train(
-    config: TrainConfig, *, resume: bool = False, init_from: str | None = None
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    init_from: str | None = None,
+    allow_data_change: bool = False,
 ) -> TrainResult:
     """Run (or continue, with resume=True) the training run described by `config`."""
     started = time.monotonic()
@@ -172,8 +184,13 @@ def train(
         dist.init_process_group(backend=backend)
         if device.type == "cuda":
             torch.cuda.set_device(device)
+    read_manifest(Path(config.data.path))  # a wrong --data fails before the run folder is made
+    lock = locked_run_folder(Path(config.run.out_dir)) if rank == 0 else contextlib.nullcontext()
     try:
-        return _train(config, resume, init_from, device, rank, world, started)
+        with lock:
+            return _train(
+                config, resume, init_from, allow_data_change, device, rank, world, started
+            )
     finally:
         if distributed and dist.is_initialized():
             dist.destroy_process_group()
@@ -183,6 +200,7 @@ def _train(
     config: TrainConfig,
     resume: bool,
     init_from: str | None,
+    allow_data_change: bool,
     device: torch.device,
     rank: int,
     world: int,
@@ -210,6 +228,8 @@ def _train(
         if not ckpt_path.is_file():
             raise ConfigError(f"--resume: no checkpoint in {out_dir}; start without --resume")
         state = load_checkpoint(ckpt_path)
+        if not allow_data_change:
+            check_same_data(state, data_dir, out_dir)
         check_compatible(state["tokenizer"], tokenizer)
         kind = state.get("model_kind", DEFAULT_KIND)
         model_config = model_family(kind).config(**state["model_config"])
@@ -323,6 +343,7 @@ def _train(
                 "step": step,
                 "rng": rng_state(),
                 "data_position": {"step": step, "seed": run.seed, "world": world},
+                "data": data_identity(data_dir),
                 "train_config": config.to_dict(),
                 "precision": choice.to_dict(),  # what "auto" became on this machine
                 "metrics": _latest(records),
@@ -405,12 +426,14 @@ def _train(
             if is_main:
                 if step % run.eval_every == 0 or step == opt.max_steps:
                     last_val = validate()
-                if run.sample_every and step % run.sample_every == 0:
-                    _write_samples(model, vocab, tokenizer, out_dir, step, run.sample_tokens)
-                if step % run.plot_every == 0 or step == opt.max_steps or stopping:
-                    _plot(records, out_dir)
                 if step % run.checkpoint_every == 0 or step == opt.max_steps or stopping:
                     checkpoint()
+                if run.sample_every and step % run.sample_every == 0:
+                    with _only_warn(step, "samples"):
+                        _write_samples(model, vocab, tokenizer, out_dir, step, run.sample_tokens)
+                if step % run.plot_every == 0 or step == opt.max_steps or stopping:
+                    with _only_warn(step, "plot"):
+                        _plot(records, out_dir)
             if world > 1:
                 dist.barrier()
             if stopping:
@@ -427,6 +450,16 @@ def _train(
         interrupted,
         time.monotonic() - started,
     )
+
+
+@contextlib.contextmanager
+def _only_warn(step: int, what: str):
+    """A failing extra (plot, samples) is one warning line; training and checkpoints go on."""
+    try:
+        yield
+    except Exception as err:  # any failure of an extra: the training itself is unaffected
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"warning: step {step}: {what} not written ({reason})", file=sys.stderr, flush=True)
 
 
 def _latest(records: list[dict[str, Any]]) -> dict[str, Any]:

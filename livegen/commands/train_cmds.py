@@ -33,6 +33,11 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, object]:
 )
 @click.option("--resume", is_flag=True, help="Continue the run in the config's out_dir.")
 @click.option(
+    "--allow-data-change",
+    is_flag=True,
+    help="With --resume: continue even though --data is not the data the run trained on.",
+)
+@click.option(
     "--init-from",
     "init_from",
     default=None,
@@ -50,6 +55,7 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, object]:
 def train(
     config_path: str,
     resume: bool,
+    allow_data_change: bool,
     init_from: str | None,
     data_dir: str | None,
     out_dir: str | None,
@@ -65,7 +71,9 @@ def train(
     if out_dir:
         overrides["run.out_dir"] = out_dir
     config = load_train_config(config_path, overrides)
-    result = run_train(config, resume=resume, init_from=init_from)
+    result = run_train(
+        config, resume=resume, init_from=init_from, allow_data_change=allow_data_change
+    )
     if result.interrupted:
         click.echo(
             f"stopped at step {result.step}; checkpoint saved in {result.out_dir} "
