@@ -10,7 +10,8 @@ Continuations: train/continuations.py.
 
 Collections. Every scored token counts for its document's collection: a prepared folder's
 manifest names it; a plain MIDI folder is one collection named after the folder, or one per
-first-level subfolder (`--collection-by subfolder`). Per collection the same NLL, accuracy,
+first-level subfolder (`--collection-by subfolder`) or file-name prefix before the first "_"
+(`--collection-by prefix`). Per collection the same NLL, accuracy,
 n-gram NLL and ratio; the token counts add up to `tokens`.
 
 The n-gram is fitted on `--ngram-data`: a prepared folder's train split, or every file of a
@@ -55,7 +56,7 @@ from .models.transformer import ModelConfig, Transformer
 from .ngram import KneserNey, fit_on_prepared
 from .samples import generate
 
-COLLECTION_BY = ("folder", "subfolder")
+COLLECTION_BY = ("folder", "subfolder", "prefix")
 
 
 @dataclass(frozen=True)
@@ -180,8 +181,9 @@ def load_documents(
 ) -> Documents:
     """A prepared split (collections from its manifest), or a MIDI folder tokenized now.
 
-    A plain folder is one collection named after it, or with collection_by="subfolder" one per
-    first-level subfolder (files directly inside it keep the folder's name).
+    A plain folder is one collection named after it; with collection_by="subfolder" one per
+    first-level subfolder, with "prefix" one per file-name prefix up to the first "_" (`band_`,
+    `piano_` in the shared test MIDI); files with neither keep the folder's name.
     """
     data = Path(data)
     if is_prepared(data):
@@ -207,9 +209,7 @@ def load_documents(
         tokens, _, _ = tokenize_file((str(path), tokenizer.to_dict()))
         if tokens is not None and tokens.size > 1:
             docs.append(tokens.astype(np.int64))
-            rel = path.relative_to(data).parts
-            by_sub = collection_by == "subfolder" and len(rel) > 1
-            collections.append(rel[0] if by_sub else data.resolve().name)
+            collections.append(_plain_collection(data, path, collection_by))
             paths.append(path)
         bar.update()
     bar.close()
@@ -217,6 +217,15 @@ def load_documents(
         raise ConfigError(f"{data}: no readable MIDI files with notes")
     offsets = np.concatenate([[0], np.cumsum([d.size for d in docs])]).astype(np.int64)
     return Documents(np.concatenate(docs), offsets, tuple(collections), tuple(paths))
+
+
+def _plain_collection(root: Path, path: Path, collection_by: str) -> str:
+    rel = path.relative_to(root).parts
+    if collection_by == "subfolder" and len(rel) > 1:
+        return rel[0]
+    if collection_by == "prefix" and "_" in path.name:
+        return path.name.split("_", 1)[0]
+    return root.resolve().name
 
 
 def _source_paths(manifest: dict[str, Any], split: str, n: int) -> tuple[Path | None, ...]:
@@ -424,11 +433,12 @@ def format_report(report: dict[str, Any]) -> str:
         ]
     a = report.get("accompaniment")
     if a is not None:
-        lines.append(
-            f"  accompaniment: {a['files']} files with 2+ parts ({a['single_part_files']} with one"
-            f", {a['unreadable_files']} unreadable, {a['missing_files']} not found), "
-            f"{a['tokens']:,} target tokens, target MIDI channels {a['target_channels']}"
-        )
+        channels = ", ".join(f"{ch} ({n} files)" for ch, n in a["target_channels"].items())
+        lines += [
+            f"  accompaniment: {a['files']} files with 2+ parts ({a['single_part_files']} with "
+            f"one, {a['unreadable_files']} unreadable, {a['missing_files']} not found)",
+            f"    {a['tokens']:,} target tokens; target MIDI channel {channels or 'n/a'}",
+        ]
         if a["tokens"]:
             lines.append(
                 f"    NLL given the other parts {f(a['nll_given_others'])}  alone "

@@ -115,11 +115,11 @@ def train(
 )
 @click.option(
     "--collection-by",
-    type=click.Choice(["folder", "subfolder"]),
+    type=click.Choice(["folder", "subfolder", "prefix"]),
     default="folder",
     show_default=True,
-    help="Collections of a plain MIDI folder: the folder, or each first-level subfolder "
-    "(a prepared folder's come from its manifest).",
+    help="Collections of a plain MIDI folder: the folder, each first-level subfolder, or each "
+    "file-name prefix before the first '_' (a prepared folder's come from its manifest).",
 )
 @click.option(
     "--accompaniment",

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from livegen.train.accompaniment import accompaniment_nll, target_channel
+from livegen.train.accompaniment import accompaniment_nll, channel_token_mask, target_channel
 from livegen.train.continuations import _compare, _open_notes
 from livegen.train.evaluate import (
     EvalOptions,
@@ -27,7 +27,9 @@ from livegen.errors import ConfigError
 from livegen.tokenizer import (
     Note,
     TokenizerConfig,
+    TokenKind,
     Vocab,
+    encode_notes,
     normalize_notes,
     read_midi,
     velocity_to_bin,
@@ -232,6 +234,9 @@ def test_a_plain_folder_is_one_collection_or_one_per_subfolder(smoke_run, two_so
     mixed = evaluate_model(smoke_run, two_sources, by_sub)  # pop/, other/ and prepared/*.mid: none
     assert {k: c["files"] for k, c in mixed["collections"].items()} == {"pop": 4, "other": 4}
     assert mixed["collections"]["pop"]["nll"] == pytest.approx(report["nll"], rel=1e-6)
+    by_prefix = EvalOptions(prompts=0, progress=False, collection_by="prefix")
+    named = evaluate_model(smoke_run, two_sources / "other", by_prefix)["collections"]
+    assert {k: c["files"] for k, c in named.items()} == {"short": 2, "type0": 1, "piano": 1}
 
 
 def test_ngram_data_may_be_a_plain_midi_folder_but_not_the_scored_one(smoke_run, two_sources):
@@ -306,6 +311,18 @@ def test_the_accompaniment_is_scored_over_exactly_its_own_tokens(name: str) -> N
     assert report["tokens"] == report["tokens_alone"] == len(ids) == 3 * len(part)
     assert report["nll_given_others"] == pytest.approx(np.mean(ids))
     assert report["nll_alone"] == pytest.approx(np.mean(ids))
+
+
+def test_the_stream_starts_on_channel_0_without_a_channel_token() -> None:
+    vocab = Vocab()
+    lead = [Note(60 + i, i, i + 1, 80, channel=0) for i in range(3)]
+    notes = [*lead, Note(48, 0, 4, 60, channel=1)]
+    assert target_channel(notes) == 0
+    tokens = np.asarray(encode_notes(notes, vocab.config, bos=True, eos=True))
+    assert vocab.kinds[tokens[1]] != TokenKind.CHANNEL  # channel 0 is implied
+    mask = channel_token_mask(tokens, vocab, 0)
+    assert [vocab.names[t] for t in tokens[mask]][:3] == ["NOTE_ON_60", "VELOCITY_9", "NOTE_OFF_60"]
+    assert mask.sum() == 9 and channel_token_mask(tokens, vocab, 1).sum() == 3
 
 
 def test_a_single_part_file_has_no_accompaniment() -> None:
