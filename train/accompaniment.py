@@ -11,9 +11,9 @@ Target tokens are the NOTE_ON, VELOCITY and NOTE_OFF tokens written while the st
 channel is the target (the decoder's channel: 0 at the start, then set by each CHANNEL token):
 what the part plays, its dynamics and where its notes end. TIME_SHIFT, BAR, CHANNEL and PROGRAM
 tokens are not counted: they are shared with the other parts in the full stream, and there are
-more of them there than alone, so they would not be the same tokens in both streams. The target
-tokens are: every target note gives NOTE_ON + VELOCITY + NOTE_OFF in both streams (the
-encoder quantizes each (channel, pitch) on its own), so both NLLs are over the same tokens.
+more of them there than alone, so they would not be the same tokens in both streams. Each
+target note gives one NOTE_ON + VELOCITY + NOTE_OFF in both streams (the encoder quantizes each
+(channel, pitch) on its own), so both NLLs are over the same tokens.
 
 The model's mean NLL over the target tokens of the full stream (`nll_given_others`) against
 that of the stream alone (`nll_alone`); `nll_ratio` = given / alone: below 1, the other parts

@@ -11,8 +11,8 @@ Continuations: train/continuations.py.
 Collections. Every scored token counts for its document's collection: a prepared folder's
 manifest names it; a plain MIDI folder is one collection named after the folder, or one per
 first-level subfolder (`--collection-by subfolder`) or file-name prefix before the first "_"
-(`--collection-by prefix`). Per collection the same NLL, accuracy,
-n-gram NLL and ratio; the token counts add up to `tokens`.
+(`--collection-by prefix`). Per collection the same NLL, accuracy, n-gram NLL and ratio; the
+token counts add up to `tokens`.
 
 The n-gram is fitted on `--ngram-data`: a prepared folder's train split, or every file of a
 plain MIDI folder (never the folder being scored). Without it: --data when prepared, else the
