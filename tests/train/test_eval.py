@@ -352,3 +352,18 @@ def test_cli_accompaniment_on_a_prepared_folder(smoke_run: Path, two_sources: Pa
     text = CliRunner().invoke(cli, args[:-1])
     assert text.exit_code == 0, text.output
     assert "accompaniment" in text.output and "pop909" in text.output
+
+
+def test_an_exported_model_folder_measures_the_accompaniment_like_its_checkpoint(
+    smoke_run, two_sources, tmp_path
+):
+    pytest.importorskip("onnx")
+    from livegen.export.transformer_onnx import export_checkpoint
+
+    folder, _ = export_checkpoint(smoke_run / "checkpoint.pt", tmp_path / "model")
+    options = EvalOptions(prompts=0, max_files=1, accompaniment=True, progress=False)
+    torch_acc = evaluate_model(smoke_run, two_sources / "pop", options)["accompaniment"]
+    onnx_acc = evaluate_model(folder, two_sources / "pop", options)["accompaniment"]
+    assert onnx_acc["tokens"] == torch_acc["tokens"] > 0
+    for key in ("nll_given_others", "nll_alone"):
+        assert onnx_acc[key] == pytest.approx(torch_acc[key], abs=1e-3)
