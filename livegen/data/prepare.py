@@ -16,6 +16,11 @@ Resuming: tokens are appended to `<out>/.partial/<split>.bin` and a state file, 
 atomically every few seconds, records which files are done and how long each shard was at that
 moment. A second run with the same tokenizer truncates the shards to the recorded lengths and
 skips the finished files; a finished run moves the shards into place and writes the manifest.
+The state keeps each done file's size and mtime: a file deleted or changed while the run was
+stopped is forgotten (its tokens are left out of the shards when they are finished) and, if it
+is still there, tokenized again, so the folder matches the sources as they are now.
+
+A file whose name is not valid UTF-8 is skipped and reported (the manifest is JSON text).
 
 Adding: running prepare again on a finished folder (same tokenizer and split fractions) starts
 from what is there: the shards are copied into `.partial`, only files not yet in the manifest are
@@ -39,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from livegen.config import write_atomic
+from livegen.data.prepare_state import MANIFEST_FORMAT, PrepareState, file_key
 from livegen.data.progress import progress_bar
 from livegen.data.shards import MANIFEST, TOKEN_DTYPE, read_manifest
 from livegen.data.split import SPLITS, split_of
@@ -48,8 +54,6 @@ from livegen.tokenizer.midi_file import read_midi
 
 MIDI_SUFFIXES = (".mid", ".midi")
 STATE_SAVE_INTERVAL_S = 5.0
-STATE_VERSION = 2
-MANIFEST_FORMAT = 2
 MUSIC21 = "music21"
 # A collection name doubles as a TOML key in `[data] collection_weights`; "others" is that table's
 # share for all unlisted collections.
@@ -121,6 +125,7 @@ class PrepareReport:
     collections: dict[str, dict[str, Any]] = field(default_factory=dict)  # see _collections
     skipped: list[tuple[str, str]] = field(default_factory=list)
     resumed_files: int = 0
+    stale_files: int = 0  # done in the interrupted run, then changed or deleted
     seconds: float = 0.0
     finished: bool = True
 
@@ -141,6 +146,11 @@ class PrepareReport:
                 else ""
             )
         ]
+        if self.stale_files:
+            lines.append(
+                f"{self.stale_files} files changed or deleted since the interrupted run: "
+                "changed ones were tokenized again, deleted ones left out"
+            )
         if self.collections:
             lines.append("tokens per collection:")
             width = max(map(len, self.collections))
@@ -194,109 +204,6 @@ def tokenize_file(job: tuple[str, dict[str, Any]]) -> tuple[np.ndarray | None, i
     return array.astype(TOKEN_DTYPE), len(notes), ""
 
 
-def _key(origin: str, rel: str) -> str:
-    """A file's key in the state: its source's name and its path inside that source."""
-    return f"{origin}/{rel}"
-
-
-class _State:
-    """What a partial run has done: records per file and shard lengths, saved atomically.
-
-    Records and skipped files are keyed by `_key(origin, rel)`.
-    """
-
-    def __init__(self, folder: Path, tokenizer: dict[str, Any], fractions: dict[str, float]):
-        self.folder = folder
-        self.path = folder / "state.json"
-        self.tokenizer = tokenizer
-        self.fractions = fractions
-        self.records: dict[str, dict[str, Any]] = {}
-        self.skipped: dict[str, str] = {}
-        self.sizes: dict[str, int] = {s: 0 for s in SPLITS}
-
-    @classmethod
-    def open(
-        cls,
-        folder: Path,
-        tokenizer: dict[str, Any],
-        fractions: dict[str, float],
-        sources: list[Source],
-    ) -> _State:
-        state = cls(folder, tokenizer, fractions)
-        if state.path.is_file():
-            saved = json.loads(state.path.read_text())
-            same = saved.get("tokenizer") == tokenizer
-            same = same and saved.get("split_fractions", fractions) == fractions
-            if same and saved.get("version") != STATE_VERSION:
-                same = state._migrate(saved, sources)
-            if same:
-                state.records = saved["records"]
-                state.skipped = saved["skipped"]
-                state.sizes = saved["sizes"]
-            else:  # another tokenizer or split: the partial tokens mean other things
-                shutil.rmtree(folder)
-        elif is_finished_folder(folder.parent, tokenizer, fractions):
-            state._seed_from(folder.parent)
-        folder.mkdir(parents=True, exist_ok=True)
-        for split in SPLITS:
-            bin_path = folder / f"{split}.bin"
-            with bin_path.open("ab") as handle:
-                handle.truncate(state.sizes[split] * np.dtype(TOKEN_DTYPE).itemsize)
-        return state
-
-    @staticmethod
-    def _migrate(saved: dict[str, Any], sources: list[Source]) -> bool:
-        """A single-source state of the first version (keyed by path): rekey it in place."""
-        if len(sources) != 1:
-            return False
-        source = sources[0]
-        for rec in saved["records"].values():
-            rec["collection"], rec["origin"] = source.collection(rec["source"]), source.name
-        saved["records"] = {_key(source.name, k): v for k, v in saved["records"].items()}
-        saved["skipped"] = {_key(source.name, k): v for k, v in saved["skipped"].items()}
-        return True
-
-    def _seed_from(self, out: Path) -> None:
-        """Start from a finished folder: its records, and copies of its shards to append to."""
-        manifest = json.loads((out / MANIFEST).read_text())
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for split in SPLITS:
-            offsets = np.load(out / f"{split}.idx.npy")
-            self.sizes[split] = int(offsets[-1])
-            for rec in manifest["files"]:
-                if rec["split"] == split:
-                    key = _key(rec["origin"], rec["source"])
-                    self.records[key] = {**rec, "offset": int(offsets[rec["doc"]])}
-                    del self.records[key]["doc"]
-            shutil.copyfile(out / f"{split}.bin", self.folder / f"{split}.bin")
-        for skip in manifest["skipped"]:
-            self.skipped[_key(skip["origin"], skip["source"])] = skip["reason"]
-        self.save()  # the copies are complete: from here on this is an ordinary partial run
-
-    def save(self) -> None:
-        data = {
-            "version": STATE_VERSION,
-            "tokenizer": self.tokenizer,
-            "split_fractions": self.fractions,
-            "records": self.records,
-            "skipped": self.skipped,
-            "sizes": self.sizes,
-        }
-        write_atomic(self.path, json.dumps(data))
-
-
-def is_finished_folder(out: Path, tokenizer: dict[str, Any], fractions: dict[str, float]) -> bool:
-    """Does `out` hold a finished prepare (this format) that new files can be added to?"""
-    if not (out / MANIFEST).is_file():
-        return False
-    manifest = json.loads((out / MANIFEST).read_text())
-    return (
-        manifest.get("format") == MANIFEST_FORMAT
-        and manifest.get("tokenizer") == tokenizer
-        and manifest.get("split_fractions") == fractions
-    )
-
-
 def prepare(
     source: str | Path | Sequence[str | Path],
     out: str | Path,
@@ -321,6 +228,7 @@ def prepare(
     out = Path(out)
     report = PrepareReport(out)
     files: list[tuple[str, Path, str, Source]] = []  # (key, path, rel, source)
+    stamps: dict[str, list[int]] = {}
     for src in sources:
         if src.is_music21 and convert_music21:
             from livegen.data.music21_source import convert_corpus
@@ -336,10 +244,22 @@ def prepare(
             raise ConfigError(f"--source {src.spec}: no .mid/.midi files found")
         for path in found:
             rel = path.relative_to(src.root).as_posix()
-            files.append((_key(src.name, rel), path, rel, src))
+            shown = rel if len(sources) == 1 else file_key(src.name, rel)
+            if not _utf8(rel):
+                shown = shown.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                report.skipped.append((shown, "file name is not valid UTF-8; rename the file"))
+                continue
+            try:
+                info = path.stat()
+            except OSError as err:  # gone since it was listed
+                report.skipped.append((shown, err.strerror or str(err)))
+                continue
+            stamps[file_key(src.name, rel)] = [info.st_size, info.st_mtime_ns]
+            files.append((file_key(src.name, rel), path, rel, src))
     out.mkdir(parents=True, exist_ok=True)
     partial = out / ".partial"
-    state = _State.open(partial, tok_dict, fractions, sources)
+    state = PrepareState.open(partial, tok_dict, fractions, sources)
+    report.stale_files = state.forget_stale(stamps)
     report.resumed_files = len(state.records) + len(state.skipped)
     todo = [f for f in files if f[0] not in state.records and f[0] not in state.skipped]
     bar = progress_bar(len(files), "prepare", enabled=options.progress)
@@ -352,6 +272,7 @@ def prepare(
         for done_now, ((key, _, rel, src), (tokens, n_notes, reason)) in enumerate(
             results, start=1
         ):
+            state.stamps[key] = stamps[key]
             if tokens is None:
                 state.skipped[key] = reason
             else:
@@ -401,6 +322,14 @@ def prepare(
     return report
 
 
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _collections(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """{collection: {files, tokens, splits: {split: {files, tokens}}}}, by collection name."""
     table: dict[str, dict[str, Any]] = {}
@@ -431,7 +360,7 @@ def _run(
 def _finish(
     out: Path,
     partial: Path,
-    state: _State,
+    state: PrepareState,
     sources: list[Source],
     options: PrepareOptions,
 ) -> None:
@@ -443,14 +372,24 @@ def _finish(
         recs = sorted(
             (r for r in state.records.values() if r["split"] == split), key=lambda r: r["offset"]
         )
-        offsets = np.array([r["offset"] for r in recs] + [state.sizes[split]], dtype=np.int64)
+        starts = [r["offset"] for r in recs]
+        ends = [r["offset"] + r["tokens"] for r in recs]
+        contiguous = starts[1:] == ends[:-1] and (starts[:1] or [0]) == [0]
+        contiguous = contiguous and (ends[-1:] or [0]) == [state.sizes[split]]
+        total = sum(r["tokens"] for r in recs)
+        offsets = np.cumsum([0] + [r["tokens"] for r in recs], dtype=np.int64)
         for doc, rec in enumerate(recs):
             files.append({**{k: rec[k] for k in fields}, "doc": doc})
         tmp = out / f".tmp-{split}.idx.npy"
         np.save(tmp, offsets)
         os.replace(tmp, out / f"{split}.idx.npy")
-        os.replace(partial / f"{split}.bin", out / f"{split}.bin")
-        splits[split] = {"files": len(recs), "tokens": int(state.sizes[split])}
+        if contiguous:
+            os.replace(partial / f"{split}.bin", out / f"{split}.bin")
+        else:  # files forgotten after an interruption left gaps: copy the rest, in order
+            tmp = out / f".tmp-{split}.bin"
+            _copy_docs(partial / f"{split}.bin", recs, tmp)
+            os.replace(tmp, out / f"{split}.bin")
+        splits[split] = {"files": len(recs), "tokens": int(total)}
     skipped = []
     for key, reason in sorted(state.skipped.items()):
         origin, rel = key.split("/", 1)
@@ -476,3 +415,11 @@ def _finish(
         manifest["root"] = str(sources[0].root.resolve())
     write_atomic(out / MANIFEST, json.dumps(manifest, indent=1))
     shutil.rmtree(partial)
+
+
+def _copy_docs(shard: Path, recs: list[dict[str, Any]], dest: Path) -> None:
+    """Write the token ranges of `recs` (in order) from `shard` to `dest`, gaps left out."""
+    tokens = np.memmap(shard, dtype=TOKEN_DTYPE, mode="r") if shard.stat().st_size else None
+    with dest.open("wb") as handle:
+        for rec in recs:
+            handle.write(tokens[rec["offset"] : rec["offset"] + rec["tokens"]].tobytes())
