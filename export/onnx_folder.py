@@ -1,7 +1,10 @@
 """What every ONNX exporter shares: quantizing a graph file and swapping a finished folder in.
 
 An exporter (one module per model family, e.g. transformer_onnx.py) writes its graphs and
-model.toml into a temp folder beside the target, then calls `replace_folder`.
+model.toml into a temp folder beside the target, then calls `replace_folder`. The target is
+checked first (`check_model_folder`): only a new name, an empty folder or an earlier model folder
+(one with a model.toml) is replaced, never a folder that holds the export's own input, so
+`-o ~` or `-o RUN_FOLDER` is one error line instead of a deleted folder.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import warnings
 from pathlib import Path
 
 import onnx
+
+from livegen.errors import OutputError
 
 
 def quantize(src: Path, dst: Path, precision: str) -> None:
@@ -43,6 +48,25 @@ def quantize(src: Path, dst: Path, precision: str) -> None:
         onnx.save(model, str(dst))
     else:
         shutil.copyfile(src, dst)
+
+
+def check_model_folder(out_dir: Path, inputs: tuple[Path, ...] = ()) -> None:
+    """OutputError unless `out_dir` may be replaced by a model folder (see module docstring)."""
+    target = out_dir.resolve()
+    for source in inputs:
+        if source.resolve().is_relative_to(target):
+            raise OutputError(
+                f"cannot export into {out_dir}: it holds the input {source}; name another folder"
+            )
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise OutputError(f"cannot export into {out_dir}: it is not a folder")
+    if not (out_dir / "model.toml").is_file() and any(out_dir.iterdir()):
+        raise OutputError(
+            f"cannot export into {out_dir}: not a model folder (no model.toml) and not empty; "
+            "name a new or empty folder, or an earlier export"
+        )
 
 
 def replace_folder(tmp: Path, out_dir: Path) -> None:

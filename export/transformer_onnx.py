@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
-from livegen.export.onnx_folder import quantize, replace_folder
+from livegen.export.onnx_folder import check_model_folder, quantize, replace_folder
 from livegen.export.transformer_gqa import build_gqa_graph
 from livegen.train.checkpoint import read_torch_file
 from livegen.train.models.transformer import KVCache, ModelConfig, Transformer
@@ -163,6 +163,7 @@ def export_model_dir(
         raise ModelLoadError("attention 'gqa' cannot express relative attention; use 'portable'")
     cache = "shared" if attention == "gqa" else "fixed"
     out_dir = Path(out_dir)
+    check_model_folder(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda _msg: None)
     model = model.eval().float()
@@ -209,6 +210,7 @@ def export_checkpoint(
     attention: str = "auto",
 ) -> tuple[Path, dict[str, Any]]:
     """`livegen export --onnx CKPT -o DIR`: load, export, optionally verify."""
+    check_model_folder(Path(out_dir), (Path(ckpt_path),))  # before the long work
     model, ckpt = load_checkpoint(ckpt_path)
     tokenizer = ckpt.get("tokenizer")
     if not isinstance(tokenizer, dict):
