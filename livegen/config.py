@@ -23,6 +23,15 @@ def read_toml(path: str | Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError as err:
         raise ConfigError(f"config file not found: {path}") from err
+    except IsADirectoryError as err:
+        raise ConfigError(f"{path}: a folder, not a config file; name a .toml file") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); "
+            "TOML files are UTF-8"
+        ) from err
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror or err}") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML ({err})") from err
 

@@ -57,7 +57,26 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
             f"{folder}: not a prepared data folder (no {MANIFEST}); run "
             "`livegen data prepare --source ... --out ...` first"
         )
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_bytes())
+    except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ConfigError(f"{path}: unreadable ({_reason(err)}); prepare the folder again") from err
+    missing = [
+        k
+        for k in ("tokenizer", "splits", "files")
+        if not isinstance(manifest, dict) or k not in manifest
+    ]
+    if missing:
+        raise ConfigError(
+            f"{path}: not a livegen manifest (no {', '.join(missing)}); prepare the folder again"
+        )
+    return manifest
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, OSError):
+        return err.strerror or str(err)
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def file_collection(record: dict[str, Any], manifest: dict[str, Any]) -> str:
@@ -76,12 +95,28 @@ def load_split(folder: str | Path, name: str) -> Split:
         raise ConfigError(
             f"{folder}: no split {name!r}; available: {', '.join(manifest['splits'])}"
         )
-    offsets = np.load(folder / f"{name}.idx.npy")
-    bin_path = folder / f"{name}.bin"
-    if offsets[-1] == 0:
+    idx_path, bin_path = folder / f"{name}.idx.npy", folder / f"{name}.bin"
+    again = "prepare the folder again"
+    try:
+        offsets = np.load(idx_path)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{idx_path}: unreadable ({_reason(err)}); {again}") from err
+    if offsets.ndim != 1 or len(offsets) == 0 or offsets.dtype.kind not in "iu":
+        raise ConfigError(f"{idx_path}: not a document index; {again}")
+    n_tokens = int(offsets[-1])
+    if n_tokens == 0:
         tokens = np.zeros(0, dtype=TOKEN_DTYPE)
     else:
-        tokens = np.memmap(bin_path, dtype=TOKEN_DTYPE, mode="r", shape=(int(offsets[-1]),))
+        try:
+            size = bin_path.stat().st_size
+        except OSError as err:
+            raise ConfigError(f"{bin_path}: unreadable ({_reason(err)}); {again}") from err
+        itemsize = np.dtype(TOKEN_DTYPE).itemsize
+        if size < n_tokens * itemsize:
+            raise ConfigError(
+                f"{bin_path}: truncated ({size // itemsize} of {n_tokens} tokens); {again}"
+            )
+        tokens = np.memmap(bin_path, dtype=TOKEN_DTYPE, mode="r", shape=(n_tokens,))
     collections = [""] * (len(offsets) - 1)
     for record in manifest["files"]:
         if record["split"] == name:
