@@ -47,6 +47,22 @@ def check_output(path: PathLike, inputs: Iterable[PathLike] = ()) -> Path:
     return target
 
 
+def check_writable(path: PathLike, inputs: Iterable[PathLike] = ()) -> Path:
+    """`check_output`, then a probe file beside the target: a write that would fail at the end
+    of a long run (no folder, no permission, /proc) fails now, as an OutputError naming `path`."""
+    target = check_output(path, inputs)
+    try:
+        if target.exists() and _streamable(target.stat().st_mode):
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+    return target
+
+
 def write_atomic(path: PathLike, data: bytes | str, *, inputs: Iterable[PathLike] = ()) -> Path:
     """Write `data` to `path` (see the module docstring); returns the path written."""
     payload = data.encode() if isinstance(data, str) else data

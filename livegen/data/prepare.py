@@ -48,7 +48,7 @@ from livegen.data.prepare_state import MANIFEST_FORMAT, PrepareState, file_key
 from livegen.data.progress import progress_bar
 from livegen.data.shards import MANIFEST, TOKEN_DTYPE, read_manifest
 from livegen.data.split import SPLITS, split_of
-from livegen.errors import ConfigError
+from livegen.errors import ConfigError, OutputError
 from livegen.tokenizer import TokenizerConfig, Vocab, encode_notes
 from livegen.tokenizer.midi_file import read_midi
 
@@ -256,6 +256,38 @@ def prepare(
                 continue
             stamps[file_key(src.name, rel)] = [info.st_size, info.st_mtime_ns]
             files.append((file_key(src.name, rel), path, rel, src))
+    try:
+        state = _tokenize_into(out, files, stamps, sources, tok_dict, fractions, options, report)
+    except OutputError:
+        raise
+    except OSError as err:  # a full disk, a read-only or odd --out (/proc, a file's child)
+        raise OutputError(f"cannot write {out}: {err.strerror or err}") from err
+    report.files = len(state.records)
+    one_source = len(sources) == 1
+    report.skipped.extend(
+        (key.split("/", 1)[1] if one_source else key, reason)
+        for key, reason in sorted(state.skipped.items())
+    )
+    for split in SPLITS:
+        recs = [r for r in state.records.values() if r["split"] == split]
+        report.docs[split] = len(recs)
+        report.tokens[split] = sum(r["tokens"] for r in recs)
+    report.collections = _collections(state.records.values())
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def _tokenize_into(
+    out: Path,
+    files: list[tuple[str, Path, str, Source]],
+    stamps: dict[str, list[int]],
+    sources: list[Source],
+    tok_dict: dict[str, Any],
+    fractions: dict[str, float],
+    options: PrepareOptions,
+    report: PrepareReport,
+) -> PrepareState:
+    """Tokenize what is not done yet into `out/.partial`; finish the folder when all is done."""
     out.mkdir(parents=True, exist_ok=True)
     partial = out / ".partial"
     state = PrepareState.open(partial, tok_dict, fractions, sources)
@@ -307,19 +339,7 @@ def prepare(
     report.finished = all(f[0] in state.records or f[0] in state.skipped for f in files)
     if report.finished:
         _finish(out, partial, state, sources, options)
-    report.files = len(state.records)
-    one_source = len(sources) == 1
-    report.skipped.extend(
-        (key.split("/", 1)[1] if one_source else key, reason)
-        for key, reason in sorted(state.skipped.items())
-    )
-    for split in SPLITS:
-        recs = [r for r in state.records.values() if r["split"] == split]
-        report.docs[split] = len(recs)
-        report.tokens[split] = sum(r["tokens"] for r in recs)
-    report.collections = _collections(state.records.values())
-    report.seconds = time.monotonic() - start
-    return report
+    return state
 
 
 def _utf8(name: str) -> bool:

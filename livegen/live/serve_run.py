@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livegen.errors import LivegenError, MidiFileError, ModelLoadError
+from livegen.files import check_writable
 from livegen.live.clock import Clock, InternalClock, MidiClockFollower
 from livegen.live.control import Control
 from livegen.live.daemon import Daemon
@@ -111,6 +112,8 @@ def make_performer(config: ServeConfig):  # -> LiveSession
 
 def build_daemon(options: ServeOptions, config: ServeConfig | None = None) -> Daemon:
     """Everything but running: a model that fails to load or a bad port is one clear error."""
+    if options.stats_json:  # written at exit: a path that cannot be written fails now
+        check_writable(options.stats_json)
     config = config or build_config(options)
     performer = make_performer(config)
     inbox: queue.SimpleQueue[InputItem] = queue.SimpleQueue()

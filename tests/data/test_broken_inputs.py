@@ -76,3 +76,37 @@ def test_a_config_that_is_not_utf8_or_is_a_folder_is_one_line(command, tmp_path,
     if command == "serve":  # train's --config is a click path that refuses a folder itself
         assert main([command, "--config", str(tmp_path)]) == 1
         assert str(tmp_path) in _error(capsys)
+
+
+@pytest.mark.parametrize("out", ["/proc/livegen-out", "{file}/sub"], ids=["proc", "under-a-file"])
+def test_an_output_folder_that_cannot_be_written_is_one_line_in_prepare(out, tmp_path, capsys):
+    src = tmp_path / "midi"
+    src.mkdir()
+    shutil.copy(TESTDATA / "short_melody.mid", src)
+    (tmp_path / "file").write_text("")
+    out = out.format(file=tmp_path / "file")
+    assert main(["data", "prepare", "--source", str(src), "--out", out, "--quiet"]) == 1
+    assert out in _error(capsys)
+
+
+def test_a_full_disk_while_preparing_is_one_line(tmp_path, monkeypatch, capsys):
+    src = tmp_path / "midi"
+    src.mkdir()
+    shutil.copy(TESTDATA / "short_melody.mid", src)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("livegen.data.prepare.np.save", full)
+    out = tmp_path / "out"
+    assert main(["data", "prepare", "--source", str(src), "--out", str(out), "--quiet"]) == 1
+    line = _error(capsys)
+    assert str(out) in line and "No space left" in line
+
+
+@pytest.mark.parametrize("where", ["/proc/livegen/stats.json", "{file}/stats.json"])
+def test_an_unwritable_stats_json_fails_before_serving(where, tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    where = where.format(file=tmp_path / "file")
+    assert main(["serve", "--stats-json", where, "--seconds", "1"]) == 1
+    assert where in _error(capsys)
