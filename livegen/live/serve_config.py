@@ -48,6 +48,8 @@ class AccompanyConfig:
     def __post_init__(self) -> None:
         if not 1.0 <= self.lookahead_beats <= 8:
             raise ConfigError(f"lookahead_beats {self.lookahead_beats} not in 1..8")
+        if not 0.25 <= self.max_note_beats <= 64:
+            raise ConfigError(f"max_note_beats {self.max_note_beats} not in 0.25..64")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,12 @@ class TimingConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.latency_ms <= 50.0:
             raise ConfigError(f"latency_ms {self.latency_ms} not in 0..50")
+        if not 0.0 <= self.late_ms <= 1000.0:
+            raise ConfigError(f"late_ms {self.late_ms} not in 0..1000")
+        if not self.late_ms <= self.drop_ms <= 1000.0:  # a note is late before it is dropped
+            raise ConfigError(f"drop_ms {self.drop_ms} not in late_ms ({self.late_ms})..1000")
+        if not 0.0 <= self.start_lead_ms <= 10_000.0:
+            raise ConfigError(f"start_lead_ms {self.start_lead_ms} not in 0..10000")
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,8 @@ class ServeConfig:
             raise ConfigError(f"beats_per_bar {self.beats_per_bar} not in 1..16")
         if not -1 <= self.input_channel <= 15:
             raise ConfigError(f"input_channel {self.input_channel} not in -1..15")
+        if not 0 <= self.threads <= 256:
+            raise ConfigError(f"threads {self.threads} not in 0..256 (0 = the engine's default)")
 
 
 def resolve_config_path(name: str | None) -> Path:
@@ -125,8 +135,24 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 def load_serve_config(name: str | None = None, overrides: list[str] | None = None) -> ServeConfig:
     path = resolve_config_path(name)
     # An installed wheel has no configs/ folder: the built-in defaults stand in for default.toml.
-    data = read_toml(path) if name or path.exists() else {}
-    data = apply_overrides(data, overrides or [])
+    base = read_toml(path) if name or path.exists() else {}
+    data = apply_overrides(base, overrides or [])
     cc = tuple(sorted(parse_cc_table(data.pop("cc", {}), f"{path} [cc]").items()))
-    config = from_mapping(ServeConfig, data, where=str(path))
+    try:
+        config = from_mapping(ServeConfig, data, where=str(path))
+    except ConfigError as err:
+        _blame_override(base, overrides or [], path)
+        raise err
     return dataclasses.replace(config, cc=cc)
+
+
+def _blame_override(base: dict[str, Any], overrides: list[str], path: Path) -> None:
+    """ConfigError naming the first `--set` that alone makes `base` invalid, if one does."""
+    for item in overrides:
+        data = apply_overrides(base, [item])
+        data.pop("cc", None)
+        try:
+            from_mapping(ServeConfig, data, where=str(path))
+        except ConfigError as err:
+            reason = str(err).removeprefix(f"{path}: ").removeprefix(f"{path} ")
+            raise ConfigError(f"--set {item}: {reason}") from err
