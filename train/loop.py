@@ -313,6 +313,8 @@ def _train(
     val_rows = val_windows(
         val_split, config.data.seq_len, run.eval_batches * opt.batch_size, vocab.pad
     )
+    if is_main and not val_rows.size:
+        print(f"no val split in {data_dir}: the run is not validated", file=sys.stderr, flush=True)
 
     metrics_path = out_dir / METRICS
     records: list[dict[str, Any]] = []
@@ -424,7 +426,8 @@ def _train(
             bar.update()
             stopping = should_stop(stop, run, step - start_step, started, world)
             if is_main:
-                if step % run.eval_every == 0 or step == opt.max_steps:
+                due = step % run.eval_every == 0 or step == opt.max_steps
+                if due and val_rows.size:
                     last_val = validate()
                 if step % run.checkpoint_every == 0 or step == opt.max_steps or stopping:
                     checkpoint()

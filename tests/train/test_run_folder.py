@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import shutil
 from pathlib import Path
 
@@ -87,3 +88,17 @@ def test_leftover_temp_checkpoints_are_removed_at_start(prepared, tmp_path) -> N
     assert _train(prepared, out, "--resume", "--set", "optim.max_steps=3") == 0
     assert not leftover.exists()
     assert sorted(p.name for p in out.glob(".tmp-*")) == []
+
+
+def test_a_run_without_a_val_split_says_so_instead_of_a_zero_loss(midi_folder, tmp_path, capsys):
+    from livegen.data.prepare import PrepareOptions, prepare
+
+    data = tmp_path / "no-val"
+    prepare(midi_folder, data, options=PrepareOptions(val_fraction=0, workers=1, progress=False))
+    assert _train(data, tmp_path / "run") == 0
+    out, err = capsys.readouterr()
+    assert "val loss" not in out and "no val split" in err
+    assert all(
+        r["kind"] != "val"
+        for r in map(json.loads, (tmp_path / "run" / "metrics.jsonl").read_text().splitlines())
+    )
