@@ -20,14 +20,17 @@ model's own training data.
 
 Accompaniment (`--accompaniment`): train/accompaniment.py.
 
-JSON keys: files, tokens, nll, accuracy, perplexity, ngram_nll, ngram_data, nll_ratio
-(model / n-gram), split, model, data, collections{name: {files, tokens, nll, accuracy,
-ngram_nll, nll_ratio}}, continuations{prompts, pitch_class_overlap, note_density,
-note_density_prompt, on_grid, on_grid_prompt, polyphony, polyphony_prompt, out_of_range,
-stuck_notes, stuck_notes_prompt, open_notes, open_notes_prompt, velocity_spread,
-velocity_spread_prompt}, and with --accompaniment accompaniment{files, single_part_files,
-unreadable_files, missing_files, target_channels, tokens, tokens_alone, nll_given_others,
-nll_alone, nll_ratio, accuracy_given_others, accuracy_alone}.
+A plain folder's files that cannot be read or hold no notes are left out and listed with the
+reason (`skipped`), as `data prepare` does.
+
+JSON keys: files, skipped[{file, reason}] (a plain MIDI folder's files left out), tokens, nll,
+accuracy, perplexity, ngram_nll, ngram_data, nll_ratio (model / n-gram), split, model, data,
+collections{name: {files, tokens, nll, accuracy, ngram_nll, nll_ratio}}, continuations{prompts,
+pitch_class_overlap, note_density, note_density_prompt, on_grid, on_grid_prompt, polyphony,
+polyphony_prompt, out_of_range, stuck_notes, stuck_notes_prompt, open_notes, open_notes_prompt,
+velocity_spread, velocity_spread_prompt}, and with --accompaniment accompaniment{files,
+single_part_files, unreadable_files, missing_files, target_channels, tokens, tokens_alone,
+nll_given_others, nll_alone, nll_ratio, accuracy_given_others, accuracy_alone}.
 """
 
 from __future__ import annotations
@@ -159,12 +162,14 @@ def _is_model_folder(path: str | Path) -> bool:
 @dataclass(frozen=True)
 class Documents:
     """The scored documents: flat tokens, offsets (n_docs + 1), and per document its collection
-    and its MIDI file (None where a prepared folder no longer knows where the file is)."""
+    and its MIDI file (None where a prepared folder no longer knows where the file is); for a
+    plain MIDI folder, the files left out as (path in the folder, reason)."""
 
     tokens: np.ndarray
     offsets: np.ndarray
     collections: tuple[str, ...]
     paths: tuple[Path | None, ...]
+    skipped: tuple[tuple[str, str], ...] = ()
 
     @property
     def n_docs(self) -> int:
@@ -203,20 +208,24 @@ def load_documents(
     files = find_midi_files(data)
     if max_files:
         files = files[:max_files]
-    docs, collections, paths = [], [], []
+    docs, collections, paths, skipped = [], [], [], []
     bar = progress_bar(len(files), "tokenize", enabled=progress)
     for path in files:
-        tokens, _, _ = tokenize_file((str(path), tokenizer.to_dict()))
+        tokens, _, reason = tokenize_file((str(path), tokenizer.to_dict()))
         if tokens is not None and tokens.size > 1:
             docs.append(tokens.astype(np.int64))
             collections.append(_plain_collection(data, path, collection_by))
             paths.append(path)
+        else:
+            skipped.append((str(path.relative_to(data)), reason or "no notes"))
         bar.update()
     bar.close()
     if not docs:
-        raise ConfigError(f"{data}: no readable MIDI files with notes")
+        raise ConfigError(f"{data}: no readable MIDI files with notes ({len(skipped)} skipped)")
     offsets = np.concatenate([[0], np.cumsum([d.size for d in docs])]).astype(np.int64)
-    return Documents(np.concatenate(docs), offsets, tuple(collections), tuple(paths))
+    return Documents(
+        np.concatenate(docs), offsets, tuple(collections), tuple(paths), tuple(skipped)
+    )
 
 
 def _plain_collection(root: Path, path: Path, collection_by: str) -> str:
@@ -368,6 +377,7 @@ def evaluate_model(
         "data": str(data),
         "split": options.split if is_prepared(data) else None,
         "files": docs.n_docs,
+        "skipped": [{"file": name, "reason": reason} for name, reason in docs.skipped],
         "tokens": int(nll.size),
         "nll": mean_nll,
         "perplexity": float(math.exp(mean_nll)) if nll.size else None,
@@ -412,6 +422,9 @@ def format_report(report: dict[str, Any]) -> str:
         f"ratio {f(report['nll_ratio'], '.3f')}  (nats/token, lower is better)",
         f"  accuracy  model {f(report['accuracy'], '.3f')}",
     ]
+    if report["skipped"]:
+        lines.append(f"  skipped {len(report['skipped'])} files:")
+        lines.extend(f"    {s['file']}: {s['reason']}" for s in report["skipped"])
     if report["collections"]:
         lines += _collection_table(report["collections"])
     c = report["continuations"]

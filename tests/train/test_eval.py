@@ -83,6 +83,24 @@ def test_a_plain_midi_folder_is_tokenized_on_the_fly(smoke_run, midi_folder) -> 
     assert report["ngram_nll"] is not None  # fitted on the run's own training data
 
 
+def test_a_plain_folders_unreadable_files_are_named_with_the_reason(
+    smoke_run: Path, midi_folder: Path
+) -> None:
+    args = ["eval", "--model", str(smoke_run / "checkpoint.pt"), "--data", str(midi_folder)]
+    args += ["--prompts", "0"]
+    text = CliRunner().invoke(cli, args)
+    assert text.exit_code == 0, text.output
+    assert "skipped 2 files:" in text.output
+    assert "corrupt/data_byte_168.mid: " in text.output
+    assert "short_empty_no_notes.mid: no notes" in text.output
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    skipped = {s["file"]: s["reason"] for s in json.loads(result.output)["skipped"]}
+    assert set(skipped) == {"corrupt/data_byte_168.mid", "short_empty_no_notes.mid"}
+    assert skipped["short_empty_no_notes.mid"] == "no notes"
+    assert skipped["corrupt/data_byte_168.mid"]  # the reader's reason, never empty
+
+
 def test_cli_json_prints_one_object(smoke_run: Path, prepared: Path) -> None:
     result = CliRunner().invoke(
         cli,
