@@ -20,7 +20,8 @@ Reading (`read_midi`): types 0 and 1 (2 is read like 1); all tracks merged in ti
   note-ons, so what one voice per key folds together can be accounted for.
 - Running status is handled by mido; SysEx, pitch bend, other controllers and unknown metas are
   read and ignored. Data bytes above 127 are an error (not clipped): such files are corrupt.
-- Anything unreadable raises MidiFileError naming the file.
+- Anything unreadable raises MidiFileError naming the file and the reason (a truncated file: the
+  track it ends in).
 - Work per file is bounded. A gap between two onsets (or before the first) longer than
   `MAX_REST_BEATS` is shortened by whole bars of the meter in effect to at most that plus one bar,
   and everything after it moves up (notes, tempos, meters; a note sounding through the gap is
@@ -129,13 +130,37 @@ def _open(path: Path) -> mido.MidiFile:
     try:
         midi = mido.MidiFile(path, clip=False)
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as err:
-        raise MidiFileError(f"{path} is not a readable MIDI file: {err}") from err
+        cut = _cut_track(path, 8 + header_size, declared_tracks)
+        if cut is not None:
+            raise MidiFileError(f"{path} is truncated: {cut}") from err
+        # mido's EOFError and some of its lookups carry no message: name the exception then
+        reason = str(err) or f"{type(err).__name__} (the data ends early)"
+        raise MidiFileError(f"{path} is not a readable MIDI file: {reason}") from err
     if len(midi.tracks) < declared_tracks:
         # mido stops quietly at the end of the data; a missing track means a cut-off file.
         raise MidiFileError(
             f"{path} is truncated: declares {declared_tracks} tracks, holds {len(midi.tracks)}"
         )
     return midi
+
+
+def _cut_track(path: Path, offset: int, declared_tracks: int) -> str | None:
+    """Which track chunk the file ends inside, said in words; None if every chunk is whole."""
+    data = path.read_bytes()
+    for track in range(1, declared_tracks + 1):
+        if offset + 8 > len(data):
+            return f"the data ends before track {track} of {declared_tracks}"
+        name, length = struct.unpack(">4sI", data[offset : offset + 8])
+        if name != b"MTrk":
+            return (
+                f"holds {track - 1} of the {declared_tracks} declared tracks, then no track "
+                f"at byte {offset}"
+            )
+        present = len(data) - offset - 8
+        if length > present:
+            return f"track {track} of {declared_tracks} holds {present} of its {length} bytes"
+        offset += 8 + length
+    return None
 
 
 _USED_TYPES = frozenset(

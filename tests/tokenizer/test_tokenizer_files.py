@@ -11,7 +11,7 @@ import mido
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tokenizer_testdata import corrupt_files, midi_files, score_of
+from tokenizer_testdata import CORRUPT_DIR, corrupt_files, midi_files, score_of
 
 from livegen.errors import MidiFileError
 from livegen.tokenizer import (
@@ -118,6 +118,27 @@ def test_every_cut_of_a_real_file_is_refused_or_read(tmp_path: Path) -> None:
         path.write_bytes(good[:end])
         with pytest.raises(MidiFileError, match=r"cut\.mid"):
             read_midi(path)
+
+
+@pytest.mark.parametrize("fraction", [0.02, 0.25, 0.5, 0.9, 0.999])
+def test_a_truncated_file_says_it_is_truncated_and_where(tmp_path: Path, fraction) -> None:
+    good = FILES[0].read_bytes()
+    path = tmp_path / "cut.mid"
+    path.write_bytes(good[: max(15, int(len(good) * fraction))])
+    with pytest.raises(MidiFileError) as caught:
+        read_midi(path)
+    message = str(caught.value)
+    assert re.fullmatch(
+        r".*cut\.mid is truncated: (track \d+ of \d+ holds \d+ of its \d+ "
+        r"bytes|the data ends before track \d+ of \d+)",
+        message,
+    ), message
+
+
+def test_the_shared_truncated_file_says_how_many_tracks_it_holds() -> None:
+    path = CORRUPT_DIR / "truncated_26_tracks_declared_4_present.mid"
+    with pytest.raises(MidiFileError, match=r"truncated: holds 4 of the 26 declared tracks"):
+        read_midi(path)
 
 
 def test_missing_file_and_folder_are_named(tmp_path: Path) -> None:
