@@ -62,6 +62,7 @@ def train(
     sets: tuple[str, ...],
 ) -> None:
     """Train (or fine-tune, or resume) a model from prepared token shards."""
+    from livegen.train import variation_loop
     from livegen.train.loop import train as run_train
     from livegen.train.train_config import load_train_config
 
@@ -71,6 +72,8 @@ def train(
     if out_dir:
         overrides["run.out_dir"] = out_dir
     config = load_train_config(config_path, overrides)
+    if variation_loop.is_variation(config):  # vae / ddpm: note windows, their own loop
+        run_train = variation_loop.train
     result = run_train(
         config, resume=resume, init_from=init_from, allow_data_change=allow_data_change
     )

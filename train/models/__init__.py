@@ -1,9 +1,10 @@
 """Model families, one module each, and the registry from `[model] kind` to a family's builder.
 
 A family is its frozen config dataclass (the [model] fields of a train config) and the function
-that builds the `nn.Module` from it. Today there is one, "transformer" (the flat decoder-only
-transformer, transformer.py); hierarchical, VAE and DDPM families arrive as sibling modules with
-a line each in FAMILIES. A [model] table without `kind` is a transformer.
+that builds the `nn.Module` from it: "transformer" (the flat decoder-only transformer,
+transformer.py, trained by loop.py) and the variation families over condensed note windows,
+"vae" (vae.py) and "ddpm" (ddpm.py), trained by variation_loop.py. A [model] table without
+`kind` is a transformer.
 
 May import: torch, the runtime's config, errors and tokenizer; never the loop or export.
 """
@@ -18,7 +19,9 @@ from torch import nn
 
 from livegen.errors import ConfigError
 
+from .ddpm import DDPM, DDPMConfig
 from .transformer import ModelConfig, Transformer
+from .vae import VAE, VAEConfig
 
 DEFAULT_KIND = "transformer"
 
@@ -31,6 +34,8 @@ class ModelFamily:
 
 FAMILIES: dict[str, ModelFamily] = {
     "transformer": ModelFamily(ModelConfig, Transformer),
+    "vae": ModelFamily(VAEConfig, VAE),
+    "ddpm": ModelFamily(DDPMConfig, DDPM),
 }
 
 
