@@ -50,6 +50,7 @@ class Status:
     port_ok: bool = True
     paused: bool = False
     recording: bool = False
+    held_keys: int = 0  # the player's keys held now (a stuck one keeps call mode from answering)
     message: str = ""
 
 

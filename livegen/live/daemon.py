@@ -24,12 +24,28 @@ from livegen.live.context import Performer, PlayerNote, SessionContext
 from livegen.live.control import Control, NoteView
 from livegen.live.echo import EchoFilter
 from livegen.live.midi_in import MidiByteParser
-from livegen.live.ports import InputItem, PortPair
-from livegen.live.realtime import PRIORITY_HINT, inference_thread_priority, raise_thread_priority
+from livegen.live.ports import InputItem, PortPair, input_counters, jack_priority
+from livegen.live.realtime import (
+    PRIORITY_HINT,
+    inference_thread_priority,
+    priorities_below,
+    raise_thread_priority,
+)
 from livegen.live.recorder import MODEL, PLAYER, Recorder
 from livegen.live.scheduler import Scheduler
 from livegen.live.serve_config import ServeConfig
-from livegen.music.midi import NOTE_ON, SYSTEM, ControlIn, NoteIn, classify, is_note, is_note_on
+from livegen.music.midi import (
+    ALL_NOTES_OFF,
+    ALL_SOUND_OFF,
+    NOTE_OFF,
+    NOTE_ON,
+    SYSTEM,
+    ControlIn,
+    NoteIn,
+    classify,
+    is_note,
+    is_note_on,
+)
 from livegen.percentiles import summary
 
 log = logging.getLogger(__name__)
@@ -37,6 +53,10 @@ log = logging.getLogger(__name__)
 SWITCH_INTERVAL_S = 0.0005  # the GIL changes hands at least this often (default 5 ms is too long)
 SUPERVISE_PERIOD_S = 0.05
 PORT_CHECK_PERIOD_S = 0.5
+# A key held this long with no other note or controller from the player stops counting as held:
+# its note-off was lost (a flood, a cable pulled mid-note), and a held key keeps call mode from
+# ever answering. Longer than any real sustained note a player waits on.
+HELD_KEY_LIMIT_S = 8.0
 
 
 class Daemon:
@@ -75,11 +95,14 @@ class Daemon:
         self.error: str | None = None
         self.held_keys: set[tuple[int, int]] = set()  # player's (channel, pitch) held now
         self.last_player_tick: float | None = None
+        self.held_released = 0  # keys let go by CC 123/120 or HELD_KEY_LIMIT_S, not a note-off
+        self._last_input_ns = 0  # the player's last note or controller
         self.messages_in = 0
         self.priority_note = ""
         self._parser = MidiByteParser()
         self._threads: list[threading.Thread] = []
         self._sounding_views: dict[tuple[str, int, int], NoteView] = {}
+        self._sounding_dirty = False
         control.cc_bindings = dict(config.cc) | control.cc_bindings
         clock.add_listener(self._on_transport)
 
@@ -87,16 +110,20 @@ class Daemon:
     def start(self) -> None:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         raised: list[tuple[bool, str]] = []
+        midi_priority, inference_priority = priorities_below(jack_priority(self.ports))
 
         def realtime() -> None:
             if self.config.timing.realtime_priority:
-                raised.append(raise_thread_priority())
+                raised.append(raise_thread_priority(midi_priority))
+
+        def inference() -> None:
+            inference_thread_priority(inference_priority)
 
         self.scheduler.start(priority=realtime)
         self._spawn("livegen-input", self._input_loop, realtime)
         if self.performer is not None:
-            inference = inference_thread_priority if self.config.timing.realtime_priority else None
-            self._spawn("livegen-generator", self._generator_loop, inference)
+            rt_ok = self.config.timing.realtime_priority
+            self._spawn("livegen-generator", self._generator_loop, inference if rt_ok else None)
         if isinstance(self.clock, InternalClock):
             self.clock.set_bpm(self.control.knobs.bpm)
             self.clock.start(lead_ns=int(self.config.timing.start_lead_ms * 1e6))
@@ -207,6 +234,8 @@ class Daemon:
             "dropped_notes": stats.dropped_notes,
             "send_errors": stats.send_errors,
             "messages_in": self.messages_in,
+            "held_released": self.held_released,
+            **input_counters(self.ports),
             "echoes_dropped": self.echoes.dropped,
             "send_lateness_ms": summary(lateness_ms),
             "priority": self.priority_note,
@@ -228,7 +257,9 @@ class Daemon:
                 t_ns, data = self.inbox.get(timeout=0.1)
             except queue.Empty:
                 self.echoes.forget_old(time.monotonic_ns())
+                self._expire_held(time.monotonic_ns())
                 continue
+            self._expire_held(t_ns)
             for message in self._parser.feed(data):
                 self.messages_in += 1
                 if message[0] >= SYSTEM:
@@ -246,7 +277,11 @@ class Daemon:
                 )
             return
         event = classify(message)
+        if event is not None:
+            self._last_input_ns = t_ns
         if isinstance(event, ControlIn):
+            if event.control in (ALL_NOTES_OFF, ALL_SOUND_OFF):
+                self._release_held(t_ns, event.channel)
             try:
                 self.control.handle_cc(event.control, event.value)
             except Exception as err:  # a knob out of range from a CC must not stop the input
@@ -256,18 +291,41 @@ class Daemon:
             return
         if self.config.input_channel >= 0 and event.channel != self.config.input_channel:
             return
+        self._player_note(event.channel, event.pitch, event.velocity, t_ns, message)
+
+    def _player_note(
+        self, channel: int, pitch: int, velocity: int, t_ns: int, message: tuple[int, ...]
+    ) -> None:
         line = self.clock.timeline
         tick = line.ns_to_tick(t_ns) if line is not None else -1.0
-        key = (event.channel, event.pitch)
-        if event.velocity:
+        key = (channel, pitch)
+        if velocity:
             self.held_keys.add(key)
         else:
             self.held_keys.discard(key)
         self.last_player_tick = tick
         if self.recorder is not None:
             self.recorder.add(PLAYER, tick, message)
-        self._view("player", event.channel, event.pitch, event.velocity, tick)
-        self.player_notes.put(PlayerNote(tick, t_ns, event.channel, event.pitch, event.velocity))
+        self._view("player", channel, pitch, velocity, tick)
+        self.player_notes.put(PlayerNote(tick, t_ns, channel, pitch, velocity))
+
+    def _release_held(self, t_ns: int, channel: int | None) -> None:
+        """Let go of held keys (on `channel`, or all) as if their note-offs had come now."""
+        for held_channel, pitch in sorted(self.held_keys):
+            if channel is None or held_channel == channel:
+                self.held_released += 1
+                self._player_note(held_channel, pitch, 0, t_ns, (NOTE_OFF | held_channel, pitch, 0))
+
+    def _expire_held(self, now_ns: int) -> None:
+        if not self.held_keys or now_ns - self._last_input_ns < HELD_KEY_LIMIT_S * 1e9:
+            return
+        log.warning(
+            "%d key(s) held for %.0f s with no other input: no longer counted as held "
+            "(a lost note-off?)",
+            len(self.held_keys),
+            HELD_KEY_LIMIT_S,
+        )
+        self._release_held(now_ns, None)
 
     # ---- generator thread ---------------------------------------------------------------
     def _generator_loop(self) -> None:
@@ -363,7 +421,9 @@ class Daemon:
             )
         if velocity:
             self._sounding_views[key] = NoteView(pitch, beat, None, source, channel)  # type: ignore[arg-type]
-        self.control.sounding = tuple(self._sounding_views.values())
+        # the tuple is rebuilt by `_publish`: per note, with hundreds held, it cost the input
+        # thread O(held) under a flood
+        self._sounding_dirty = True
 
     def _check_ports(self) -> None:
         ok = self.ports.check()
@@ -383,6 +443,7 @@ class Daemon:
             "out_port": self.ports.names[1],
             "paused": self.paused,
             "recording": self.recorder is not None and self.recorder.enabled,
+            "held_keys": len(self.held_keys),
         }
         if position is not None and position >= 0:
             beats = position / TICKS_PER_BEAT
@@ -393,6 +454,9 @@ class Daemon:
         if self.performer is not None:
             fields.update(self.performer.stats())
         self._publish_planned()
+        if self._sounding_dirty:
+            self._sounding_dirty = False
+            self.control.sounding = tuple(self._sounding_views.values())
         if self.recorder is not None and line is not None:
             self.recorder.tempo(max(0.0, position or 0.0), line.bpm)
         self.control.publish(**fields)

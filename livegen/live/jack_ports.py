@@ -11,14 +11,13 @@ The `jack` package (JACK-Client) is imported lazily: without it or libjack, `ava
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from livegen.live.realtime import FIFO_PRIORITY
 from livegen.music.midi import ACTIVE_SENSING, SYSEX_START
 
 log = logging.getLogger(__name__)
@@ -39,16 +38,16 @@ def load_jack() -> Any | None:
     return jack
 
 
-def _raise_above_midi_threads() -> None:
-    """JACK gives client threads its own real-time priority, which may be below the daemon's
-    MIDI threads (FIFO_PRIORITY): then they, busy with a flood, starve this thread and JACK drops
-    its cycle's output. Lift it just above them where allowed; leave a higher one as it is."""
-    if not hasattr(os, "sched_setscheduler"):
-        return
-    with contextlib.suppress(OSError):
-        fifo = os.sched_getscheduler(0) == os.SCHED_FIFO
-        if not fifo or os.sched_getparam(0).sched_priority <= FIFO_PRIORITY:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(FIFO_PRIORITY + 5))
+def _thread_fifo_priority() -> int:
+    """The calling thread's SCHED_FIFO priority; 0 when it is not real-time."""
+    if not hasattr(os, "sched_getscheduler"):
+        return 0
+    try:
+        if os.sched_getscheduler(0) != os.SCHED_FIFO:
+            return 0
+        return os.sched_getparam(0).sched_priority
+    except OSError:
+        return 0
 
 
 class JackVirtualClient:
@@ -59,10 +58,15 @@ class JackVirtualClient:
         # The scheduler thread appends, the process callback pops: deque ends are thread-safe.
         self._pending: collections.deque[bytes] = collections.deque()
         self.process_errors = 0
+        self.events_in = 0  # MIDI events the input port delivered (before any filtering)
+        # cycles this client did not run (it was late): events sent to it then are lost
+        self.missed_cycles = 0
+        self._last_frame: int | None = None
         self.dropped_out = 0
         self.alive = True
         self._users = 2
-        self._priority_checked = False
+        self.rt_priority = 0  # JACK's process thread: SCHED_FIFO priority (0: not real-time)
+        self.first_cycle = threading.Event()
         # exact name: the contract is a client named NAME, not a renamed NAME-01
         self.client = jack.Client(name, use_exact_name=True, no_start_server=True)
         self.inport = self.client.midi_inports.register("in")
@@ -82,9 +86,15 @@ class JackVirtualClient:
         # It needs the GIL, so it does as little as it can, output first: what the scheduler
         # queued is in the buffer before anything here can wake another Python thread.
         try:
-            if not self._priority_checked:
-                self._priority_checked = True
-                _raise_above_midi_threads()
+            if not self.first_cycle.is_set():
+                self.rt_priority = _thread_fifo_priority()
+                self.first_cycle.set()
+            # (no xrun callback: JACK-Client runs it on the notification thread, which then needs
+            # the GIL, and another client's creation in this process waited on it forever)
+            frame = self.client.last_frame_time
+            if self._last_frame is not None and frame - self._last_frame > frames:
+                self.missed_cycles += (frame - self._last_frame) // frames - 1
+            self._last_frame = frame
             self.outport.clear_buffer()
             pending = self._pending
             while pending:
@@ -100,6 +110,7 @@ class JackVirtualClient:
             )
             ns_per_frame = self._ns_per_frame
             for offset, data in self.inport.incoming_midi_events():
+                self.events_in += 1
                 raw = bytes(data)
                 if raw and raw[0] not in _IGNORED_STATUS:
                     self._on_input(start_ns + round(offset * ns_per_frame), tuple(raw))

@@ -2,6 +2,7 @@
 
 A port can deliver anything: several messages in one packet, running status, SysEx (also split
 across packets), real-time bytes in the middle of a message, stray data bytes, truncated messages.
+Whatever came before, every status byte starts afresh: the parser resynchronises there.
 `MidiByteParser` is a byte-at-a-time state machine as the MIDI 1.0 spec describes a receiver;
 `livegen.music.midi.classify` then names the few messages the daemon acts on.
 """
@@ -48,8 +49,10 @@ class MidiByteParser:
             elif byte == SYSEX_START:
                 self._in_sysex = True
                 self._running = self._status = None
-            elif byte == SYSEX_END:
+            elif byte == SYSEX_END:  # system common: also ends (and cancels) any message
                 self._in_sysex = False
+                self._running = self._status = None
+                self._data = []
             elif byte >= NOTE_OFF:  # a status byte
                 self._in_sysex = False
                 self._start(byte, out)

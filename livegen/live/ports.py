@@ -234,7 +234,7 @@ class JackVirtualInput:
     """The `in` port of a shared native JACK client (see livegen.live.jack_ports)."""
 
     def __init__(self, shared: JackVirtualClient) -> None:
-        self._shared = shared
+        self._shared = self.shared = shared
         self.state = PortState(f"{shared.name}:in")
         self.virtual = True
 
@@ -351,3 +351,25 @@ def open_ports(
     except NotImplementedError as err:
         raise PortError(LOOPMIDI_HINT) from err
     return PortPair(midi_in, midi_out, _api_name(api))
+
+
+def _jack_input(ports: object) -> JackVirtualClient | None:
+    port = getattr(ports, "input", None)
+    return port.shared if isinstance(port, JackVirtualInput) else None
+
+
+def jack_priority(ports: object, timeout_s: float = 1.0) -> int | None:
+    """The native JACK client's process-thread priority (0: not real-time), read in its first
+    cycle; None without one. The daemon keeps its MIDI threads below it."""
+    shared = _jack_input(ports)
+    if shared is None:
+        return None
+    return shared.rt_priority if shared.first_cycle.wait(timeout_s) else None
+
+
+def input_counters(ports: object) -> dict[str, int]:
+    """What a native JACK client counted: events delivered to `in`, cycles it missed."""
+    shared = _jack_input(ports)
+    if shared is None:
+        return {}
+    return {"events_in": shared.events_in, "missed_cycles": shared.missed_cycles}

@@ -27,6 +27,7 @@ STOP = 0xFC
 ACTIVE_SENSING = 0xFE
 
 # controllers
+ALL_SOUND_OFF = 120
 ALL_NOTES_OFF = 123
 
 

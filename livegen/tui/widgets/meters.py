@@ -55,6 +55,10 @@ def render_meters(status: Status) -> Text:
         text.append(port or "-")
         text.append("\n")
 
+    label("held")
+    text.append(f"{status.held_keys} keys", style="bold" if status.held_keys else "")
+    text.append("\n")
+
     label("state")
     if status.paused:
         text.append("⏸ paused", style="bold yellow")
