@@ -170,6 +170,11 @@ def run_demo(options: DemoOptions) -> None:
     out_dir = Path(options.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     record = out_dir / "jam.mid"
+    # set before jackd starts: a closed terminal (SIGHUP) ends the demo as Ctrl-C and SIGTERM
+    # do, and the finally below stops the server it started (by its PID)
+    stop = threading.Event()
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        signal.signal(getattr(signal, name), lambda *_: stop.set())
     server = ensure_jack()
     try:
         beats_per_bar = 4
@@ -188,9 +193,6 @@ def run_demo(options: DemoOptions) -> None:
             overrides=("timing.start_lead_ms=300",),
         )
         daemon = build_daemon(serve)
-        stop = threading.Event()
-        for name in ("SIGINT", "SIGTERM"):
-            signal.signal(getattr(signal, name), lambda *_: stop.set())
         worker = threading.Thread(target=daemon.run, name="livegen-daemon", daemon=True)
         worker.start()
         click.echo(f"playing {prompt.name} ({options.bars} bars at {options.bpm:g} BPM) ...")
@@ -219,6 +221,8 @@ def _play(daemon, events: list, options: DemoOptions, stop: threading.Event) -> 
         while daemon.clock.timeline is None and not stop.is_set():
             time.sleep(0.01)
         line = daemon.clock.timeline
+        if line is None:  # stopped before the stream started
+            return
         start_tick = TICKS_PER_BEAT * 4  # one bar of count-in
         deadline = time.monotonic() + options.seconds if options.seconds else None
         for event in events:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import wave
 from pathlib import Path
 
@@ -97,3 +99,55 @@ def test_demo_without_a_shipped_model_is_one_clear_error(tmp_path: Path) -> None
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: the shipped model is missing")
     assert "Traceback" not in result.stderr
+
+
+def _jackd_pids(server: str) -> list[int]:
+    """PIDs of the jackd serving `server` (its command line holds `-n server`)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"jackd") and server.encode() in argv:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.parametrize("signame", ["SIGHUP", "SIGTERM"])
+def test_a_demo_closed_by_a_signal_stops_the_jackd_it_started(
+    tiny_model_dir: Path, tmp_path: Path, signame: str
+) -> None:
+    """A closed terminal (SIGHUP) stops the demo as SIGTERM does: its own jackd goes too."""
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd is not installed (apt install jackd2)")
+    env = {**os.environ, "JACK_DEFAULT_SERVER": f"nothing-here-{os.getpid()}"}
+    args = ["demo", "--model", str(tiny_model_dir), "--bars", "8", "--bpm", "60"]
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "livegen", *args, "--out", str(tmp_path / "demo")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    server = f"livegen-demo-{demo.pid}"
+    jackd: list[int] = []
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:  # click.echo flushes each line
+            if line.startswith("playing"):
+                break
+        jackd = _jackd_pids(server)
+        assert len(jackd) == 1, f"no jackd serving {server}"
+        demo.send_signal(getattr(signal, signame))
+        demo.wait(60)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{jackd[0]}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # reaped by the demo; a leaked one is re-parented and lives on
+        assert not _jackd_pids(server), f"{signame} left jackd {jackd[0]} running"
+        assert demo.returncode == 0
+    finally:
+        demo.kill()
+        demo.wait(10)
+        for pid in _jackd_pids(server):  # what the test started, by PID
+            os.kill(pid, signal.SIGKILL)
