@@ -93,14 +93,23 @@ class Continue(Accompany):
 
 
 class Call:
-    """Call and response: listen to a phrase, answer for N bars from the next bar (or beat)."""
+    """Call and response: listen to a phrase, answer for N bars from the next bar (or beat).
+
+    A phrase that began on a bar line is over at the bar line where no key is held: decided
+    `decide_steps` (a quarter beat) before it, the answer starts ON that bar line, as a musician
+    trading bars would (no silence to wait out). Should the player go on, the answer stops where
+    the player came in. Otherwise a phrase is over after `silence_beats` of silence, or at a
+    bar line crossed with half a beat of silence; the answer then starts at the next bar (or beat).
+    """
 
     def __init__(self, session: Stream) -> None:
         silence_beats, self.end_on_bar_line, self.answer_start = session.call_options
         self.silence_steps = max(1, round(silence_beats * session.spb))
+        self.decide_steps = max(1, session.spb // 4)
         self.answering = False
         self.answer_end = 0
         self.phrase_notes = 0
+        self.phrase_start = 0  # step of the phrase's first note
         self.last_event_step = 0
 
     def on_player(
@@ -114,7 +123,10 @@ class Call:
             session.close_open_notes(max(first, session.step))
             self.answering = False
         session.insert_player(notes, knobs.output_channel)
-        self.phrase_notes += sum(1 for n in notes if n.velocity)
+        starts = [session.step_of_tick(n.tick) for n in notes if n.velocity]
+        if starts and not self.phrase_notes:
+            self.phrase_start = min(starts)
+        self.phrase_notes += len(starts)
         self.last_event_step = max(session.step_of_tick(n.tick) for n in notes)
 
     def plan(self, session: Stream, now_step: int, knobs: Knobs) -> Plan | None:
@@ -128,20 +140,35 @@ class Call:
             return None
         silence = now_step - self.last_event_step
         bar = session.bar_steps
-        crossed_bar = now_step // bar > self.last_event_step // bar
-        over = silence >= self.silence_steps or (
-            self.end_on_bar_line and crossed_bar and silence >= session.spb // 2
-        )
-        if not over:
-            return None
-        unit = bar if self.answer_start == "bar" else session.spb
-        earliest = now_step + max(1, session.spb // 4)  # time to write the first notes
-        start = -(-earliest // unit) * unit
+        if self._ends_at_bar_line(session, now_step):
+            start = -(-now_step // bar) * bar
+        else:
+            crossed_bar = now_step // bar > self.last_event_step // bar
+            over = silence >= self.silence_steps or (
+                self.end_on_bar_line and crossed_bar and silence >= session.spb // 2
+            )
+            if not over:
+                return None
+            unit = bar if self.answer_start == "bar" else session.spb
+            earliest = now_step + max(1, session.spb // 4)  # time to write the first notes
+            start = -(-earliest // unit) * unit
         session.advance_to_step(start)
         self.answer_end = start + knobs.answer_bars * bar
         self.answering = True
         self.phrase_notes = 0
         return Plan(self.answer_end)
+
+    def _ends_at_bar_line(self, session: Stream, now_step: int) -> bool:
+        """No key held (the caller checked) a little before the bar line that closes a phrase
+        of whole bars: one that began within half a beat of a bar line."""
+        if not (self.end_on_bar_line and self.answer_start == "bar"):
+            return False
+        bar = session.bar_steps
+        bar_line = -(-now_step // bar) * bar  # the one ahead, or now when on it
+        if bar_line - now_step > self.decide_steps or self.last_event_step > bar_line:
+            return False
+        phrase_bar = round(self.phrase_start / bar) * bar
+        return abs(self.phrase_start - phrase_bar) <= session.spb // 2 and bar_line > phrase_bar
 
 
 MODES = {"call": Call, "accompany": Accompany, "continue": Continue}

@@ -305,3 +305,64 @@ def test_a_player_note_drops_the_plan_after_it_and_panic_clears_it(tiny_model_di
     daemon.clock.stop()
     daemon.supervise()
     assert daemon.control.planned == ()
+
+
+def _two_bar_call(release: int = 22) -> dict[int, list[tuple[int, int, int]]]:
+    """Beats 1..8 of bars 2-3 (one note a beat), each released `release` ticks later."""
+    phrase: dict[int, list[tuple[int, int, int]]] = {}
+    for beat in range(8):
+        on = 4 * TICKS_PER_BEAT + beat * TICKS_PER_BEAT
+        pitch = 60 + (0, 2, 4, 5, 7, 5, 4, 2)[beat]
+        phrase.setdefault(on, []).append((0, pitch, 100))
+        phrase.setdefault(on + release, []).append((0, pitch, 0))
+    return phrase
+
+
+def test_call_answers_on_the_bar_line_where_a_phrase_of_whole_bars_ends(
+    tiny_model_dir: Path,
+) -> None:
+    """Released just before the bar line of bar 4: the answer starts on that downbeat."""
+    knobs = Knobs(mode="call", output_channel=0, answer_bars=1)
+    session, daemon = make_session(tiny_model_dir, knobs, call_silence_beats=1.0)
+    bar = 4 * TICKS_PER_BEAT
+    drive(session, daemon, 5 * bar, _two_bar_call())
+    ons = note_ons(daemon)
+    assert ons, "no answer"
+    last_release = 11 * TICKS_PER_BEAT + 22
+    assert session.mode.answer_end == session.step_of_tick(4 * bar)  # bar 4 only
+    assert min(t for t, _, _ in ons) >= 3 * bar  # on the downbeat of bar 4, not before
+    assert min(t for t, _, _ in ons) <= last_release + bar
+
+
+def test_call_answer_start_beat_still_waits_for_silence(tiny_model_dir: Path) -> None:
+    knobs = Knobs(mode="call", output_channel=0, answer_bars=1)
+    session, daemon = make_session(
+        tiny_model_dir, knobs, call_silence_beats=1.0, call_answer_start="beat"
+    )
+    bar = 4 * TICKS_PER_BEAT
+    drive(session, daemon, 4 * bar, _two_bar_call())
+    start = session.mode.answer_end - session.bar_steps
+    # over after half a beat of silence past the bar line, then from the next beat
+    assert session.step_of_tick(3 * bar + TICKS_PER_BEAT // 2) < start
+    assert start % session.spb == 0 and start <= session.step_of_tick(3 * bar + TICKS_PER_BEAT)
+
+
+def test_call_holds_its_answer_while_the_player_goes_on_past_the_bar_line(
+    tiny_model_dir: Path,
+) -> None:
+    """A key held across the bar line: no answer there. Playing on just after a released bar
+    line: the answer stops where the player came in, and comes after the longer phrase."""
+    knobs = Knobs(mode="call", output_channel=0, answer_bars=1)
+    session, daemon = make_session(tiny_model_dir, knobs, call_silence_beats=1.0)
+    bar = 4 * TICKS_PER_BEAT
+    phrase = _two_bar_call()
+    held = _two_bar_call(release=36)  # the last note held over the bar line
+    phrase[11 * TICKS_PER_BEAT + 22] = []
+    phrase[11 * TICKS_PER_BEAT + 36] = held[11 * TICKS_PER_BEAT + 36]
+    comeback = 3 * bar + 2
+    phrase[comeback] = [(0, 72, 100)]
+    phrase[comeback + 60] = [(0, 72, 0)]  # released 2.6 beats into bar 4
+    drive(session, daemon, 6 * bar, phrase)
+    ons = note_ons(daemon)
+    assert not [t for t, _, _ in ons if 3 * bar <= t < 4 * bar], "answered during bar 4"
+    assert ons and min(t for t, _, _ in ons) >= 4 * bar  # after the longer phrase
