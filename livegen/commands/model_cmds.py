@@ -28,9 +28,26 @@ from livegen.errors import LivegenError
 )  # fmt: skip
 @click.option("--verify", is_flag=True, help="Compare with PyTorch over a 300-token run.")
 def export(checkpoint: Path, out: Path, precision: str, attention: str, verify: bool) -> None:
-    """Export a checkpoint to an ONNX model folder (model.onnx + model.toml) with a KV cache."""
+    """Export a checkpoint to an ONNX model folder (model.onnx + model.toml) with a KV cache.
+
+    A variation checkpoint (kind vae or ddpm) becomes its own folder: encoder + decoder, or the
+    denoiser, always checked against PyTorch.
+    """
+    from livegen.export import variation_onnx
     from livegen.export.transformer_onnx import export_checkpoint  # needs torch and onnx (cli.py)
 
+    if variation_onnx.is_variation_checkpoint(checkpoint):
+        if precision != "fp32":
+            raise click.BadParameter(
+                "vae/ddpm models export in fp32 only", param_hint="--precision"
+            )
+        folder, parity = variation_onnx.export_variation(checkpoint, out)
+        click.echo(
+            f"wrote {folder} ({variation_onnx.checkpoint_kind(checkpoint)}, fp32); parity on "
+            f"{parity['windows']} random windows: max |diff| {parity['max_abs_diff']:.2e} "
+            f"(tolerance {parity['tolerance']}), pitch agreement {parity['pitch_agreement']:.1%}"
+        )
+        return
     folder, parity = export_checkpoint(
         checkpoint,
         out,
