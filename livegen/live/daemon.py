@@ -25,6 +25,7 @@ from livegen.live.control import Control, NoteView
 from livegen.live.echo import EchoFilter
 from livegen.live.midi_in import MidiByteParser
 from livegen.live.ports import InputItem, PortPair, input_counters, jack_priority
+from livegen.live.queues import drain
 from livegen.live.realtime import (
     PRIORITY_HINT,
     inference_thread_priority,
@@ -360,11 +361,7 @@ class Daemon:
         self._publish()
 
     def _drain_commands(self) -> None:
-        while True:
-            try:
-                command = self.control.commands.get_nowait()
-            except queue.Empty:
-                return
+        for command in drain(self.control.commands):
             name = command.name
             if name == "panic":
                 self.scheduler.silence()
@@ -392,11 +389,7 @@ class Daemon:
                 log.warning("unknown command %r", name)
 
     def _drain_sent(self) -> None:
-        while True:
-            try:
-                sent = self.scheduler.observed.get_nowait()
-            except queue.Empty:
-                return
+        for sent in drain(self.scheduler.observed):
             message = sent.message
             tick = float(sent.tick)
             if sent.tick < 0:  # a panic/silence message: place it where it went out

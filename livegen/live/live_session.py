@@ -34,6 +34,7 @@ from livegen.live.context import PlayerNote, SessionContext
 from livegen.live.control import NoteView
 from livegen.live.knobs import Knobs
 from livegen.live.modes import Plan, make_mode
+from livegen.live.queues import drain
 from livegen.live.realtime import DutyCycle
 from livegen.live.scheduler import ScheduledNote
 from livegen.music.keys import key_pitch_classes
@@ -190,19 +191,25 @@ class LiveSession:
         self.attach(context)
         pending: list[PlayerNote] = []
         duty = DutyCycle()
-        while not context.stop_event.is_set():
-            restarts = self._restarts
-            if not self.ready(context.control.knobs):
-                self._wait(pending, 0.01)
-                continue
-            if self._restarts != restarts:
-                pending.clear()  # notes from before a transport start belong to no timeline
-            self._drain(pending)
-            if self.advance(pending, context.control.knobs):
-                duty.work()
-            else:
-                duty.idle()
-                self._wait(pending, 0.004)
+        try:
+            while not context.stop_event.is_set():
+                restarts = self._restarts
+                if not self.ready(context.control.knobs):
+                    self._wait(pending, 0.01)
+                    continue
+                if self._restarts != restarts:
+                    pending.clear()  # notes from before a transport start belong to no timeline
+                self._drain(pending)
+                if self.advance(pending, context.control.knobs):
+                    duty.work()
+                else:
+                    duty.idle()
+                    self._wait(pending, 0.004)
+        finally:
+            # the engine's slide worker may be inside onnxruntime: joined here, on the thread
+            # that drives the engine, so no native thread is still running when the process
+            # exits ("terminate called without an active exception")
+            self.engine.close()
 
     def attach(self, context: SessionContext) -> None:
         self.context = context
@@ -240,12 +247,7 @@ class LiveSession:
         return True
 
     def _drain(self, pending: list[PlayerNote]) -> None:
-        notes = self.context.player_notes
-        while True:
-            try:
-                pending.append(notes.get_nowait())
-            except queue.Empty:
-                return
+        pending.extend(drain(self.context.player_notes))
 
     def _wait(self, pending: list[PlayerNote], timeout_s: float) -> None:
         with contextlib.suppress(queue.Empty):

@@ -114,8 +114,37 @@ class PortState:
     reconnects: int = 0
 
 
-class MidiInput:
+class _RtmidiPort:
+    """What an rtmidi input and output share: opening a named port or a virtual one."""
+
+    _midi: rtmidi.MidiIn | rtmidi.MidiOut
+    _direction: str  # "input" or "output", for find_port's messages
+    _port_name: str  # our side's port name: "in" or "out"
+
+    def open(self, wanted: str) -> str:
+        names = self._midi.get_ports()
+        index = find_port(names, wanted, self._direction)
+        self._midi.open_port(index, name=self._port_name)
+        self._wanted = wanted
+        self.state = PortState(names[index])
+        return names[index]
+
+    def open_virtual(self, port_name: str | None = None) -> str:
+        port_name = port_name or self._port_name
+        self._midi.open_virtual_port(port_name)
+        self.virtual = True
+        self.state = PortState(self._virtual_name(port_name))
+        return self.state.name
+
+    def _virtual_name(self, port_name: str) -> str:
+        raise NotImplementedError
+
+
+class MidiInput(_RtmidiPort):
     """An input port whose callback stamps each message and puts it on a queue."""
+
+    _direction = "input"
+    _port_name = "in"
 
     def __init__(self, api: int, client_name: str, sink: queue.SimpleQueue[InputItem]) -> None:
         self._api = api
@@ -131,19 +160,8 @@ class MidiInput:
     def _on_message(self, event: tuple[list[int], float], _data: object = None) -> None:
         self._sink.put((time.monotonic_ns(), tuple(event[0])))
 
-    def open(self, wanted: str) -> str:
-        names = self._midi.get_ports()
-        index = find_port(names, wanted, "input")
-        self._midi.open_port(index, name="in")
-        self._wanted = wanted
-        self.state = PortState(names[index])
-        return names[index]
-
-    def open_virtual(self, port_name: str = "in") -> str:
-        self._midi.open_virtual_port(port_name)
-        self.virtual = True
-        self.state = PortState(f"{self._client_name}:{port_name}")
-        return self.state.name
+    def _virtual_name(self, port_name: str) -> str:
+        return f"{self._client_name}:{port_name}"
 
     def check(self) -> bool:
         """Notice a vanished port and reopen it when it is back; returns whether it is ok."""
@@ -161,8 +179,11 @@ class MidiInput:
         self._midi.delete()
 
 
-class MidiOutput:
+class MidiOutput(_RtmidiPort):
     """An output port; only the scheduler thread sends on it."""
+
+    _direction = "output"
+    _port_name = "out"
 
     def __init__(self, api: int, client_name: str) -> None:
         self._api = api
@@ -173,21 +194,7 @@ class MidiOutput:
         self.virtual = False
         self.send: Callable[[list[int]], None] = self._midi.send_message
 
-    def open(self, wanted: str) -> str:
-        names = self._midi.get_ports()
-        index = find_port(names, wanted, "output")
-        self._midi.open_port(index, name="out")
-        self._wanted = wanted
-        self.state = PortState(names[index])
-        return names[index]
-
-    def open_virtual(self, port_name: str = "out") -> str:
-        self._midi.open_virtual_port(port_name)
-        self.virtual = True
-        self.state = PortState(self._full_name(port_name))
-        return self.state.name
-
-    def _full_name(self, port_name: str) -> str:
+    def _virtual_name(self, port_name: str) -> str:
         """The name others see; JACK may have renamed our client (NAME-01) to keep it unique."""
         try:
             names = rtmidi.MidiIn(rtapi=self._api, name=f"{CLIENT_NAME}-list").get_ports()
