@@ -77,6 +77,7 @@ first = time.time()
 for _ in range(300):
     logits = engine.step(token)
     token = sampler.sample(logits, SamplingParams(), grammar.mask_after(token)[: engine.vocab_size])
+engine.close()
 print(json.dumps({
     "cold_start_s": first - launched,
     "rss_mb": peak_rss_mb(),

@@ -188,9 +188,12 @@ def gil_probe(model: str, seconds: float) -> dict[str, object]:
 
     worker = threading.Thread(target=decode, daemon=True)
     worker.start()
-    busy = probe(seconds / 2)
-    stop.set()
-    worker.join()
+    try:
+        busy = probe(seconds / 2)
+    finally:
+        stop.set()
+        worker.join()
+        engine.close()  # a slide still prefilling in onnxruntime would outlive the probe
     return {
         "idle_lateness_ms": summary(idle),
         "decoding_lateness_ms": summary(busy),

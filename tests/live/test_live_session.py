@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from livegen.inference import engine as engine_module
 from livegen.inference.engine import Engine
 from livegen.live.clock import TICKS_PER_BEAT, ManualClock
 from livegen.live.context import PlayerNote
@@ -366,3 +368,26 @@ def test_call_holds_its_answer_while_the_player_goes_on_past_the_bar_line(
     ons = note_ons(daemon)
     assert not [t for t, _, _ in ons if 3 * bar <= t < 4 * bar], "answered during bar 4"
     assert ons and min(t for t, _, _ in ons) >= 4 * bar  # after the longer phrase
+
+
+def test_the_generator_joins_the_engines_slide_worker_when_it_stops(
+    tiny_model, monkeypatch
+) -> None:
+    """The daemon's generator thread ends with no engine worker left inside onnxruntime, so the
+    process never exits with a native thread mid-run ("terminate called ...")."""
+    prefill = engine_module._Slide._run
+
+    def slow_prefill(self, window) -> None:
+        time.sleep(0.5)  # a window prefill still running when the session stops
+        prefill(self, window)
+
+    monkeypatch.setattr(engine_module._Slide, "_run", slow_prefill)
+    engine = Engine.load(tiny_model("rope", context=64), overflow="background")
+    engine.prefill(np.arange(4, 4 + 50))  # past context - margin (48): a slide starts
+    slide = engine._slide
+    assert slide is not None and slide.thread.is_alive()
+    session = LiveSession(engine, seed=3)
+    daemon = FakeDaemon(Knobs(mode="continue"))
+    daemon.stop_event.set()  # stop asked: the loop ends at once
+    session.run(daemon.session_context())
+    assert not slide.thread.is_alive()
