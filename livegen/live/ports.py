@@ -131,13 +131,29 @@ class _RtmidiPort:
 
     def open_virtual(self, port_name: str | None = None) -> str:
         port_name = port_name or self._port_name
+        before = self._seen_by_others()
         self._midi.open_virtual_port(port_name)
         self.virtual = True
-        self.state = PortState(self._virtual_name(port_name))
+        self.state = PortState(self._virtual_name(port_name, before))
         return self.state.name
 
-    def _virtual_name(self, port_name: str) -> str:
-        raise NotImplementedError
+    def _seen_by_others(self) -> list[str] | None:
+        """The port names other clients see in the direction of our virtual port (our input is
+        an output port to them), or None when the backend cannot list them."""
+        lister = rtmidi.MidiOut if isinstance(self._midi, rtmidi.MidiIn) else rtmidi.MidiIn
+        try:
+            return lister(rtapi=self._api, name=f"{CLIENT_NAME}-list").get_ports()
+        except rtmidi.SystemError:
+            return None
+
+    def _virtual_name(self, port_name: str, before: list[str] | None) -> str:
+        """The name the backend gave our virtual port: the one that appeared when we made it.
+        JACK renames a second client of the same name (NAME-02:in), so it cannot be guessed."""
+        after = self._seen_by_others()
+        new = [n for n in after or () if n not in (before or ()) and port_name in n]
+        if before is not None and len(new) == 1:
+            return new[0]
+        return f"{self._client_name}:{port_name}"  # unlisted or ambiguous: the name we asked for
 
 
 class MidiInput(_RtmidiPort):
@@ -159,9 +175,6 @@ class MidiInput(_RtmidiPort):
 
     def _on_message(self, event: tuple[list[int], float], _data: object = None) -> None:
         self._sink.put((time.monotonic_ns(), tuple(event[0])))
-
-    def _virtual_name(self, port_name: str) -> str:
-        return f"{self._client_name}:{port_name}"
 
     def check(self) -> bool:
         """Notice a vanished port and reopen it when it is back; returns whether it is ok."""
@@ -193,15 +206,6 @@ class MidiOutput(_RtmidiPort):
         self._wanted: str | None = None
         self.virtual = False
         self.send: Callable[[list[int]], None] = self._midi.send_message
-
-    def _virtual_name(self, port_name: str) -> str:
-        """The name others see; JACK may have renamed our client (NAME-01) to keep it unique."""
-        try:
-            names = rtmidi.MidiIn(rtapi=self._api, name=f"{CLIENT_NAME}-list").get_ports()
-        except rtmidi.SystemError:
-            return port_name
-        ours = [n for n in names if n.startswith(self._client_name) and n.endswith(f":{port_name}")]
-        return ours[-1] if ours else port_name
 
     def check(self) -> bool:
         return _check(self._midi, self.state, self._wanted, self.virtual, "output")

@@ -98,3 +98,29 @@ def test_a_vanished_port_is_reconnected_when_it_returns(jack_server: JackServer)
     finally:
         keys.delete()
         pair.close()
+
+
+def test_a_second_client_of_the_same_virtual_name_reports_the_names_jack_gave(
+    jack_server: JackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through rtmidi (no JACK-Client) JACK renames a second client `dup` to dup-02: the names
+    the daemon logs are the ports others see, not the name it asked for."""
+    import livegen.live.ports as ports
+
+    monkeypatch.setattr(ports, "load_jack", lambda: None)
+    first = open_ports(queue.SimpleQueue(), backend="jack", virtual="dup")
+    second = open_ports(queue.SimpleQueue(), backend="jack", virtual="dup")
+    try:
+        inputs, outputs = list_ports("jack")
+        ours = (
+            [n for n in outputs if n.startswith("dup")],
+            [n for n in inputs if n.startswith("dup")],
+        )
+        assert len(ours[0]) == len(ours[1]) == 2
+        assert first.names[0] != second.names[0] and first.names[1] != second.names[1]
+        for pair in (first, second):
+            assert pair.names[0] in ours[0]  # our input is where other clients send to
+            assert pair.names[1] in ours[1]
+    finally:
+        second.close()
+        first.close()
