@@ -139,6 +139,12 @@ def train(
 @click.option("--max-files", default=0, type=click.IntRange(0), help="Score at most N files.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--features",
+    default=None,
+    help="vae/ddpm folders: the VAE folder whose latent means are FAD's features "
+    "(a vae uses its own).",
+)
 def evaluate(
     model_path: str,
     data_path: str,
@@ -150,8 +156,24 @@ def evaluate(
     max_files: int,
     seed: int,
     as_json: bool,
+    features: str | None = None,
 ) -> None:
-    """Score a model: NLL and accuracy beside a 4-gram baseline, plus continuation statistics."""
+    """Score a model: NLL and accuracy beside a 4-gram baseline, plus continuation statistics.
+
+    An exported vae/ddpm folder gets its own scores instead (livegen/variation/evaluate.py):
+    pitch accuracy, piano-roll IoU, FAD, samples/s on the MIDI files of --data.
+    """
+    from livegen.variation.model import is_variation_folder
+
+    if is_variation_folder(model_path):
+        from livegen.variation.evaluate import evaluate_variation
+        from livegen.variation.evaluate import format_report as format_variation
+
+        found = evaluate_variation(
+            model_path, data_path, seed=seed, features=features, max_files=max_files
+        )
+        click.echo(json.dumps(found, indent=1) if as_json else format_variation(found))
+        return
     from livegen.train.evaluate import EvalOptions, evaluate_model, format_report
 
     options = EvalOptions(

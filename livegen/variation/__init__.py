@@ -6,4 +6,6 @@ exported by livegen.export.variation_onnx):
 - schedule.py  the diffusion noise schedule and its DDPM / DDIM step
 - model.py     an exported vae/ddpm folder and its onnxruntime sessions
 - vary.py      `livegen vary`: a variation of every window of a MIDI file
+- metrics.py   pitch accuracy, piano-roll IoU, Fréchet distance of features
+- evaluate.py  `livegen eval` of a vae/ddpm folder: accuracy, IoU, FAD, samples/s
 """

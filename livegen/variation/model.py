@@ -16,11 +16,20 @@ import numpy as np
 import onnxruntime as ort
 
 from livegen.config import read_toml
-from livegen.errors import ModelLoadError
+from livegen.errors import LivegenError, ModelLoadError
 from livegen.variation.schedule import NoiseSchedule
 
 KINDS = ("vae", "ddpm")
 GRAPHS = {"vae": ("encoder.onnx", "decoder.onnx"), "ddpm": ("denoiser.onnx",)}
+
+
+def is_variation_folder(path: str | Path) -> bool:
+    """Whether `path` is an exported vae/ddpm folder (its model.toml says so)."""
+    toml = Path(path) / "model.toml"
+    try:
+        return toml.is_file() and read_toml(toml).get("kind") in KINDS
+    except LivegenError:
+        return False
 
 
 @dataclass
