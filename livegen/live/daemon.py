@@ -419,6 +419,10 @@ class Daemon:
         self._sounding_dirty = True
 
     def _check_ports(self) -> None:
+        gone = self.ports.server_gone()
+        if gone is not None:  # nothing comes back without a new server: stop, non-zero exit
+            self.fail(f"{gone}; start it again, then livegen")
+            return
         ok = self.ports.check()
         if ok != self.control.status.port_ok:
             self.control.publish(port_ok=ok, message="" if ok else "MIDI port vanished; waiting")

@@ -64,6 +64,7 @@ class JackVirtualClient:
         self._last_frame: int | None = None
         self.dropped_out = 0
         self.alive = True
+        self.shutdown_reason = ""  # why the server let go of the client (its shutdown callback)
         self._users = 2
         self.rt_priority = 0  # JACK's process thread: SCHED_FIFO priority (0: not real-time)
         self.first_cycle = threading.Event()
@@ -118,8 +119,9 @@ class JackVirtualClient:
             self.process_errors += 1
 
     def _on_shutdown(self, status: object, reason: str) -> None:
+        # JACK's notification thread: only note it; the daemon's port check reports and stops
+        self.shutdown_reason = reason or "no reason given"
         self.alive = False
-        log.warning("the JACK server shut down the client %r: %s", self.name, reason)
 
     def release(self) -> None:
         """One user (input or output) is done; the last one deactivates and closes the client."""

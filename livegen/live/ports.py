@@ -5,6 +5,8 @@ chosen by exact name, else by a unique substring; anything else is a PortError l
 With JACK, `--virtual NAME` makes ONE native JACK client NAME with ports `in` and `out`
 (livegen.live.jack_ports); only without JACK-Client/libjack does it fall back to rtmidi, where every
 object is its own JACK client and the ports come out as NAME:in and NAME-01:out.
+A JACK server that dies is noticed (`PortPair.server_gone`: JACK-Client's shutdown callback, or
+for rtmidi's clients a new client that cannot connect) and the daemon stops with one line.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ BACKENDS: dict[str, int] = {
 }
 BACKEND_CHOICES = ("auto", *BACKENDS)
 CLIENT_NAME = "livegen"
+RTMIDI_SERVER_PROBE_S = 5.0  # how often rtmidi's JACK ports check that the server is alive
 LOOPMIDI_HINT = (
     "Windows MIDI cannot create virtual ports; install loopMIDI "
     "(https://www.tobias-erichsen.de/software/loopmidi.html), create a port there and pass "
@@ -306,6 +309,8 @@ class PortPair:
     input: MidiInput | JackVirtualInput
     output: MidiOutput | JackVirtualOutput
     backend: str
+    _next_probe_s: float = 0.0  # when server_gone next asks JACK through a new rtmidi client
+    _gone: str | None = None  # what server_gone found for rtmidi's JACK clients
 
     @property
     def names(self) -> tuple[str, str]:
@@ -314,7 +319,34 @@ class PortPair:
     def check(self) -> bool:
         return self.input.check() & self.output.check()
 
+    def server_gone(self) -> str | None:
+        """Why the MIDI server is gone (the JACK server died or dropped us), else None."""
+        shared = _jack_input(self)
+        if shared is not None:
+            return None if shared.alive else f"the JACK server stopped ({shared.shutdown_reason})"
+        if self.backend != "jack" or not isinstance(self.input, MidiInput):
+            return None
+        # rtmidi's clients go on listing the ports they knew and say nothing when the server
+        # dies; a new client cannot connect to a dead one. It costs a client registration, so
+        # only every RTMIDI_SERVER_PROBE_S.
+        now = time.monotonic()
+        if self._gone is None and now >= self._next_probe_s:
+            self._next_probe_s = now + RTMIDI_SERVER_PROBE_S
+            try:
+                probe = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT_NAME}-probe")
+                probe.get_ports()
+            except rtmidi.SystemError as err:
+                self._gone = f"the JACK server stopped ({err})"
+            else:
+                probe.delete()
+        return self._gone
+
     def close(self) -> None:
+        if self._gone is not None:
+            # libjack crashes (SIGSEGV) unregistering a port of a dead server: leave the
+            # clients to the process's end
+            log.debug("ports of the stopped JACK server left open")
+            return
         for port in (self.input, self.output):
             try:
                 port.close()

@@ -53,6 +53,7 @@ class FakePorts:
     output: FakeOutput = field(default_factory=FakeOutput)
     backend: str = "fake"
     closed: bool = False
+    gone: str | None = None  # what server_gone() says: set to play a dead MIDI server
 
     @property
     def names(self) -> tuple[str, str]:
@@ -60,6 +61,9 @@ class FakePorts:
 
     def check(self) -> bool:
         return True
+
+    def server_gone(self) -> str | None:
+        return self.gone
 
     def close(self) -> None:
         self.closed = True

@@ -469,3 +469,58 @@ def test_an_unwritable_record_path_fails_at_start(jack_server: JackServer, tmp_p
     assert result.returncode == 1, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "/proc/livegen/jam.mid" in lines[0], result.stderr
+
+
+# the rtmidi fallback for --virtual (no JACK-Client): two rtmidi clients instead of one
+WITHOUT_JACK_CLIENT = (
+    "import livegen.live.ports as p; p.load_jack = lambda: None; "
+    "from livegen.cli import main; raise SystemExit(main())"
+)
+
+
+@pytest.mark.parametrize("ports", ["jack-client", "rtmidi-fallback"])
+def test_a_dying_jack_server_is_one_line_and_a_non_zero_exit(
+    tiny_model_dir: Path, tmp_path: Path, ports: str
+) -> None:
+    """The server goes away under the daemon (kill -9): it says so in one line and exits
+    non-zero instead of running on with nothing to talk to."""
+    import subprocess
+    import sys
+
+    from livegen.live.jackserver import start_dummy_server
+
+    # a fixed name: a server killed with -9 stays in JACK's registry of 8 servers until one
+    # of the same name starts again, which the end of this test does
+    name = f"lgdie-{ports}"
+    server = start_dummy_server(name)
+    livegen = ["-m", "livegen"] if ports == "jack-client" else ["-c", WITHOUT_JACK_CLIENT]
+    args = ["serve", "--headless", "--virtual", "lgdie", "--model", str(tiny_model_dir)]
+    serve = subprocess.Popen(
+        [sys.executable, *livegen, *args, "--mode", "continue", "--seconds", "60"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**server.env, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert serve.stderr is not None
+        lines = []
+        for line in serve.stderr:
+            lines.append(line)
+            if "serving:" in line:
+                break
+        assert server.process is not None
+        server.process.kill()  # the server this test started, by its PID
+        server.process.wait(5)
+        code = serve.wait(15)
+        lines += serve.stderr.readlines()
+    finally:
+        serve.kill()
+        serve.wait(5)
+        server.stop()
+        start_dummy_server(name).stop()  # frees the dead server's registry slot
+    report = "".join(lines)
+    assert code == 1, report
+    died = [line for line in lines if "JACK server" in line]
+    assert len(died) == 1 and died[0].startswith("livegen: the JACK server stopped"), report
+    assert "Traceback" not in report
