@@ -7,7 +7,7 @@ import click
 
 @click.group()
 def data() -> None:
-    """Training data: turn MIDI files into token shards."""
+    """Training data: turn MIDI files into token shards; measure the chord estimator."""
 
 
 @data.command()
@@ -98,3 +98,32 @@ def convert_music21(
     click.echo(f"{len(report.outputs)} MIDI files, {len(report.failures)} failures")
     for where, reason in report.failures:
         click.echo(f"  {where}: {reason}", err=True)
+
+
+@data.command("chord-accuracy")
+@click.option(
+    "--corpus",
+    default="../shared/corpus/pop909",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="POP909: midi/NNN.mid with chords/NNN.txt and keys/NNN.txt labels.",
+)
+@click.option("--limit", type=click.IntRange(1), help="Only the first this many songs.")
+@click.option("--pedal", is_flag=True, help="Apply the sustain pedal to note lengths.")
+@click.option(
+    "--key-profile",
+    default="krumhansl",
+    show_default=True,
+    type=click.Choice(["krumhansl", "temperley"]),
+)
+def chord_accuracy(corpus: str, limit: int | None, pedal: bool, key_profile: str) -> None:
+    """Measure the chord and key estimators against POP909's labels (docs/structure.md)."""
+    import sys
+    from pathlib import Path
+
+    from livegen.data.structure_accuracy import measure, pop909_songs
+
+    songs = pop909_songs(Path(corpus))[:limit]
+    with click.progressbar(songs, label="songs", file=sys.stderr) as bar:
+        report = measure(Path(corpus), bar, pedal=pedal, key_profile=key_profile)
+    click.echo(report.summary())

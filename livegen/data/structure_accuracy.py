@@ -62,6 +62,7 @@ class StructureReport:
     key_mirex: Tally = field(default_factory=Tally)
     chord_ns: list[int] = field(default_factory=list)
     key_ns: list[int] = field(default_factory=list)
+    by_quality: dict[str, Tally] = field(default_factory=dict)  # exact, per label quality
     confusions: Counter = field(default_factory=Counter)  # (label quality, estimated) -> seconds
     key_confusions: Counter = field(default_factory=Counter)  # relation -> segments
 
@@ -77,16 +78,27 @@ class StructureReport:
             f"key mirex     {self.key_mirex.share:6.1%}  (fifth 0.5, relative 0.3, parallel 0.2)",
             f"µs per call   chord p50 {chord_us[0]:.0f} p99 {chord_us[1]:.0f}; "
             f"key p50 {key_us[0]:.0f} p99 {key_us[1]:.0f}",
-            "most time lost (label -> estimate, seconds): "
+            "exact by label quality (share of time): "
+            + ", ".join(
+                f"{q} {t.share:.0%} ({t.total / self.exact.total:.1%})"
+                for q, t in sorted(self.by_quality.items(), key=lambda item: -item[1].total)
+            ),
+            "most time lost (label -> estimate, +root interval if wrong; seconds): "
             + ", ".join(f"{a}->{b} {s:.0f}" for (a, b), s in self.confusions.most_common(8)),
             "key errors (segments): "
-            + ", ".join(f"{k} {n}" for k, n in self.key_confusions.most_common()),
+            + (", ".join(f"{k} {n}" for k, n in self.key_confusions.most_common()) or "none"),
         ]
         return "\n".join(lines)
 
 
-def _label(chord: Chord) -> str:
-    return "N" if chord.root is None else chord.quality
+def _label(chord: Chord, truth: Chord | None = None) -> str:
+    """The chord's quality; against `truth`, with its root's interval above truth's when it
+    differs ("min+9": a minor chord a major sixth up, e.g. Am for C)."""
+    if chord.root is None:
+        return "N"
+    if truth is None or truth.root is None or truth.root == chord.root:
+        return chord.quality
+    return f"{chord.quality}+{(chord.root - truth.root) % 12}"
 
 
 def _key_relation(label: Key, estimate: Key | None) -> tuple[str, float]:
@@ -149,7 +161,13 @@ def read_keys_only(path: Path) -> Score:
         return read_midi(copy)
 
 
-def measure_song(corpus: Path, song: str, report: StructureReport, pedal: bool = False) -> None:
+def measure_song(
+    corpus: Path,
+    song: str,
+    report: StructureReport,
+    pedal: bool = False,
+    key_profile: str = "krumhansl",
+) -> None:
     """Add one song (its id, e.g. "001") to the report; pedal: apply the sustain pedal."""
     path = corpus / "midi" / f"{song}.mid"
     score = read_midi(path) if pedal else read_keys_only(path)
@@ -173,15 +191,16 @@ def measure_song(corpus: Path, song: str, report: StructureReport, pedal: bool =
         report.segments += 1
         report.root.add(seconds, guess.root == truth.root)
         report.exact.add(seconds, guess == truth)
+        report.by_quality.setdefault(_label(truth), Tally()).add(seconds, guess == truth)
         if (reduced := majmin(truth)) is not None:
             report.majmin.add(seconds, majmin(guess) == reduced)
         if guess != truth:
-            report.confusions[(_label(truth), _label(guess))] += seconds
+            report.confusions[(_label(truth), _label(guess, truth))] += seconds
 
     for start_s, end_s, label in _segments(corpus / "keys" / f"{song}.txt"):
         start, end = score.beat_at(start_s), score.beat_at(end_s)
         began = time.perf_counter_ns()
-        guess_key = estimate_key(pitches, starts, ends, velocities, start, end)
+        guess_key = estimate_key(pitches, starts, ends, velocities, start, end, key_profile)
         report.key_ns.append(time.perf_counter_ns() - began)
         relation, credit = _key_relation(_harte_key(label), guess_key)
         report.key_segments += 1
@@ -208,11 +227,12 @@ def measure(
     corpus: Path,
     songs: Iterable[str],
     pedal: bool = False,
+    key_profile: str = "krumhansl",
     progress: Callable[[str], None] | None = None,
 ) -> StructureReport:
     report = StructureReport()
     for song in songs:
-        measure_song(corpus, song, report, pedal)
+        measure_song(corpus, song, report, pedal, key_profile)
         if progress is not None:
             progress(song)
     return report

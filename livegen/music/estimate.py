@@ -15,10 +15,12 @@ and the best one wins; a window where nothing sounds is "N". The priors favour t
 a seventh needs its seventh to be really there, not a passing tone. The constants were tuned on
 POP909 songs 001-030 (docs/structure.md has the measurement over all songs).
 
-Key (`estimate_key`): the duration x velocity profile over a longer span (a phrase, a song) is
-correlated (Pearson) with the 24 rotations of a major and a minor key profile (Temperley's
-Kostka-Payne profiles by default, Krumhansl-Kessler's on request); the best is the key, as a
-keys.Key (so "minor" is keys.py's minor).
+Key (`estimate_key`): the duration x velocity profile over a longer span (a phrase, a song),
+compressed by a power (KEY_WEIGHT_POWERS), is correlated (Pearson) with the 24 rotations of a
+major and a minor key profile (Krumhansl-Kessler's by default, Temperley's Kostka-Payne profiles
+on request); the best is the key, as a keys.Key (so "minor" is keys.py's minor). The square root
+keeps long held notes from outvoting the melody's scale: on POP909 it takes Krumhansl-Kessler from
+81% to 84% of key segments (Temperley's profiles do best on raw durations).
 
 Both run in tens of µs per call for a bar's notes (docs/structure.md), cheap enough for every beat.
 """
@@ -71,6 +73,10 @@ KEY_PROFILES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
         (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17),
     ),
 }
+
+
+# The power each profile's pitch-class durations are raised to before correlating.
+KEY_WEIGHT_POWERS: dict[str, float] = {"krumhansl": 0.5, "temperley": 1.0}
 
 
 def _key_matrix(profile: str) -> np.ndarray:
@@ -145,16 +151,17 @@ def estimate_key(
     velocities: np.ndarray,
     start: float,
     end: float,
-    profile: str = "temperley",
+    profile: str = "krumhansl",
 ) -> Key | None:
     """The major or minor key whose profile best correlates with [start, end); None if silent.
 
-    profile: "temperley" or "krumhansl" (KEY_PROFILES).
+    profile: "krumhansl" or "temperley" (KEY_PROFILES).
     """
     weights = _weights(np.asarray(starts), np.asarray(ends), velocities, start, end)
     classes = np.bincount(np.asarray(pitches) % 12, weights=weights, minlength=12)
     if classes.sum() <= 0:
         return None
+    classes = (classes / classes.sum()) ** KEY_WEIGHT_POWERS[profile]
     centred = classes - classes.mean()
     best = int(np.argmax(_KEY_MATRICES[profile] @ centred))
     return Key(best % 12, "major" if best < 12 else "minor")
