@@ -58,6 +58,7 @@ class VariationModel:
         for name in GRAPHS[kind]:
             if not (path / name).is_file():
                 raise ModelLoadError(f"{path}: {name} missing; export the model again")
+            model.session(name)  # opened now, so the first variation is not the slow one
         return model
 
     @property
