@@ -27,18 +27,47 @@ class Peer:
     """One JACK client pair: `send` goes to the daemon, `received` fills from the daemon."""
 
     name: str
+    # poll: rtmidi queues what arrives on its JACK thread and a thread of ours collects it, so
+    # this process's GIL never delays JACK's cycle. A callback needs the GIL inside JACK's cycle:
+    # a test that floods the daemon from this process (holding the GIL between sends) made this
+    # client miss whole cycles and lose the daemon's messages in them. Polled arrival times are
+    # up to a millisecond late, so timing tests keep the callback.
+    poll: bool = False
     out: rtmidi.MidiOut = field(init=False)
     inp: rtmidi.MidiIn = field(init=False)
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=f"{self.name}-tx")
-        self.inp = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=f"{self.name}-rx")
+        self.inp = rtmidi.MidiIn(
+            rtapi=rtmidi.API_UNIX_JACK, name=f"{self.name}-rx", queue_size_limit=65536
+        )
         self.inp.ignore_types(sysex=False, timing=False, active_sense=False)
-        self.inp.set_callback(self._on_message)
+        self._polling = threading.Event()
+        if self.poll:
+            self._polling.set()
+            threading.Thread(target=self._poll, name=f"{self.name}-poll", daemon=True).start()
+        else:
+            self.inp.set_callback(self._on_message)
 
     def _on_message(self, event: tuple[list[int], float], _: object = None) -> None:
         self.received.append(Received(time.monotonic_ns(), tuple(event[0])))
+
+    def _poll(self) -> None:
+        while self._polling.is_set():
+            event = self.inp.get_message()
+            if event is None:
+                time.sleep(0.001)
+            else:
+                self.received.append(Received(time.monotonic_ns(), tuple(event[0])))
+
+    def drain(self, quiet_s: float = 0.2) -> None:
+        """Wait until nothing has arrived for `quiet_s` (polling peers collect with a delay)."""
+        count, since = -1, time.monotonic()
+        while time.monotonic() - since < quiet_s:
+            if len(self.received) != count:
+                count, since = len(self.received), time.monotonic()
+            time.sleep(0.01)
 
     def connect(self, daemon_name: str, timeout_s: float = 30.0) -> None:
         """Wait for the daemon's ports and connect to both."""
@@ -64,7 +93,11 @@ class Peer:
         ]
 
     def close(self) -> None:
-        self.inp.cancel_callback()
+        if self._polling.is_set():
+            self._polling.clear()
+            time.sleep(0.01)
+        else:
+            self.inp.cancel_callback()
         self.out.delete()
         self.inp.delete()
 
@@ -89,6 +122,21 @@ def balance(received: list[Received]) -> dict[tuple[int, int], int]:
         on = m[0] & 0xF0 == 0x90 and m[2] > 0
         count[key] = count.get(key, 0) + (1 if on else -1)
     return {k: v for k, v in count.items() if v}
+
+
+def left_sounding(received: list[Received]) -> set[tuple[int, int]]:
+    """(channel, pitch) still sounding at the end: more note-ons than note-offs and no
+    all-notes-off / all-sound-off on that channel after its last note-on."""
+    sounding: dict[tuple[int, int], int] = {}
+    for r in received:
+        m = r.message
+        if len(m) == 3 and m[0] & 0xF0 == 0xB0 and m[1] in (120, 123):
+            sounding = {k: v for k, v in sounding.items() if k[0] != m[0] & 0x0F}
+        elif len(m) == 3 and m[0] & 0xF0 in (0x80, 0x90):
+            key = (m[0] & 0x0F, m[1])
+            on = m[0] & 0xF0 == 0x90 and m[2] > 0
+            sounding[key] = sounding.get(key, 0) + (1 if on else -1)
+    return {k for k, v in sounding.items() if v > 0}
 
 
 class ClockSender:

@@ -14,7 +14,15 @@ import pytest
 
 from livegen.live.jackserver import JackServer
 
-from .jack_peer import ClockSender, Peer, balance, start_serve, stop_serve, wait_until
+from .jack_peer import (
+    ClockSender,
+    Peer,
+    balance,
+    left_sounding,
+    start_serve,
+    stop_serve,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
@@ -240,10 +248,11 @@ def test_accompany_plays_on_its_own_channel_while_the_player_plays(
 
 
 def test_fuzzed_input_floods_are_survived(
-    jack_server: JackServer, peer: Peer, tiny_model_dir: Path, tmp_path: Path
+    jack_server: JackServer, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     import time
 
+    peer = Peer("peerfuzz", poll=True)  # flooding from this process: see Peer.poll
     log = tmp_path / "serve.log"
     process = start_serve(
         jack_server,
@@ -286,10 +295,17 @@ def test_fuzzed_input_floods_are_survived(
         assert process.poll() is None, _log(log)
     finally:
         code = stop_serve(process)
+        peer.drain()
+        peer.close()
     assert sent >= 10_000
     assert code == 0, _log(log)
     assert "Traceback" not in _log(log)
-    assert balance(peer.received) == {}
+    assert peer.note_ons(), "the daemon played nothing, so the check below proves nothing"
+    # Nothing left sounding. Not an exact on/off balance: with the machine overloaded (load 4
+    # on 2 cores), JACK cycles missed by the daemon's or this peer's client lose what was
+    # written in them: measured a stray note-off (a lost note-on) in ~1 run of 6, once three;
+    # the daemon's closing all-notes-off covers a lost note-off.
+    assert left_sounding(peer.received) == set()
 
 
 def test_a_vanished_input_port_is_reconnected(
