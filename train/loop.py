@@ -57,7 +57,7 @@ from livegen.tokenizer import TokenizerConfig, Vocab, check_compatible
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .dataset import AugmentConfig, TrainBatches, val_windows
 from .models import DEFAULT_KIND, model_family
-from .optim import LrFactor, make_optimizer
+from .optim import autocast_for, optimization
 from .precision import PrecisionChoice, resolve_precision
 from .run_folder import check_same_data, data_identity, locked_run_folder
 from .stop import StopFlag, should_stop
@@ -259,26 +259,15 @@ def _train(
     model = model_family(kind).build(model_config).to(device)
     if init_state is not None:
         model.load_state_dict({k: v.float() for k, v in init_state["model"].items()})
-    optimizer = make_optimizer(model, config, fused=device.type == "cuda")
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LrFactor(config))
-    scaler = torch.amp.GradScaler("cuda", enabled=choice.precision == "fp16")
-    step = 0
+    training = optimization(model, config, device, choice.precision, state)
+    optimizer, scheduler, scaler = training.optimizer, training.scheduler, training.scaler
+    step = training.step
     if state is not None:
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        step = int(state["step"])
         if is_main:
             set_rng_state(state["rng"])
 
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(choice.precision)
-
-    def autocast():
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=dtype)
+    autocast = autocast_for(device, choice.precision)
 
     train_model: torch.nn.Module = model
     if world > 1:

@@ -1,10 +1,16 @@
-"""The optimizer and its schedule: AdamW with weight decay on matrices only, warmup + cosine."""
+"""The optimizer and its schedule (AdamW with weight decay on matrices only, warmup + cosine),
+the loss scaler and autocast: what every model family's training loop sets up alike."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
 
 import torch
 
@@ -48,3 +54,47 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig, fused: bool) -> 
         betas=(opt.beta1, opt.beta2),
         fused=fused,
     )
+
+
+@dataclass
+class Optimization:
+    """AdamW, its LambdaLR schedule, the fp16 loss scaler and the step they have reached."""
+
+    optimizer: torch.optim.AdamW
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    step: int = 0
+
+
+def optimization(
+    model: torch.nn.Module,
+    config: TrainConfig,
+    device: torch.device,
+    precision: str,
+    state: dict[str, Any] | None = None,
+) -> Optimization:
+    """Optimizer, schedule and scaler for `model`; from a checkpoint's `state` when resuming
+    (the model's own weights and the RNG are the caller's: ranks differ there)."""
+    optimizer = make_optimizer(model, config, fused=device.type == "cuda")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LrFactor(config))
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
+    result = Optimization(optimizer, scheduler, scaler)
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        result.step = int(state["step"])
+    return result
+
+
+def autocast_for(device: torch.device, precision: str) -> Callable[[], AbstractContextManager]:
+    """A factory of autocast contexts for the chosen precision (a no-op context for fp32)."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+
+    def autocast() -> AbstractContextManager:
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=dtype)
+
+    return autocast

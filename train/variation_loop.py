@@ -16,7 +16,6 @@ depend only on (seed, s), so `--resume` continues the uninterrupted run's losses
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import time
@@ -45,7 +44,7 @@ from .loop import (
     resolve_device,
 )
 from .models import model_family
-from .optim import LrFactor, make_optimizer
+from .optim import autocast_for, optimization
 from .run_folder import locked_run_folder
 from .stop import StopFlag, should_stop
 from .train_config import TrainConfig
@@ -126,24 +125,13 @@ def _train(
     torch.manual_seed(run.seed)
     np.random.seed(run.seed)
     model = model_family(kind).build(model_config).to(device)
-    optimizer = make_optimizer(model, config, fused=device.type == "cuda")
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, LrFactor(config))
-    scaler = torch.amp.GradScaler("cuda", enabled=choice.precision == "fp16")
-    step = 0
+    training = optimization(model, config, device, choice.precision, state)
+    optimizer, scheduler, scaler = training.optimizer, training.scheduler, training.scaler
+    step = training.step
     if state is not None:
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        step = int(state["step"])
         set_rng_state(state["rng"])
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(choice.precision)
-
-    def autocast():
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=dtype)
+    autocast = autocast_for(device, choice.precision)
 
     augment = config.data.augment
     batches = WindowBatches(
