@@ -8,8 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from livegen.live.jackserver import JackServer, start_dummy_server
+
+# Property tests check behaviour, not speed: hypothesis's default 200 ms deadline per example
+# failed the parser properties on a loaded 2-core machine (timing goals live in benchmarks).
+settings.register_profile("livegen", deadline=None)
+settings.load_profile("livegen")
 
 
 def _shared_testdata() -> Path:

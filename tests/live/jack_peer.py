@@ -44,6 +44,8 @@ class Peer:
         )
         self.inp.ignore_types(sysex=False, timing=False, active_sense=False)
         self._polling = threading.Event()
+        self._lock = threading.Lock()
+        self._closed = False
         if self.poll:
             self._polling.set()
             threading.Thread(target=self._poll, name=f"{self.name}-poll", daemon=True).start()
@@ -83,7 +85,11 @@ class Peer:
         raise TimeoutError(f"daemon ports {daemon_name}:in/out did not appear")
 
     def send(self, *message: int) -> None:
-        self.out.send_message(list(message))
+        # under the lock: a ClockSender thread may still be sending when a failed test's
+        # teardown closes the peer, and sending on a deleted rtmidi object segfaults
+        with self._lock:
+            if not self._closed:
+                self.out.send_message(list(message))
 
     def note_ons(self) -> list[Received]:
         return [
@@ -93,6 +99,8 @@ class Peer:
         ]
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
         if self._polling.is_set():
             self._polling.clear()
             time.sleep(0.01)
