@@ -57,7 +57,7 @@ from livegen.tokenizer import TokenizerConfig, Vocab, check_compatible
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .dataset import AugmentConfig, TrainBatches, val_windows
 from .models import DEFAULT_KIND, model_family
-from .optim import autocast_for, optimization
+from .optim import apply_gradients, autocast_for, optimization
 from .precision import PrecisionChoice, resolve_precision
 from .run_folder import check_same_data, data_identity, locked_run_folder
 from .stop import StopFlag, should_stop
@@ -382,14 +382,7 @@ def _train(
                         _, loss = train_model(x, y)
                     scaler.scale(loss / opt.grad_accum).backward()
                 loss_sum += float(loss.detach())
-            if opt.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), opt.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            lr = optimizer.param_groups[0]["lr"]
-            scheduler.step()
+            lr = apply_gradients(training, model, opt.grad_clip)
             step += 1
             step_loss = loss_sum / opt.grad_accum
             window_loss += step_loss

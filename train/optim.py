@@ -66,6 +66,21 @@ class Optimization:
     step: int = 0
 
 
+def apply_gradients(training: Optimization, model: torch.nn.Module, grad_clip: float) -> float:
+    """One optimizer step from the accumulated (scaled) gradients: unscale and clip them, step,
+    clear them, advance the schedule. Returns the learning rate the step used."""
+    optimizer, scaler = training.optimizer, training.scaler
+    if grad_clip > 0:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    lr = optimizer.param_groups[0]["lr"]
+    training.scheduler.step()
+    return lr
+
+
 def optimization(
     model: torch.nn.Module,
     config: TrainConfig,

@@ -44,7 +44,7 @@ from .loop import (
     resolve_device,
 )
 from .models import model_family
-from .optim import autocast_for, optimization
+from .optim import apply_gradients, autocast_for, optimization
 from .run_folder import locked_run_folder
 from .stop import StopFlag, should_stop
 from .train_config import TrainConfig
@@ -213,14 +213,7 @@ def _train(
                 loss_sum += float(loss.detach())
                 for name, value in parts.items():
                     window_parts[name] = window_parts.get(name, 0.0) + value / opt.grad_accum
-            if opt.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), opt.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            lr = optimizer.param_groups[0]["lr"]
-            scheduler.step()
+            lr = apply_gradients(training, model, opt.grad_clip)
             step += 1
             window_loss += loss_sum / opt.grad_accum
             window_steps += 1
