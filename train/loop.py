@@ -77,6 +77,20 @@ class TrainResult:
     interrupted: bool
     seconds: float
 
+    @classmethod
+    def of(
+        cls,
+        out_dir: Path,
+        step: int,
+        last_val: tuple[float, float] | None,
+        interrupted: bool,
+        started: float,
+    ) -> TrainResult:
+        """The result of a run that began at `started` (time.monotonic) and validated last with
+        `last_val` = (loss, accuracy), or never (None)."""
+        val_loss, val_accuracy = last_val if last_val else (None, None)
+        return cls(out_dir, step, val_loss, val_accuracy, interrupted, time.monotonic() - started)
+
 
 def default_checkpoint_path() -> Path:
     """The shipped default model's training checkpoint (weights only, for --init-from default)."""
@@ -260,7 +274,7 @@ def _train(
     if init_state is not None:
         model.load_state_dict({k: v.float() for k, v in init_state["model"].items()})
     training = optimization(model, config, device, choice.precision, state)
-    optimizer, scheduler, scaler = training.optimizer, training.scheduler, training.scaler
+    scaler = training.scaler
     step = training.step
     if state is not None:
         model.load_state_dict(state["model"])
@@ -328,9 +342,7 @@ def _train(
                 "model_config": model_config.__dict__.copy(),
                 "tokenizer": tokenizer.to_dict(),
                 "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+                **training.state(),
                 "step": step,
                 "rng": rng_state(),
                 "data_position": {"step": step, "seed": run.seed, "world": world},
@@ -427,14 +439,7 @@ def _train(
     bar.close()
     if is_main and step == start_step:
         checkpoint()
-    return TrainResult(
-        out_dir,
-        step,
-        last_val[0] if last_val else None,
-        last_val[1] if last_val else None,
-        interrupted,
-        time.monotonic() - started,
-    )
+    return TrainResult.of(out_dir, step, last_val, interrupted, started)
 
 
 @contextlib.contextmanager

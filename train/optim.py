@@ -65,6 +65,15 @@ class Optimization:
     scaler: torch.amp.GradScaler
     step: int = 0
 
+    def state(self) -> dict[str, Any]:
+        """Its checkpoint entries (optimization(..., state=...) restores them; `step` is the
+        caller's, which counts on)."""
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+        }
+
 
 def apply_gradients(training: Optimization, model: torch.nn.Module, grad_clip: float) -> float:
     """One optimizer step from the accumulated (scaled) gradients: unscale and clip them, step,

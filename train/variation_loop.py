@@ -126,7 +126,7 @@ def _train(
     np.random.seed(run.seed)
     model = model_family(kind).build(model_config).to(device)
     training = optimization(model, config, device, choice.precision, state)
-    optimizer, scheduler, scaler = training.optimizer, training.scheduler, training.scaler
+    scaler = training.scaler
     step = training.step
     if state is not None:
         model.load_state_dict(state["model"])
@@ -162,9 +162,7 @@ def _train(
                 "model_config": model_config.__dict__.copy(),
                 "tokenizer": {},
                 "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+                **training.state(),
                 "step": step,
                 "rng": rng_state(),
                 "data_position": {"step": step, "seed": run.seed, "world": 1},
@@ -249,14 +247,7 @@ def _train(
                 break
     if step == start_step:
         checkpoint()
-    return TrainResult(
-        out_dir,
-        step,
-        last_val[0] if last_val else None,
-        last_val[1] if last_val else None,
-        interrupted,
-        time.monotonic() - started,
-    )
+    return TrainResult.of(out_dir, step, last_val, interrupted, started)
 
 
 @torch.no_grad()
