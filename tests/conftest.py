@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Iterator
@@ -32,15 +33,21 @@ def _shared_testdata() -> Path:
 os.environ.setdefault("LIVEGEN_TESTDATA", str(_shared_testdata()))
 
 
-@pytest.fixture(scope="session")
+_servers_started = itertools.count()
+
+
+@pytest.fixture(scope="module")
 def jack_server() -> Iterator[JackServer]:
-    """A JACK server (dummy driver, 48 kHz, 256 frames) only this test session talks to.
+    """A JACK server (dummy driver, 48 kHz, 256 frames) only this test module talks to.
 
     JACK_DEFAULT_SERVER points this process's clients at it; subprocesses get `server.env`.
+    One per module, not per session: a client that a failed or killed test leaves stuck in
+    the graph makes every later cycle an xrun, and once made a later module's client open hang
+    (seen in a full run: tests/tui after 1,300 tests). A fresh server bounds that to one module.
     """
     if shutil.which("jackd") is None:
         pytest.skip("jackd is not installed (apt install jackd2): JACK tests cannot run")
-    server = start_dummy_server(f"livegen-test-{os.getpid()}")
+    server = start_dummy_server(f"livegen-test-{os.getpid()}-{next(_servers_started)}")
     previous = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = server.name
     try:
