@@ -8,8 +8,11 @@ Reading (`read_midi`): types 0 and 1 (2 is read like 1); all tracks merged in ti
 - Parts are MIDI channels (channel 10, i.e. 9 from zero, is drums); a note's program is the
   channel's last program change before it (None when there was none).
 - The sustain pedal (CC64 >= 64) is **applied to durations**, not encoded: a key released while
-  the pedal is down sounds until the pedal lifts (or the key is struck again). Performances with
-  pedal thus keep the length you hear, and the token language stays notes only.
+  the pedal is down sounds until the pedal lifts (or the key is struck again), but at most
+  `PEDAL_RING_BEATS` past its release, as a piano string dies away: some files press the pedal
+  and never lift it (41 of POP909's 829 songs), which would otherwise ring every note for bars
+  over every later chord. Performances with pedal thus keep the length you hear, and the token
+  language stays notes only.
 - Note-ons and note-offs pair within each track (note-on velocity 0 is a note-off; a stray
   note-off is ignored; a key struck again in its track ends the earlier note; notes still open
   at the end close at the last tick). Then one voice per key and channel, as a synth plays
@@ -55,6 +58,7 @@ DEFAULT_TEMPO_US = 500_000  # microseconds per beat: 120 bpm, the MIDI default
 SUSTAIN_PEDAL = 64  # CC number
 PEDAL_DOWN = 64  # CC64 values from here up hold notes
 _MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
+PEDAL_RING_BEATS = 4.0  # a key released under the pedal sounds at most this long after (2 s at 120)
 MAX_REST_BEATS = 64.0  # longest rest kept between onsets (16 bars of 4/4), plus under one bar
 MAX_FILE_BYTES = 32 * 1024 * 1024  # the largest MIDI files in the wild are a few MB
 
@@ -193,15 +197,19 @@ def read_midi(path: str | Path) -> Score:
     # Every note in note-on order (file order: _one_voice_per_key keeps the first of a tick) as
     # [channel, pitch, start_tick, end_tick, velocity, program]; the end is set when it closes.
     paired: list[list] = []
-    # (track, channel, pitch) -> [its note in `paired`, released_under_pedal]
+    # (track, channel, pitch) -> [its note in `paired`, tick its key was released under the pedal
+    # or None while the key is down]
     open_notes: dict[tuple[int, int, int], list] = {}
     pedal = [False] * 16
     programs: dict[int, int] = {}
     tempos: dict[int, int] = {0: DEFAULT_TEMPO_US}
     meters: dict[int, tuple[int, int]] = {}
 
+    ring_ticks = round(PEDAL_RING_BEATS * tpb)
+
     def close(key: tuple[int, int, int], tick: int) -> None:
-        open_notes.pop(key)[0][3] = tick
+        note, released = open_notes.pop(key)
+        note[3] = tick if released is None else min(tick, released + ring_ticks)
 
     tick = 0
     for tick, track, msg in _timed_messages(midi.tracks):
@@ -219,16 +227,17 @@ def read_midi(path: str | Path) -> Score:
                     close(key, tick)
                 note = [msg.channel, msg.note, tick, tick, msg.velocity, programs.get(msg.channel)]
                 paired.append(note)
-                open_notes[key] = [note, False]
-            elif held is not None and not held[1]:
+                open_notes[key] = [note, None]
+            elif held is not None and held[1] is None:
                 if pedal[msg.channel]:
-                    held[1] = True  # released under the pedal: sounds on until it lifts
+                    held[1] = tick  # released under the pedal: sounds on until it lifts
                 else:
                     close(key, tick)
         elif kind == "control_change" and msg.control == SUSTAIN_PEDAL:
             down = msg.value >= PEDAL_DOWN
             if pedal[msg.channel] and not down:
-                for key in [k for k, held in open_notes.items() if k[1] == msg.channel and held[1]]:
+                ch = msg.channel
+                for key in [k for k, h in open_notes.items() if k[1] == ch and h[1] is not None]:
                     close(key, tick)
             pedal[msg.channel] = down
         elif kind == "program_change":

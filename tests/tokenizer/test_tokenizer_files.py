@@ -26,6 +26,7 @@ from livegen.tokenizer import (
     round_trip,
     write_midi,
 )
+from livegen.tokenizer.midi_file import PEDAL_RING_BEATS
 
 CONFIG = TokenizerConfig()
 VOCAB = Vocab(CONFIG)
@@ -354,3 +355,26 @@ def test_commands_finish_quickly_on_the_huge_gap(command: str, tmp_path: Path) -
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_pedal_never_lifted_rings_a_released_note_for_at_most_a_bar(tmp_path: Path) -> None:
+    # 41 of POP909's songs press the pedal and never lift it: without a bound every note would
+    # sound on for bars over every later chord.
+    path = _save(
+        tmp_path,
+        "stuck_pedal.mid",
+        [
+            [
+                mido.Message("control_change", control=64, value=127, time=0),
+                mido.Message("note_on", note=60, velocity=80, time=0),
+                mido.Message("note_off", note=60, time=480),  # released at beat 1
+                mido.Message("note_on", note=67, velocity=80, time=480 * 15),  # beat 16
+                mido.Message("note_off", note=67, time=480),
+            ]
+        ],
+    )
+    notes = read_midi(path).notes
+    assert [(n.pitch, n.start_beat, n.end_beat) for n in notes] == [
+        (60, 0.0, 1.0 + PEDAL_RING_BEATS),
+        (67, 16.0, 17.0),
+    ]
