@@ -39,6 +39,9 @@ class ScheduledNote:
     pitch: int
     velocity: int
     channel: int
+    # Kept through re-plans: cancel_from and cut pass it by (the vary move's notes, which the
+    # performer's rollbacks on every player note would otherwise drop); silence still ends it.
+    fixed: bool = False
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,7 @@ class Scheduler:
 
     def _cancel(self, from_tick: int, channel: int | None) -> None:
         for note_id, note in list(self._notes.items()):
-            if note_id in self._started or note.on_tick < from_tick:
+            if note_id in self._started or note.on_tick < from_tick or note.fixed:
                 continue
             if channel is None or note.channel == channel:
                 del self._notes[note_id]  # its heap entries are skipped when they come up
@@ -249,6 +252,8 @@ class Scheduler:
     def _cut(self, tick: int, channel: int | None) -> None:
         self._cancel(tick, channel)
         for note_id, note in list(self._notes.items()):
+            if note.fixed:
+                continue
             if (channel is None or note.channel == channel) and note.off_tick > tick:
                 note = dataclasses.replace(note, off_tick=max(tick, note.on_tick + 1))
                 self._notes[note_id] = note

@@ -73,6 +73,35 @@ class TimingConfig:
             raise ConfigError(f"start_lead_ms {self.start_lead_ms} not in 0..10000")
 
 
+VARY_METHODS = ("", "vae", "ddim", "ddpm")
+
+
+@dataclass(frozen=True)
+class VaryConfig:
+    """The live vary move (livegen/live/vary_move.py): what comes back varied, how, on what."""
+
+    bars: int = 1  # the player's last bars that come back varied
+    method: str = ""  # "" = the model's own (vae; ddim for a ddpm), else vae | ddim | ddpm
+    strength: float = 0.5  # 0 = as played (vae: its reconstruction), 1 = from noise
+    steps: int = 10  # diffusion steps (ddim, ddpm)
+    cc: int = 80  # pressing this controller (value >= 64) varies; -1 = none. 80: a GP button
+    channel: int = -1  # 0-based MIDI channel of the variation; -1 = the output_channel knob
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.bars <= 8:
+            raise ConfigError(f"vary.bars {self.bars} not in 1..8")
+        if self.method not in VARY_METHODS:
+            raise ConfigError(f"vary.method {self.method!r} not one of vae, ddim, ddpm (or '')")
+        if not 0.0 <= self.strength <= 1.0:
+            raise ConfigError(f"vary.strength {self.strength} not in 0..1")
+        if not 1 <= self.steps <= 1000:
+            raise ConfigError(f"vary.steps {self.steps} not in 1..1000")
+        if not -1 <= self.cc <= 127:
+            raise ConfigError(f"vary.cc {self.cc} not in -1..127 (-1 = none)")
+        if not -1 <= self.channel <= 15:
+            raise ConfigError(f"vary.channel {self.channel} not in -1..15 (-1 = output_channel)")
+
+
 @dataclass(frozen=True)
 class ServeConfig:
     clock: str = "internal"
@@ -84,10 +113,12 @@ class ServeConfig:
     input_channel: int = -1  # -1 = listen on every channel
     prompt: str = ""  # a MIDI file the model continues from ("continue" mode)
     model: str = "default"  # a model folder, or "default" for the shipped one
+    vary_model: str = ""  # an exported vae/ddpm folder for the vary move; "" = none
     knobs: Knobs = field(default_factory=Knobs)
     call: CallConfig = field(default_factory=CallConfig)
     accompany: AccompanyConfig = field(default_factory=AccompanyConfig)
     timing: TimingConfig = field(default_factory=TimingConfig)
+    vary: VaryConfig = field(default_factory=VaryConfig)
     cc: tuple[tuple[int, str], ...] = ()  # (controller number, knob) pairs
 
     def __post_init__(self) -> None:
