@@ -95,11 +95,14 @@ class Continue(Accompany):
 class Call:
     """Call and response: listen to a phrase, answer for N bars from the next bar (or beat).
 
-    A phrase that began on a bar line is over at the bar line where no key is held: decided
-    `decide_steps` (a quarter beat) before it, the answer starts ON that bar line, as a musician
-    trading bars would (no silence to wait out). Should the player go on, the answer stops where
-    the player came in. Otherwise a phrase is over after `silence_beats` of silence, or at a
-    bar line crossed with half a beat of silence; the answer then starts at the next bar (or beat).
+    A phrase that began on a bar line and has lasted at least `answer_bars` bars (the length being
+    traded) is over at the bar line where no key is held: decided `decide_steps` (a quarter beat)
+    before it, the answer starts ON that bar line, as a musician trading bars would (no silence to
+    wait out). Should the player go on, the answer stops where the player came in. (Without the
+    length rule, a call released before every beat ended at its first bar line: measured through
+    JACK, the answer's first note went out on bar 3 of a two-bar call.) Otherwise a phrase is over
+    after `silence_beats` of silence, or at a bar line crossed with half a beat of silence; the
+    answer then starts at the next bar (or beat).
     """
 
     def __init__(self, session: Stream) -> None:
@@ -140,7 +143,7 @@ class Call:
             return None
         silence = now_step - self.last_event_step
         bar = session.bar_steps
-        if self._ends_at_bar_line(session, now_step):
+        if self._ends_at_bar_line(session, now_step, knobs.answer_bars):
             start = -(-now_step // bar) * bar
         else:
             crossed_bar = now_step // bar > self.last_event_step // bar
@@ -158,9 +161,9 @@ class Call:
         self.phrase_notes = 0
         return Plan(self.answer_end)
 
-    def _ends_at_bar_line(self, session: Stream, now_step: int) -> bool:
+    def _ends_at_bar_line(self, session: Stream, now_step: int, answer_bars: int) -> bool:
         """No key held (the caller checked) a little before the bar line that closes a phrase
-        of whole bars: one that began within half a beat of a bar line."""
+        of `answer_bars` or more whole bars: one that began within half a beat of a bar line."""
         if not (self.end_on_bar_line and self.answer_start == "bar"):
             return False
         bar = session.bar_steps
@@ -168,7 +171,8 @@ class Call:
         if bar_line - now_step > self.decide_steps or self.last_event_step > bar_line:
             return False
         phrase_bar = round(self.phrase_start / bar) * bar
-        return abs(self.phrase_start - phrase_bar) <= session.spb // 2 and bar_line > phrase_bar
+        whole_bars = abs(self.phrase_start - phrase_bar) <= session.spb // 2
+        return whole_bars and bar_line - phrase_bar >= answer_bars * bar
 
 
 MODES = {"call": Call, "accompany": Accompany, "continue": Continue}

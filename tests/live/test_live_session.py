@@ -336,6 +336,18 @@ def test_call_answers_on_the_bar_line_where_a_phrase_of_whole_bars_ends(
     assert min(t for t, _, _ in ons) <= last_release + bar
 
 
+def test_trading_twos_a_call_is_not_over_at_its_first_bar_line(tiny_model_dir: Path) -> None:
+    """answer_bars = 2: the bar line after one bar of a two-bar call is no place to answer (the
+    player's next note would land on the answer's first); the one after two bars is."""
+    knobs = Knobs(mode="call", output_channel=0, answer_bars=2)
+    session, daemon = make_session(tiny_model_dir, knobs, call_silence_beats=1.0)
+    bar = 4 * TICKS_PER_BEAT
+    drive(session, daemon, 2 * bar + TICKS_PER_BEAT // 2, _two_bar_call())
+    assert session.mode.answer_end == 0, "answered at the bar line inside the call"
+    drive(session, daemon, 3 * bar + 1, _two_bar_call())
+    assert session.mode.answer_end == session.step_of_tick(5 * bar)  # bars 4-5
+
+
 def test_call_answer_start_beat_still_waits_for_silence(tiny_model_dir: Path) -> None:
     knobs = Knobs(mode="call", output_channel=0, answer_bars=1)
     session, daemon = make_session(
