@@ -16,8 +16,10 @@ Design, and why:
   written only when the part changes. Streams start on channel 0, so a piano solo has none.
   **PROGRAM(0..127)** names the instrument of the current channel, written before a note-on
   when it changes.
-- **VELOCITY** in 16 equal bins; specials PAD, BOS, EOS; reserved conditioning tokens
-  MODE_(call|accompany|continue), KEY_ (24 keys), STYLE_ (config.styles).
+- **VELOCITY** in 16 equal bins; specials PAD, BOS, EOS; conditioning tokens
+  MODE_(call|accompany|continue), KEY_ (24 keys), STYLE_ (config.styles) and, with
+  `structure_tokens`, CHORD_ (music.chords' 181, appended last so other ids never move). KEY and
+  CHORD sit right after the BAR or time shift of the step they apply from (docs/structure.md).
 - **Canonical order within one step** (offline): forced note-offs, then by channel, pitch, and
   note-off before note-on. The streaming encoder writes events as they come, so a time-ordered
   stream in that order encodes exactly as offline (a property test checks it).

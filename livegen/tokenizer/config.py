@@ -35,6 +35,9 @@ class TokenizerConfig:
     max_note_beats: float = 32.0  # a note still held after this long is closed (encoder clips)
     use_bars: bool = True  # emit BAR tokens at bar lines (they carry no time of their own)
     styles: tuple[str, ...] = DEFAULT_STYLES
+    # CHORD_* tokens (music.chords.VOCABULARY) appended after every other token, so a model made
+    # without them has the same ids for everything else (train --init-from grows it onto them).
+    structure_tokens: bool = False
 
     def __post_init__(self) -> None:
         if self.steps_per_beat < 1:
@@ -53,10 +56,16 @@ class TokenizerConfig:
         return round(self.max_note_beats * self.steps_per_beat)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain TOML/JSON-able data, including the tokenizer version."""
+        """Plain TOML/JSON-able data, including the tokenizer version.
+
+        An appended-token option that is off is left out, so the data is what it was before the
+        option existed (models and prepared folders saved then compare equal).
+        """
         data: dict[str, Any] = {"version": TOKENIZER_VERSION}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
+            if field.name in APPENDED_TOKEN_OPTIONS and not value:
+                continue
             data[field.name] = list(value) if isinstance(value, tuple) else value
         return data
 
@@ -71,23 +80,46 @@ class TokenizerConfig:
         check_compatible(saved, self)
 
 
+# Options that only append tokens at the end of the vocabulary; absent from saved data = off.
+APPENDED_TOKEN_OPTIONS: tuple[str, ...] = ("structure_tokens",)
+
+
 def check_compatible(saved: dict[str, Any], config: TokenizerConfig | None = None) -> None:
     """A model's saved tokenizer (to_dict) must equal the runtime's, or ids mean other things.
 
+    Without `config` the runtime's default is meant, with the saved appended-token options (the
+    runtime reads models with and without CHORD tokens alike, building the vocab from the model).
     Raises TokenizerMismatchError saying what differs, e.g.
     "model was made with a different tokenizer: version 0.9 (model) vs 1.0 (runtime); ...".
     """
-    current = (config or TokenizerConfig()).to_dict()
     if not isinstance(saved, dict):
         raise TokenizerMismatchError(f"model has no tokenizer settings (got {saved!r})")
+    if config is None:
+        options = {k: saved[k] for k in APPENDED_TOKEN_OPTIONS if saved.get(k) is True}
+        config = TokenizerConfig(**options)
+    current = config.to_dict()
     diffs = []
     for key in sorted(set(saved) | set(current)):
         mine, theirs = current.get(key, "<absent>"), saved.get(key, "<absent>")
         if isinstance(theirs, tuple):
             theirs = list(theirs)
+        if key in APPENDED_TOKEN_OPTIONS:  # absent and false both mean off
+            mine, theirs = mine is True, theirs is True
         if mine != theirs:
             diffs.append(f"{key} {theirs!r} (model) vs {mine!r} (runtime)")
     if diffs:
         raise TokenizerMismatchError(
             "model was made with a different tokenizer: " + "; ".join(diffs)
         )
+
+
+def check_grows_into(saved: dict[str, Any], config: TokenizerConfig) -> bool:
+    """Can a model made with `saved` be fine-tuned onto `config`'s vocabulary?
+
+    Yes when they are equal (False: nothing to grow), or when they differ only by appended-token
+    options `config` turns on (True: the model's vocab is a prefix of the new one, and its
+    embedding and output rows need growing). Raises TokenizerMismatchError otherwise.
+    """
+    grown = {k: False for k in APPENDED_TOKEN_OPTIONS if getattr(config, k) and not saved.get(k)}
+    check_compatible({**saved, **grown}, dataclasses.replace(config, **grown))
+    return bool(grown)

@@ -331,20 +331,27 @@ def _write_canonical(
     writer: _Writer,
     end_step: int | None,
     time_marks: Iterable[int] = (),
+    conditioning: Iterable[tuple[int, int]] = (),
 ) -> list[int]:
-    # A time mark moves the position like an event that changes no note (a stray note-off).
+    # A time mark moves the position like an event that changes no note (a stray note-off); a
+    # conditioning token is written at its step after the BAR / shift there, before its events.
     items: list[tuple[tuple[int, int, int, int, int], QuantizedNote | None]] = [
         ((step, -1, 0, 0, 0), None) for step in time_marks
     ]
+    items.extend(
+        ((step, -2, order, token, 0), None) for order, (step, token) in enumerate(conditioning)
+    )
     for q in qnotes:
         items.append(((q.start, 1, q.channel, q.pitch, 1), q))
         if q.end is not None:
             items.append(((q.end, 0 if q.forced else 1, q.channel, q.pitch, 0), q))
     items.sort(key=lambda item: item[0])
     out: list[int] = []
-    for (step, _, channel, pitch, is_on), q in items:
+    for (step, rank, channel, pitch, is_on), q in items:
         writer.move(step, out)
         if q is None:
+            if rank == -2:
+                out.append(pitch)  # the conditioning token rides in the pitch slot of the key
             continue
         if is_on:
             writer.note_on(channel, pitch, q.velocity, q.program, out)
@@ -364,12 +371,18 @@ def encode_notes(
     bos: bool = False,
     eos: bool = False,
     vocab: Vocab | None = None,
+    conditioning: Iterable[tuple[int, int]] = (),
 ) -> list[int]:
-    """Offline encoding of whole notes (e.g. a MIDI file) in canonical order."""
+    """Offline encoding of whole notes (e.g. a MIDI file) in canonical order.
+
+    `conditioning`: (step, token) pairs, e.g. KEY and CHORD tokens, each written at its grid step
+    right after that step's BAR or time shift and before its notes; pairs at one step keep their
+    order. The stream runs on to the last one even if the notes end before it.
+    """
     config = config or TokenizerConfig()
     vocab = vocab or Vocab(config)
     writer = _Writer(vocab, beats_per_bar, time_signatures)
-    body = _write_canonical(normalize_notes(notes, config), writer, None)
+    body = _write_canonical(normalize_notes(notes, config), writer, None, conditioning=conditioning)
     return ([vocab.bos] if bos else []) + body + ([vocab.eos] if eos else [])
 
 

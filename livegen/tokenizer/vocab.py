@@ -6,6 +6,9 @@ from enum import IntEnum
 
 import numpy as np
 
+from livegen.music.chords import VOCABULARY as CHORDS
+from livegen.music.chords import Chord
+from livegen.music.keys import Key
 from livegen.tokenizer.config import TokenizerConfig
 
 N_PITCHES = 128
@@ -35,13 +38,23 @@ class TokenKind(IntEnum):
     VELOCITY = 10
     CHANNEL = 11
     PROGRAM = 12
+    CHORD = 13
+
+
+_CHORD_INDEX: dict[Chord, int] = {chord: i for i, chord in enumerate(CHORDS)}
+# Kinds the caller writes into a stream to condition the model; never sampled (grammar.py).
+CONDITIONING_KINDS: frozenset[TokenKind] = frozenset(
+    {TokenKind.MODE, TokenKind.KEY, TokenKind.STYLE, TokenKind.CHORD}
+)
 
 
 class Vocab:
     """Token ids for one TokenizerConfig.
 
     Layout: PAD BOS EOS BAR, MODE_*, KEY_*, STYLE_*, TIME_SHIFT_1..max, NOTE_ON_0..127,
-    NOTE_OFF_0..127, VELOCITY_0..bins-1, CHANNEL_0..15, PROGRAM_0..127.
+    NOTE_OFF_0..127, VELOCITY_0..bins-1, CHANNEL_0..15, PROGRAM_0..127, and with
+    `structure_tokens` CHORD_N, CHORD_C, CHORD_Cm, ... (music.chords.VOCABULARY's order, 181)
+    appended last, so every other id is the same with and without them.
     `kinds[id]` is the TokenKind and `args[id]` the argument (steps, pitch, bin, channel, ...).
     """
 
@@ -74,6 +87,8 @@ class Vocab:
         add(TokenKind.VELOCITY, [f"VELOCITY_{b}" for b in bins], bins)
         add(TokenKind.CHANNEL, [f"CHANNEL_{c}" for c in range(N_CHANNELS)], list(range(N_CHANNELS)))
         add(TokenKind.PROGRAM, [f"PROGRAM_{p}" for p in range(N_PROGRAMS)], list(range(N_PROGRAMS)))
+        if cfg.structure_tokens:
+            add(TokenKind.CHORD, [f"CHORD_{c.name}" for c in CHORDS], list(range(len(CHORDS))))
 
         self.names: tuple[str, ...] = tuple(names)
         self.kinds = np.asarray(kinds, dtype=np.int8)
@@ -124,6 +139,19 @@ class Vocab:
         """KEY_ token: "C".."B" major, "Cm".."Bm" minor (see KEY_NAMES)."""
         return self._named(TokenKind.KEY, name, KEY_NAMES)
 
+    def key_of(self, key: Key) -> int:
+        """KEY_ token of a parsed key: its tonic and major/minor third (D dorian -> KEY_Dm)."""
+        return self.offsets[TokenKind.KEY] + (12 if key.tonality == "minor" else 0) + key.root
+
+    def chord(self, chord: Chord) -> int:
+        """CHORD_ token of a chord (a slash chord's bass is dropped: tokens name root + quality).
+
+        Raises ValueError when the tokenizer has no CHORD tokens (structure_tokens off).
+        """
+        if TokenKind.CHORD not in self.offsets:
+            raise ValueError("this tokenizer has no CHORD tokens (structure_tokens is off)")
+        return self.offsets[TokenKind.CHORD] + _CHORD_INDEX[chord.without_bass()]
+
     def style(self, name: str) -> int:
         return self._named(TokenKind.STYLE, name, self.config.styles)
 
@@ -149,5 +177,7 @@ class Vocab:
         return TokenKind(self.kind_list[token])
 
     def ids_of_kind(self, kind: TokenKind) -> range:
+        if kind not in self.offsets:
+            return range(0)
         start = self.offsets[kind]
         return range(start, start + int(np.count_nonzero(self.kinds == int(kind))))

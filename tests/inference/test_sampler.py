@@ -81,7 +81,7 @@ def test_batch_sampling_gives_one_token_per_row() -> None:
     assert tokens.tolist() == np.argmax(logits, axis=1).tolist()
 
 
-@pytest.mark.parametrize("key", ["H major", "C lydian", "C# major minor", "Cx"])
+@pytest.mark.parametrize("key", ["H major", "C blues", "C# major minor", "Cx"])
 def test_bad_key_names_say_what_is_accepted(key: str) -> None:
     with pytest.raises(ConfigError, match="C major"):
         Constraints(key=key)
@@ -152,3 +152,8 @@ def test_constrained_sampling_never_breaks_a_constraint() -> None:
             assert 48 <= pitch <= 84 and pitch % 12 in scale
             assert len(state.sounding) < 3
         state.update(token)
+
+
+def test_a_mode_locks_exactly_its_scale() -> None:
+    masks = ConstraintMasks(VOCAB, Constraints(key="D dorian"))
+    assert {p % 12 for p in allowed_pitches(masks, MusicState(VOCAB))} == {0, 2, 4, 5, 7, 9, 11}
