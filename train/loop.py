@@ -124,8 +124,11 @@ def build_model_config(config: TrainConfig, vocab: Vocab) -> tuple[str, Any]:
 
     fields = {**config.model, "vocab_size": vocab.size, "pad_id": vocab.pad}
     kind = fields.pop("kind", DEFAULT_KIND)
+    family = model_family(kind)
+    if family.vocab_fields is not None:
+        fields.update(family.vocab_fields(vocab))
     where = f"{config.source or 'config'} [model]"
-    model_config = from_mapping(model_family(kind).config, fields, where=where)
+    model_config = from_mapping(family.config, fields, where=where)
     if config.data.seq_len > model_config.context:
         raise ConfigError(
             f"{config.source} [data] seq_len {config.data.seq_len} exceeds the model context "

@@ -2,7 +2,8 @@
 
 A family is its frozen config dataclass (the [model] fields of a train config) and the function
 that builds the `nn.Module` from it: "transformer" (the flat decoder-only transformer,
-transformer.py, trained by loop.py) and the variation families over condensed note windows,
+transformer.py, trained by loop.py), "hierarchical" (an event transformer plus a token decoder,
+hierarchical.py, trained by loop.py too) and the variation families over condensed note windows,
 "vae" (vae.py) and "ddpm" (ddpm.py), trained by variation_loop.py. A [model] table without
 `kind` is a transformer.
 
@@ -20,6 +21,8 @@ from torch import nn
 from livegen.errors import ConfigError
 
 from .ddpm import DDPM, DDPMConfig
+from .hierarchical import HierarchicalTransformer, HierConfig
+from .hierarchical import vocab_fields as hier_vocab_fields
 from .transformer import ModelConfig, Transformer
 from .vae import VAE, VAEConfig
 
@@ -30,10 +33,13 @@ DEFAULT_KIND = "transformer"
 class ModelFamily:
     config: type  # a frozen dataclass; from_mapping checks the [model] keys against it
     build: Callable[[Any], nn.Module]
+    # [model] fields taken from the tokenizer besides vocab_size and pad_id (a Vocab -> dict)
+    vocab_fields: Callable[[Any], dict[str, Any]] | None = None
 
 
 FAMILIES: dict[str, ModelFamily] = {
     "transformer": ModelFamily(ModelConfig, Transformer),
+    "hierarchical": ModelFamily(HierConfig, HierarchicalTransformer, hier_vocab_fields),
     "vae": ModelFamily(VAEConfig, VAE),
     "ddpm": ModelFamily(DDPMConfig, DDPM),
 }
