@@ -14,12 +14,13 @@ import torch
 from livegen.inference.sampler import Sampler, SamplingParams
 from livegen.tokenizer import Grammar, TokenizerConfig, Vocab, decode_tokens
 
+from .models.hierarchical import HierarchicalTransformer, HierCache
 from .models.transformer import KVCache, Transformer
 
 
 @torch.no_grad()
 def generate(
-    model: Transformer,
+    model: Transformer | HierarchicalTransformer,
     prompt: Sequence[int],
     n_tokens: int,
     vocab: Vocab,
@@ -40,7 +41,7 @@ def generate(
     params = SamplingParams(temperature=temperature, top_p=top_p)
     context = model.config.context
     prompt = list(prompt)[-(context - 1) :]
-    cache = KVCache(model)
+    cache = HierCache(model) if isinstance(model, HierarchicalTransformer) else KVCache(model)
     logits = cache.feed(torch.tensor([prompt], device=device))[0, -1]
     out: list[int] = []
     prev = prompt[-1]

@@ -69,3 +69,24 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory, prepared: Path) -> Path:
     out = tmp_path_factory.mktemp("smoke") / "run"
     train(smoke_config(prepared, out))
     return out
+
+
+HIER_SMOKE_CONFIG = SMOKE_CONFIG.with_name("hier-smoke.toml")
+
+
+def hier_smoke_config(data: Path, out: Path, **overrides):
+    from livegen.train.train_config import load_train_config
+
+    values = {"data.path": str(data), "run.out_dir": str(out), "run.progress": False}
+    values.update(overrides)
+    return load_train_config(HIER_SMOKE_CONFIG, values)
+
+
+@pytest.fixture(scope="session")
+def hier_smoke_run(tmp_path_factory: pytest.TempPathFactory, prepared: Path) -> Path:
+    """configs/train/hier-smoke.toml trained once (30 steps) on the tiny dataset; its folder."""
+    from livegen.train.loop import train
+
+    out = tmp_path_factory.mktemp("hier-smoke") / "run"
+    train(hier_smoke_config(prepared, out))
+    return out

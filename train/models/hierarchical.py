@@ -292,11 +292,13 @@ class HierCache:
         param = next(model.parameters())
         self.model = model
         self.rules = c.rules()
-        self.ev_k = torch.zeros(ev.n_layer, ev.context, ev.kv_dim, dtype=param.dtype)
+        like = {"dtype": param.dtype, "device": param.device}
+        self.device = param.device
+        self.ev_k = torch.zeros(ev.n_layer, ev.context, ev.kv_dim, **like)
         self.ev_v = torch.zeros_like(self.ev_k)
-        self.tok_k = torch.zeros(tok.n_layer, tok.context, tok.kv_dim, dtype=param.dtype)
+        self.tok_k = torch.zeros(tok.n_layer, tok.context, tok.kv_dim, **like)
         self.tok_v = torch.zeros_like(self.tok_k)
-        self.hidden = torch.zeros(ev.context + 1, ev.d_model, dtype=param.dtype)  # h_{e-1}
+        self.hidden = torch.zeros(ev.context + 1, ev.d_model, **like)  # [e] = h_{e-1}
         self.tokens: list[int] = []
         self.events = 0  # closed events in the cache
         self.event_start = 0  # token position where the open event began
@@ -310,7 +312,7 @@ class HierCache:
     def feed(self, idx: torch.Tensor) -> torch.Tensor:
         """Run idx (1, T) at the current position; returns logits (1, T, V)."""
         if idx.shape[1] == 0:
-            return torch.zeros(1, 0, self.model.config.vocab_size)
+            return torch.zeros(1, 0, self.model.config.vocab_size, device=self.device)
         return torch.cat([self._feed_one(int(t)) for t in idx[0].tolist()], dim=1)
 
     def _feed_one(self, token: int) -> torch.Tensor:
@@ -320,7 +322,7 @@ class HierCache:
         j = len(self.tokens) - 1 - self.event_start
         logits, k, v = self.model.token_step(
             self.hidden[self.events].view(1, -1),
-            torch.tensor([[token]]),
+            torch.tensor([[token]], device=self.device),
             self.tok_k[:, :j],
             self.tok_v[:, :j],
         )
@@ -332,7 +334,7 @@ class HierCache:
         e = self.events
         if e >= self.model.config.context:
             raise ValueError(f"cache full: {e + 1} events > context {self.model.config.context}")
-        event = torch.tensor([[self.tokens[self.event_start :]]])  # (1, 1, L)
+        event = torch.tensor([[self.tokens[self.event_start :]]], device=self.device)  # (1,1,L)
         hidden, k, v = self.model.event_step(event, self.ev_k[:, :e], self.ev_v[:, :e])
         self.ev_k[:, e : e + 1] = k
         self.ev_v[:, e : e + 1] = v
@@ -352,4 +354,4 @@ class HierCache:
         self.tokens = kept[: self.event_start]
         self.tracker.restart(np.asarray(self.tokens, dtype=np.int64))
         if self.event_start < position:
-            self.feed(torch.tensor([kept[self.event_start :]]))
+            self.feed(torch.tensor([kept[self.event_start :]], device=self.device))
