@@ -40,6 +40,13 @@ Augmentation (each applied independently per window, at load time, on token ids)
   is implicitly on channel 0 (a CHANNEL token is added before the first note when its part is
   no longer channel 0, and dropped when a part is renamed to 0). Notes within one step keep
   their order, which follows the original channel numbers (the grammar does not fix it).
+- Structure tokens (KEY and CHORD, data prepared with `structure_tokens`): with
+  `structure_drop_probability` (0.5) a window loses all of them, so the model learns to play with
+  and without chords and keys given. Transposition moves CHORD roots with the notes, as KEY tonics.
+  KEY and CHORD are never targets of the loss (their targets become PAD, which the loss ignores,
+  in training and validation windows alike): they are always written by the caller (generate
+  --chords, the live chords knob and follow mode) and never sampled, so predicting them would
+  spend the model on imitating POP909's annotators and the estimator.
 - Conditioning: after a BOS, with a probability, one MODE token (call, accompany or continue,
   uniformly) is inserted, because the live daemon opens every stream with BOS MODE_x. The corpus
   has no labels for the modes, so the model learns that they may come and what follows them
@@ -56,11 +63,14 @@ import numpy as np
 
 from livegen.data.shards import Split
 from livegen.errors import ConfigError
+from livegen.music.chords import QUALITIES
 from livegen.tokenizer import TokenizerConfig, Vocab
 from livegen.tokenizer.vocab import DRUM_CHANNEL, N_CHANNELS, TokenKind
 
 KEYS_PER_MODE = 12
-_OPENING = frozenset({TokenKind.BOS, TokenKind.MODE, TokenKind.KEY, TokenKind.STYLE})
+# BOS and the tokens that open a piece before its first bar line (KEY and CHORD come after it)
+_OPENING = frozenset({TokenKind.BOS, TokenKind.MODE, TokenKind.STYLE})
+STRUCTURE_KINDS = (TokenKind.KEY, TokenKind.CHORD)
 # the kinds a CHANNEL token may name (grammar: CHANNEL -> PROGRAM, NOTE_ON, NOTE_OFF)
 _CHANNEL_EVENTS = (TokenKind.NOTE_ON, TokenKind.NOTE_OFF, TokenKind.PROGRAM)
 MELODIC_CHANNELS = np.array([c for c in range(N_CHANNELS) if c != DRUM_CHANNEL])
@@ -93,6 +103,8 @@ class Augmenter:
         self.channel_base = vocab.offsets[TokenKind.CHANNEL]
         self.kinds = kinds
         self.key_base = vocab.offsets[TokenKind.KEY]
+        self.is_chord_root = (kinds == TokenKind.CHORD) & (self.args > 0)  # CHORD_N has no root
+        self.chord_base = vocab.offsets.get(TokenKind.CHORD, 0) + 1  # CHORD_C... after CHORD_N
         self.mode_base = vocab.offsets[TokenKind.MODE]
         self.n_modes = len(vocab.ids_of_kind(TokenKind.MODE))
         self.velocity_base = vocab.offsets[TokenKind.VELOCITY]
@@ -148,6 +160,11 @@ class Augmenter:
                     + (index // KEYS_PER_MODE) * KEYS_PER_MODE
                     + (index % KEYS_PER_MODE + shift) % KEYS_PER_MODE
                 )
+            chords = self.is_chord_root[tokens]
+            if chords.any():  # root-major order: 15 qualities per root (music.chords)
+                index = tokens[chords] - self.chord_base
+                root, quality = index // len(QUALITIES), index % len(QUALITIES)
+                tokens[chords] = self.chord_base + ((root + shift) % 12) * len(QUALITIES) + quality
         return tokens
 
     def permute_channels(
@@ -341,6 +358,7 @@ class TrainBatches:
         seed: int,
         augment: AugmentConfig | None,
         collection_weights: Mapping[str, float] | None = None,
+        structure_drop_probability: float = 0.0,
     ) -> None:
         if split.n_tokens == 0:
             raise ValueError(f"split {split.name!r} holds no tokens")
@@ -351,6 +369,8 @@ class TrainBatches:
         self.seed = seed
         self.channels = channel_states(np.asarray(self.tokens), self.vocab)
         self.augmenter = Augmenter(self.vocab, augment) if augment is not None else None
+        self.structure_drop = structure_drop_probability
+        self.is_structure = structure_mask(self.vocab)
         self.shares: dict[str, float] = {}
         if collection_weights:
             self._weigh(split, collection_weights)
@@ -388,16 +408,31 @@ class TrainBatches:
         rng = np.random.default_rng([self.seed, step, micro, rank])
         width = self.seq_len + 1
         rows = np.full((self.batch_size, width), self.vocab.pad, dtype=np.int64)
-        # twice the tokens, so a x1/2 stretch still fills the window
-        raw = 2 * width if self.augmenter is not None else width
+        # twice the tokens, so a x1/2 stretch or dropped structure tokens still fill the window
+        raw = 2 * width if self.augmenter is not None or self.structure_drop else width
         for i in range(self.batch_size):
             tokens, channels = self.window(self.start(rng), raw)
+            if self.structure_drop and rng.random() < self.structure_drop:
+                kept = ~self.is_structure[tokens]
+                tokens, channels = tokens[kept], channels[kept]
             if self.augmenter is not None:
                 drums = channels == DRUM_CHANNEL
                 tokens = self.augmenter(tokens, drums, rng, channels)
             tokens = tokens[:width]
             rows[i, : tokens.size] = tokens
-        return rows[:, :-1], rows[:, 1:]
+        return rows[:, :-1], ignore_structure_targets(rows[:, 1:], self.vocab)
+
+
+def structure_mask(vocab: Vocab) -> np.ndarray:
+    """(vocab,) bool: the KEY and CHORD tokens."""
+    return np.isin(vocab.kinds, [int(k) for k in STRUCTURE_KINDS])
+
+
+def ignore_structure_targets(targets: np.ndarray, vocab: Vocab) -> np.ndarray:
+    """A copy of `targets` with KEY and CHORD targets made PAD, which the loss ignores."""
+    out = targets.copy()
+    out[structure_mask(vocab)[out]] = vocab.pad
+    return out
 
 
 def val_windows(split: Split, seq_len: int, count: int, pad: int) -> np.ndarray:

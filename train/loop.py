@@ -53,9 +53,11 @@ from livegen.data.shards import load_split, read_manifest
 from livegen.errors import ConfigError, DeviceError
 from livegen.machine import cpu_info
 from livegen.tokenizer import TokenizerConfig, Vocab, check_compatible
+from livegen.tokenizer.config import check_grows_into
 
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .dataset import AugmentConfig, TrainBatches, val_windows
+from .dataset import AugmentConfig, TrainBatches, structure_mask, val_windows
+from .grow_vocab import grow_token_rows
 from .models import DEFAULT_KIND, model_family
 from .optim import apply_gradients, autocast_for, optimization
 from .precision import PrecisionChoice, resolve_precision
@@ -139,9 +141,16 @@ def build_model_config(config: TrainConfig, vocab: Vocab) -> tuple[str, Any]:
 
 @torch.no_grad()
 def evaluate_windows(
-    model: torch.nn.Module, rows: np.ndarray, batch_size: int, device: torch.device, autocast
+    model: torch.nn.Module,
+    rows: np.ndarray,
+    batch_size: int,
+    device: torch.device,
+    autocast,
+    ignored: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Mean NLL (nats/token) and next-token accuracy over fixed windows, PAD targets ignored."""
+    """Mean NLL (nats/token) and next-token accuracy over fixed windows, PAD targets ignored,
+    and the targets `ignored` (a (vocab,) bool mask: KEY and CHORD, as in training) too."""
+    skip = None if ignored is None else torch.from_numpy(ignored).to(device)
     was_training = model.training
     model.eval()
     total_nll, total_correct, total = 0.0, 0, 0
@@ -153,6 +162,8 @@ def evaluate_windows(
             logits, _ = model(x)
         logits = logits.float()
         keep = y != pad
+        if skip is not None:
+            keep &= ~skip[y]
         nll = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="none"
         ).reshape(y.shape)
@@ -261,10 +272,21 @@ def _train(
     if init_from is not None and state is None:
         source = default_checkpoint_path() if init_from == "default" else Path(init_from)
         init_state = load_checkpoint(source)
-        check_compatible(init_state["tokenizer"], tokenizer)
+        grows = check_grows_into(init_state["tokenizer"], tokenizer)
         kind = init_state.get("model_kind", DEFAULT_KIND)
         saved = model_family(kind).config(**init_state["model_config"])
         model_config = replace(saved, dropout=model_config.dropout)
+        if grows:  # its vocab is a prefix of the data's: CHORD tokens appended (grow_vocab.py)
+            old_size = saved.vocab_size
+            model_config = replace(model_config, vocab_size=vocab.size)
+            init_state["model"] = grow_token_rows(init_state["model"], old_size, vocab.size)
+            if is_main:
+                print(
+                    f"--init-from {init_from}: vocabulary grown from {old_size} to {vocab.size}"
+                    " tokens (new rows small random)",
+                    file=sys.stderr,
+                    flush=True,
+                )
         if config.data.seq_len > model_config.context:
             raise ConfigError(
                 f"[data] seq_len {config.data.seq_len} exceeds the context {model_config.context}"
@@ -311,6 +333,7 @@ def _train(
         seed=run.seed,
         augment=augment,
         collection_weights=config.data.collection_weights,
+        structure_drop_probability=config.data.structure_drop_probability,
     )
     if is_main and batches.shares:
         shares = ", ".join(f"{name} {share:.3f}" for name, share in batches.shares.items())
@@ -362,7 +385,9 @@ def _train(
             handle.write(json.dumps(record) + "\n")
 
     def validate() -> tuple[float, float]:
-        loss, acc = evaluate_windows(model, val_rows, opt.batch_size, device, autocast)
+        loss, acc = evaluate_windows(
+            model, val_rows, opt.batch_size, device, autocast, structure_mask(vocab)
+        )
         log(
             {
                 "kind": "val",

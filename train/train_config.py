@@ -30,6 +30,8 @@ class DataSection:
     channel_permute_probability: float = 0.0
     # share of training windows per collection; "others" = all unlisted (train/dataset.py)
     collection_weights: dict[str, float] = field(default_factory=dict)
+    # chance that a window loses its KEY and CHORD tokens, so the model plays with and without
+    structure_drop_probability: float = 0.5
 
     def __post_init__(self) -> None:
         if self.seq_len < 2:
@@ -42,6 +44,8 @@ class DataSection:
             raise ConfigError(f"[data] velocity_scale must be in [0, 1), got {self.velocity_scale}")
         if not 0 <= self.stretch_probability <= 1:
             raise ConfigError("[data] stretch_probability must be in [0, 1]")
+        if not 0 <= self.structure_drop_probability <= 1:
+            raise ConfigError("[data] structure_drop_probability must be in [0, 1]")
         if not 0 <= self.channel_permute_probability <= 1:
             raise ConfigError("[data] channel_permute_probability must be in [0, 1]")
         if not isinstance(self.collection_weights, dict):

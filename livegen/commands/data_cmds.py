@@ -39,6 +39,12 @@ def data() -> None:
     help="Take music21's works already in --music21-cache and convert nothing (e.g. while "
     "`livegen data convert-music21` converts the rest); run again later to add them.",
 )
+@click.option(
+    "--structure-tokens/--no-structure-tokens",
+    default=None,
+    help="KEY and CHORD tokens in the data (POP909's labels, else estimated) and CHORD tokens in "
+    "the vocabulary. Default: on for a new folder; a finished folder keeps its own setting.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def prepare(
     sources: tuple[str, ...],
@@ -48,14 +54,19 @@ def prepare(
     test_fraction: float,
     music21_cache: str,
     music21_cached_only: bool,
+    structure_tokens: bool | None,
     quiet: bool,
 ) -> None:
     """Tokenize MIDI files into train/val/test token shards plus a manifest.
 
     Run it again on a finished folder to add files that are new in the sources.
     """
-    from livegen.data.prepare import PrepareOptions
+    from livegen.data.prepare import PrepareOptions, folder_structure_tokens
     from livegen.data.prepare import prepare as run_prepare
+    from livegen.tokenizer import TokenizerConfig
+
+    if structure_tokens is None:
+        structure_tokens = folder_structure_tokens(out)
 
     options = PrepareOptions(
         val_fraction=val_fraction,
@@ -66,6 +77,7 @@ def prepare(
     report = run_prepare(
         sources,
         out,
+        tokenizer=TokenizerConfig(structure_tokens=structure_tokens),
         options=options,
         music21_cache=music21_cache,
         convert_music21=not music21_cached_only,

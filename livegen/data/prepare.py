@@ -6,6 +6,9 @@ or explicitly (`--source pop909=PATH`); music21's works keep their corpus collec
 (`bach`, `essenFolksong`, ...). Every file's collection is in the manifest, with token counts per
 collection, so a training config can weight collections (train/dataset.py).
 
+With the tokenizer's `structure_tokens` (the CLI's default for a new folder), KEY and CHORD
+tokens are placed in each piece (data/structure_marks.py: POP909's labels, else estimated).
+
 Every file is read with the tokenizer's `read_midi`, encoded with `encode_notes` and appended to
 the shard of its split (see split.py and shards.py; the split hashes the path inside its source,
 so a file lands in the same split whether it is prepared alone or in a mix). Files that cannot be
@@ -48,6 +51,7 @@ from livegen.data.prepare_state import MANIFEST_FORMAT, PrepareState, file_key
 from livegen.data.progress import progress_bar
 from livegen.data.shards import MANIFEST, TOKEN_DTYPE, read_manifest
 from livegen.data.split import SPLITS, split_of
+from livegen.data.structure_marks import structure_marks
 from livegen.errors import ConfigError, OutputError
 from livegen.tokenizer import TokenizerConfig, Vocab, encode_notes
 from livegen.tokenizer.midi_file import read_midi
@@ -185,6 +189,19 @@ def find_midi_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
+def folder_structure_tokens(out: str | Path) -> bool:
+    """The CLI's default for `structure_tokens`: a prepared folder's own setting (adding files
+    keeps its tokenizer), else on."""
+    manifest = Path(out) / MANIFEST
+    if not manifest.is_file():
+        return True
+    try:
+        saved = read_manifest(Path(out)).get("tokenizer", {})
+    except ConfigError:
+        return True
+    return bool(saved.get("structure_tokens", False))
+
+
 def tokenize_file(job: tuple[str, dict[str, Any]]) -> tuple[np.ndarray | None, int, str]:
     """Worker: (tokens, notes, "") or (None, 0, reason) for one MIDI file."""
     path, tok_dict = job
@@ -194,10 +211,20 @@ def tokenize_file(job: tuple[str, dict[str, Any]]) -> tuple[np.ndarray | None, i
         notes = list(score.notes)
         if not notes:
             return None, 0, "no notes"
-        tokens = encode_notes(notes, config, time_signatures=score.meter(), bos=True, eos=True)
+        vocab = Vocab(config)
+        marks = structure_marks(Path(path), score, vocab) if config.structure_tokens else []
+        tokens = encode_notes(
+            notes,
+            config,
+            time_signatures=score.meter(),
+            bos=True,
+            eos=True,
+            vocab=vocab,
+            conditioning=marks,
+        )
     except Exception as err:  # a bad file is reported, never fatal
         return None, 0, f"{type(err).__name__}: {err}"[:300]
-    vocab_size = Vocab(config).size
+    vocab_size = vocab.size
     array = np.asarray(tokens, dtype=np.int64)
     if array.size and (array.min() < 0 or array.max() >= min(vocab_size, 2**16)):
         return None, 0, "token id out of range"
