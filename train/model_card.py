@@ -32,6 +32,36 @@ def _wall_time_s(records: list[dict[str, Any]]) -> float:
     return total + previous
 
 
+# Where each collection of the default model's data comes from, for the card's data table.
+POP909_SOURCE = (
+    'POP909 (Wang, Chen, Jiang, Zhang, Xu, Dai, Bin, Xia: "POP909: A Pop-song Dataset for Music'
+    ' Arrangement Generation", ISMIR 2020), MIT licence; melody, secondary melody and piano'
+    " accompaniment on three channels, expressive velocities"
+)
+MUSIC21_SOURCE = (
+    "music21's bundled corpus (BSD licence), converted to MIDI by `livegen data prepare"
+    " --source music21`; quantized, one fixed velocity"
+)
+
+
+def collection_source(name: str, music21_collections: frozenset[str]) -> str:
+    """Source and licence of a collection: POP909 by name, music21's by the manifest's origin."""
+    if name.lower().startswith("pop909"):
+        return POP909_SOURCE
+    if name in music21_collections:
+        return MUSIC21_SOURCE
+    return "other MIDI (`livegen data prepare --source`)"
+
+
+def music21_collections(manifest: dict[str, Any]) -> frozenset[str]:
+    """Collections whose files came from music21's corpus, as the manifest records each origin."""
+    return frozenset(
+        file_collection(record, manifest)
+        for record in manifest.get("files", [])
+        if record.get("origin") == "music21" or manifest.get("source") == "music21"
+    )
+
+
 def works_by_collection(manifest: dict[str, Any]) -> dict[str, tuple[int, int]]:
     """(files, tokens) per collection, as the manifest records each file's collection."""
     totals: dict[str, tuple[int, int]] = {}
@@ -66,6 +96,7 @@ def render(
     params = report.get("model_params")
     splits = manifest["splits"] if manifest else {}
     by_collection = works_by_collection(manifest or {})
+    from_music21 = music21_collections(manifest or {})
     cont = report.get("continuations", {})
     lines = [
         "# livegen default model",
@@ -76,12 +107,14 @@ def render(
         "",
         "## Data",
         "",
-        f"music21's bundled corpus, converted to MIDI by `livegen data prepare --source music21`"
-        f" ({len((manifest or {}).get('files', []))} works in all splits).",
+        f"{len((manifest or {}).get('files', []))} works in all splits, from these sources:",
         "",
-        "| collection | works | tokens |",
-        "|---|---:|---:|",
-        *(f"| {k} | {v[0]} | {v[1]:,} |" for k, v in sorted(by_collection.items())),
+        "| collection | works | tokens | source, licence |",
+        "|---|---:|---:|---|",
+        *(
+            f"| {k} | {v[0]} | {v[1]:,} | {collection_source(k, from_music21)} |"
+            for k, v in sorted(by_collection.items())
+        ),
         "",
         "Split by a stable hash of each file's path: "
         + ", ".join(f"{k} {v['files']} files / {v['tokens']:,} tokens" for k, v in splits.items())

@@ -188,6 +188,25 @@ def test_model_card_counts_works_by_the_manifests_collection() -> None:
     assert works_by_collection(old_music21) == {"bach": (1, 3)}
 
 
+def test_model_card_names_each_collections_source_and_licence() -> None:
+    from livegen.train.model_card import collection_source, music21_collections
+
+    manifest = {
+        "source": "pop909=corpus/pop909/midi music21",
+        "files": [
+            {"source": "001.mid", "collection": "pop909", "origin": "folder", "tokens": 10},
+            {"source": "bach/a.mid", "collection": "bach", "origin": "music21", "tokens": 5},
+            {"source": "x.mid", "collection": "mine", "origin": "folder", "tokens": 5},
+        ],
+    }
+    from_music21 = music21_collections(manifest)
+    assert from_music21 == {"bach"}
+    assert "MIT" in collection_source("pop909", from_music21)
+    assert "ISMIR 2020" in collection_source("pop909", from_music21)
+    assert "music21" in collection_source("bach", from_music21)
+    assert "music21" not in collection_source("mine", from_music21)
+
+
 TESTDATA = Path(os.environ["LIVEGEN_TESTDATA"]) / "midi"
 POP909 = TESTDATA.parents[1] / "corpus" / "pop909" / "midi"
 POP_SONGS = ("001.mid", "002.mid", "003.mid", "004.mid")
