@@ -35,6 +35,7 @@ from livegen.live.realtime import (
 from livegen.live.recorder import MODEL, PLAYER, Recorder
 from livegen.live.scheduler import Scheduler
 from livegen.live.serve_config import ServeConfig
+from livegen.live.vary_move import VaryMove
 from livegen.music.midi import (
     ALL_NOTES_OFF,
     ALL_SOUND_OFF,
@@ -72,6 +73,7 @@ class Daemon:
         performer: Performer | None = None,
         recorder: Recorder | None = None,
         stats_path: str | None = None,
+        vary: VaryMove | None = None,
     ) -> None:
         self.config = config
         self.control = control
@@ -81,6 +83,8 @@ class Daemon:
         self.performer = performer
         self.recorder = recorder
         self.stats_path = stats_path
+        # without a model the move still answers `v` and its controller, saying how to get one
+        self.vary = vary or VaryMove(config.vary, beats_per_bar=config.beats_per_bar)
         self.echoes = EchoFilter()
         self.scheduler = Scheduler(
             self._send,
@@ -283,6 +287,9 @@ class Daemon:
         if isinstance(event, ControlIn):
             if event.control in (ALL_NOTES_OFF, ALL_SOUND_OFF):
                 self._release_held(t_ns, event.channel)
+            if self.vary.is_press(event.control, event.value):
+                self.control.send("vary")  # varied on the supervisor thread, not this one
+                return
             try:
                 self.control.handle_cc(event.control, event.value)
             except Exception as err:  # a knob out of range from a CC must not stop the input
@@ -305,6 +312,7 @@ class Daemon:
         else:
             self.held_keys.discard(key)
         self.last_player_tick = tick
+        self.vary.history.hear(tick, channel, pitch, velocity)
         if self.recorder is not None:
             self.recorder.add(PLAYER, tick, message)
         self._view("player", channel, pitch, velocity, tick)
@@ -383,6 +391,10 @@ class Daemon:
                         log.error("cannot record: %s", err)
                 if self.recorder is not None:
                     self.recorder.enabled = name == "record_on"
+            elif name == "vary":  # its one-line outcome goes to the log and the TUI
+                outcome = self.vary.request(self.clock, self.scheduler, self.control, self.paused)
+                log.info(outcome.message)
+                self.control.publish(message=outcome.message)
             elif name == "quit":
                 self.stop_event.set()
             else:

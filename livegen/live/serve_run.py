@@ -22,6 +22,7 @@ from livegen.live.daemon import Daemon
 from livegen.live.ports import InputItem, open_ports
 from livegen.live.recorder import Recorder
 from livegen.live.serve_config import ServeConfig, load_serve_config
+from livegen.live.vary_move import VaryMove
 
 log = logging.getLogger("livegen")
 
@@ -107,6 +108,7 @@ def make_performer(config: ServeConfig):  # -> LiveSession
         call_silence_beats=config.call.silence_beats,
         call_end_on_bar_line=config.call.end_on_bar_line,
         call_answer_start=config.call.answer_start,
+        write_ahead_ms=config.timing.write_ahead_ms,
     )
 
 
@@ -116,6 +118,9 @@ def build_daemon(options: ServeOptions, config: ServeConfig | None = None) -> Da
         check_writable(options.stats_json)
     config = config or build_config(options)
     performer = make_performer(config)
+    vary = VaryMove.load(
+        config.vary_model, config.vary, beats_per_bar=config.beats_per_bar, seed=config.seed
+    )
     inbox: queue.SimpleQueue[InputItem] = queue.SimpleQueue()
     ports = open_ports(
         inbox,
@@ -139,6 +144,7 @@ def build_daemon(options: ServeOptions, config: ServeConfig | None = None) -> Da
         performer=performer,
         recorder=recorder,
         stats_path=options.stats_json,
+        vary=vary,
     )
 
 

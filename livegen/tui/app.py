@@ -80,6 +80,8 @@ class LivegenApp(App[None]):
         Binding("l", "learn", "learn"),
         Binding("u", "unlearn", "unbind", show=False),
         Binding("p", "panic", "panic"),
+        # not in the footer: an 80-column footer is full (the wide layout's key list shows it)
+        Binding("v", "vary", "vary", show=False),
         Binding("space", "pause", "pause", key_display="␣"),
         Binding("r", "record", "rec"),
         Binding("s", "save_preset", "save"),
@@ -266,6 +268,11 @@ class LivegenApp(App[None]):
     def action_panic(self) -> None:
         self.control.send("panic")
         self.say("panic: all notes off")
+
+    def action_vary(self) -> None:
+        """The daemon answers with the outcome (bar, notes) or why not on the message line."""
+        self.control.send("vary")
+        self.say("vary: your last bar comes back varied on the next bar line")
 
     def action_pause(self) -> None:
         self.paused = not self.paused

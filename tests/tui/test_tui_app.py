@@ -97,13 +97,14 @@ def test_command_keys_queue_commands_for_the_daemon(drive):
     control = Control()
 
     async def scenario(app, pilot):
-        await pilot.press("p", "space", "space", "r", "r")
+        await pilot.press("p", "space", "space", "r", "r", "v")
         assert [c.name for c in drain(control)] == [
             "panic",
             "pause",
             "resume",
             "record_on",
             "record_off",
+            "vary",
         ]
         control.publish(paused=True, recording=True)  # the daemon paused itself
         await pilot.pause(0.1)

@@ -12,6 +12,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("⏎", "type a value"),
     ("l / u", "MIDI learn the knob / unbind it"),
     ("p", "panic: all notes off"),
+    ("v", "vary: your last bar(s) back varied"),
     ("space", "pause / resume generation"),
     ("r", "record on / off"),
     ("s / o", "save / load a preset"),
