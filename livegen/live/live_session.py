@@ -8,7 +8,10 @@ note rolls the KV cache back to the last checkpoint at or before the note (O(1),
 drops the speculated notes from the scheduler, inserts the note and plans again.
 
 Modes (modes.py decides *when* and *how far* to generate): call answers a finished phrase,
-accompany plays along while the player plays, continue keeps going from a prompt.
+accompany plays along while the player plays, continue keeps going from a prompt. Within what the
+mode asks for, the model writes only `write_ahead_ms` ahead of sending, the rest as time passes:
+a player's note throws away everything written past it, and writing the whole 1.5-beat plan after
+each one made 82% of the tokens wasted work and the daemon take 86% of a core (issue 13).
 Model time is grid steps (the tokenizer's steps_per_beat); the clock's ticks map onto them from an
 origin tick fixed when the stream starts.
 
@@ -118,6 +121,7 @@ class LiveSession:
         call_silence_beats: float = 1.0,
         call_end_on_bar_line: bool = True,
         call_answer_start: str = "bar",
+        write_ahead_ms: float = 80.0,
     ) -> None:
         from livegen.inference.sampler import Sampler
 
@@ -131,6 +135,7 @@ class LiveSession:
         self.sampler = Sampler(seed)
         self.prompt = prompt or []
         self.lookahead_steps = round(lookahead_beats * self.spb)
+        self.write_ahead_ns = round(write_ahead_ms * 1e6)
         self.max_note_ticks = round(max_note_beats * TICKS_PER_BEAT)
         self.call_options = (call_silence_beats, call_end_on_bar_line, call_answer_start)
         self.stats_ = SessionStats()
@@ -239,7 +244,12 @@ class LiveSession:
             self.mode.on_player(self, pending, now_step, knobs)
             pending.clear()
         plan = self.mode.plan(self, now_step, knobs)
-        if self.context.paused() or plan is None or self.step >= plan.until_step:
+        if (
+            self.context.paused()
+            or plan is None
+            or self.step >= plan.until_step
+            or self.step >= self.write_limit(now_step)
+        ):
             self._publish_plan(now_step)
             return False
         self.generate_one(knobs, plan)
@@ -261,6 +271,16 @@ class LiveSession:
             return None
         tick = line.ns_to_tick(self.context.clock.now_ns())
         return math.floor((tick - self.origin_tick) / self.ticks_per_step)
+
+    def write_limit(self, now_step: int) -> int:
+        """The step the model writes up to now: `write_ahead_ms` past what the scheduler sends
+        next (it sends `lead_ns` early), at the clock's tempo; at least one step past now."""
+        line = self.context.clock.timeline
+        if line is None:
+            return now_step + 1
+        ns_per_step = line.ns_per_tick * self.ticks_per_step
+        ahead_ns = self.write_ahead_ns + self.scheduler.lead_ns
+        return now_step + max(1, math.ceil(ahead_ns / ns_per_step))
 
     def step_of_tick(self, tick: float) -> int:
         return max(0, round((tick - self.origin_tick) / self.ticks_per_step))

@@ -21,6 +21,7 @@ CONFIG_DIR = next(
 )  # fmt: skip
 CLOCKS = ("internal", "external")
 ANSWER_STARTS = ("bar", "beat")
+MAX_LATENCY_MS = 50.0  # timing.latency_ms: a MIDI path slower than this is broken, not slow
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,15 @@ class TimingConfig:
     # Send notes this much early to make up for MIDI transport latency (clock in + notes out;
     # with JACK about one period each way). 0 = send exactly on the predicted tick.
     latency_ms: float = 0.0
+    # The model writes its part this far ahead of sending, the rest as time passes (every player
+    # note throws away what is written past it). Longer rides out slower tokens, costs more CPU.
+    write_ahead_ms: float = 80.0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.latency_ms <= 50.0:
-            raise ConfigError(f"latency_ms {self.latency_ms} not in 0..50")
+        if not 20.0 <= self.write_ahead_ms <= 5000.0:
+            raise ConfigError(f"write_ahead_ms {self.write_ahead_ms} not in 20..5000")
+        if not 0.0 <= self.latency_ms <= MAX_LATENCY_MS:
+            raise ConfigError(f"latency_ms {self.latency_ms} not in 0..{MAX_LATENCY_MS:g}")
         if not 0.0 <= self.late_ms <= 1000.0:
             raise ConfigError(f"late_ms {self.late_ms} not in 0..1000")
         if not self.late_ms <= self.drop_ms <= 1000.0:  # a note is late before it is dropped

@@ -324,7 +324,9 @@ def test_call_answers_on_the_bar_line_where_a_phrase_of_whole_bars_ends(
     tiny_model_dir: Path,
 ) -> None:
     """Released just before the bar line of bar 4: the answer starts on that downbeat."""
-    knobs = Knobs(mode="call", output_channel=0, answer_bars=1)
+    # density 4: the tiny random model's one-bar answer has notes whatever its draws (at 1, one
+    # seed in four wrote a single long rest)
+    knobs = Knobs(mode="call", output_channel=0, answer_bars=1, density=4.0)
     session, daemon = make_session(tiny_model_dir, knobs, call_silence_beats=1.0)
     bar = 4 * TICKS_PER_BEAT
     drive(session, daemon, 5 * bar, _two_bar_call())
@@ -366,7 +368,7 @@ def test_call_holds_its_answer_while_the_player_goes_on_past_the_bar_line(
 ) -> None:
     """A key held across the bar line: no answer there. Playing on just after a released bar
     line: the answer stops where the player came in, and comes after the longer phrase."""
-    knobs = Knobs(mode="call", output_channel=0, answer_bars=1)
+    knobs = Knobs(mode="call", output_channel=0, answer_bars=1, density=4.0)  # notes, any draw
     session, daemon = make_session(tiny_model_dir, knobs, call_silence_beats=1.0)
     bar = 4 * TICKS_PER_BEAT
     phrase = _two_bar_call()
