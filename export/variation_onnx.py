@@ -154,6 +154,15 @@ def export_variation(checkpoint: str | Path, out_dir: str | Path) -> tuple[Path,
     family = model_family(kind)
     model = family.build(family.config(**state["model_config"]))
     model.load_state_dict(state["model"])
+    return export_variation_model(model, kind, out_dir, int(state.get("step", 0)))
+
+
+def export_variation_model(
+    model: nn.Module, kind: str, out_dir: str | Path, step: int = 0
+) -> tuple[Path, dict[str, Any]]:
+    """Export a built vae/ddpm (trained or not: bench/vary_bench.py times untrained ones of the
+    real configs' size, as speed does not depend on the weights) to `out_dir`, checked."""
+    out_dir = Path(out_dir)
     model = model.eval().float()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -170,7 +179,7 @@ def export_variation(checkpoint: str | Path, out_dir: str | Path) -> tuple[Path,
             "kind": kind,
             "opset": OPSET,
             "exported_with": f"torch {torch.__version__}",
-            "step": int(state.get("step", 0)),
+            "step": step,
             "model": to_mapping(model.config),
             "notes": {"max_gap_beats": MAX_GAP_BEATS, "max_dur_beats": MAX_DUR_BEATS},
             "parity": parity,
