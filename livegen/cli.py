@@ -27,6 +27,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "serve": "livegen.commands.serve_cmds:serve",
     "ports": "livegen.commands.serve_cmds:ports",
     "demo": "livegen.commands.serve_cmds:demo",
+    "calibrate": "livegen.commands.serve_cmds:calibrate",
     "vary": "livegen.commands.vary_cmds:vary",
 }
 

@@ -101,3 +101,31 @@ def demo(verbose: bool, **kwargs: object) -> None:
 
     with quiet_c_stderr(keep=verbose):
         run_demo(DemoOptions(**kwargs, verbose=verbose))  # type: ignore[arg-type]
+
+
+@click.command()
+@click.option("--config", help="Serve config to store it in (a name or a path; default: default).")
+@click.option("--port", help="Existing MIDI port for both directions (exact or unique substring).")
+@click.option("--in-port", help="Existing MIDI port the loop comes back on.")
+@click.option("--out-port", help="Existing MIDI port the loop starts from.")
+@click.option("--virtual", metavar="NAME", help="Create ports NAME:in and NAME:out (as serve).")
+@click.option(
+    "--backend", type=click.Choice(BACKEND_CHOICES), help="MIDI system (default: the config's)."
+)
+@click.option("--probes", type=click.IntRange(5, 1000), default=40, show_default=True)
+@click.option("--wait", "wait_s", type=click.FloatRange(0.5, 600), default=10.0, show_default=True,
+              help="Seconds to wait for the loop to be wired.")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Measure and report; store nothing.")
+@click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP)
+def calibrate(verbose: bool, **kwargs: object) -> None:
+    """Measure the MIDI round trip and store it as timing.latency_ms (the send-ahead).
+
+    Wire livegen's output back to its input first (JACK: jack_connect livegen:out livegen:in;
+    hardware: a cable from the interface's MIDI out to its in). Silent probes (CC 119 on channel
+    16) go round the loop; the median round trip is stored in the serve config.
+    """
+    from livegen.live.c_stderr import quiet_c_stderr
+    from livegen.live.calibrate import CalibrateOptions, run_calibrate
+
+    with quiet_c_stderr(keep=verbose):
+        run_calibrate(CalibrateOptions(**kwargs), echo=click.echo)  # type: ignore[arg-type]
