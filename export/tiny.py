@@ -48,3 +48,25 @@ def make_tiny_model_dir(
     )
     folder, _ = export_model_dir(Transformer(config), tokenizer, path)
     return folder
+
+
+def make_tiny_hier_model_dir(
+    path: str | Path, context: int = 512, seed: int = 0, precision: str = "fp32"
+) -> Path:
+    """A random hierarchical model folder (2 event layers of d=64, 1 token layer of d=32)."""
+    from livegen.export.hierarchical_onnx import export_model_dir as export_hier
+    from livegen.train.models.hierarchical import HierarchicalTransformer, HierConfig
+    from livegen.train.models.hierarchical import vocab_fields as hier_vocab_fields
+
+    from livegen.tokenizer import TokenizerConfig, Vocab
+
+    _, tokenizer = runtime_tokenizer()
+    vocab = Vocab(TokenizerConfig())
+    torch.manual_seed(seed)
+    config = HierConfig(
+        vocab_size=vocab.size, pad_id=vocab.pad, n_layer=2, n_head=2, d_model=64, d_ff=128,
+        context=context, token_layers=1, token_heads=2, token_d_model=32, token_d_ff=64,
+        max_event_tokens=8, **hier_vocab_fields(vocab),
+    )  # fmt: skip
+    folder, _ = export_hier(HierarchicalTransformer(config), tokenizer, Path(path), precision)
+    return folder

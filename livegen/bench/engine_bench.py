@@ -10,6 +10,9 @@ Measured on one model folder (the shipped default unless --model):
   with a "growing past" (copied in, present concatenated out, as most exports do);
 - in a fresh runtime-only subprocess (torch never imported): peak RSS and cold start, the wall
   time from launching the process to the first sampled token;
+- ms per note at 64, 512 and 2048 notes of context (note_bench.py), for both model families;
+  a hierarchical model's `decode_ms` is per token averaged over whole notes, and it has no
+  PyTorch baselines or layout comparison;
 - the machine: CPU model, cores and ISA features (livegen.machine), since every figure here
   depends on them;
 - when torch is installed, baselines with the same weights (if the folder has the training
@@ -32,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from livegen.bench.note_bench import NOTE_CONTEXTS, ms_per_note, ms_per_token_in_notes, music_stream
 from livegen.inference.engine import Engine
 from livegen.inference.model_dir import DEFAULT_MODEL_DIR, read_model_dir
 from livegen.machine import cpu_info
@@ -66,9 +70,9 @@ def peak_rss_mb():
 
 from livegen.inference.engine import Engine
 from livegen.inference.sampler import Sampler, SamplingParams
-from livegen.tokenizer import Grammar, Vocab
+from livegen.tokenizer import Grammar, TokenizerConfig, Vocab
 engine = Engine.load(sys.argv[1], threads=int(sys.argv[3]), check_tokenizer=False)
-vocab = Vocab()
+vocab = Vocab(TokenizerConfig.from_dict(engine.tokenizer_config))  # the model's own tokens
 grammar = Grammar(vocab)
 sampler = Sampler(0)
 logits = engine.prefill([vocab.bos])
@@ -158,9 +162,9 @@ def growing_past_decode(engine: Engine, seq: np.ndarray, repeats: int) -> dict[s
 def sustained_tokens_per_s(engine: Engine, seq: np.ndarray, count: int = 500) -> float:
     """Decode + sample (grammar mask, top-p) for `count` tokens after a 64-token prompt."""
     from livegen.inference.sampler import Sampler, SamplingParams
-    from livegen.tokenizer import Grammar, Vocab
+    from livegen.tokenizer import Grammar, TokenizerConfig, Vocab
 
-    vocab = Vocab()
+    vocab = Vocab(TokenizerConfig.from_dict(engine.tokenizer_config))
     grammar = Grammar(vocab) if vocab.size == engine.vocab_size else None
     sampler = Sampler(0)
     params = SamplingParams(temperature=0.9, top_p=0.95)
@@ -223,11 +227,17 @@ def run_bench(
         info = read_model_dir(model)
         engine = Engine.load(info.path, device=device, threads=threads, overflow="sync",
                              check_tokenizer=False)  # fmt: skip
+        hierarchical = info.kind == "hierarchical"
+        music = music_stream(max(NOTE_CONTEXTS) + 2)
         seq = np.random.default_rng(0).integers(4, info.vocab_size, size=1100)
         say("decode latency at contexts " + ", ".join(map(str, CONTEXTS)))
-        decode = engine_decode(engine, seq, repeats)
+        if hierarchical:  # per token, averaged over whole notes of music (note_bench.py)
+            seq = music
+            decode = ms_per_token_in_notes(engine, music, max(repeats // 4, 20), CONTEXTS)
+        else:
+            decode = engine_decode(engine, seq, repeats)
         layouts = {f"{info.cache}_512": decode["512"]}
-        portable = info.path if info.cache == "fixed" else None
+        portable = info.path if info.cache == "fixed" and not hierarchical else None
         random_stand_in = label.startswith("random") and torch_side is not None
         if portable is None and random_stand_in and info.position != "relative":
             # the same weights through the portable graph, to compare the layouts in one run
@@ -241,6 +251,8 @@ def run_bench(
         prefill = ms_percentiles(
             time_calls(lambda: (engine.reset(), engine.prefill(seq[:256])), 20)
         )
+        say("ms per note at " + ", ".join(map(str, NOTE_CONTEXTS)) + " notes of context")
+        per_note = ms_per_note(engine, music, max(repeats // 4, 20))
         say("sustained tokens/s")
         tokens_per_s = sustained_tokens_per_s(engine, seq)
         say("runtime-only subprocess: RSS and cold start")
@@ -251,7 +263,9 @@ def run_bench(
             "device": engine.device,
             "precision": info.precision,
             "threads": threads,
+            "kind": info.kind,
             "decode_ms": decode,
+            "ms_per_note": per_note,
             "prefill_256_ms": prefill["p50"],
             "tokens_per_s": tokens_per_s,
             "rss_mb": child["rss_mb"],
@@ -263,6 +277,8 @@ def run_bench(
         }
         if not baselines:
             result["baselines_skipped"] = "--no-baselines"
+        elif hierarchical:
+            result["baselines_skipped"] = "no PyTorch baseline for hierarchical models yet"
         elif torch_side is None:
             result["baselines_skipped"] = "torch is not installed"
         else:
@@ -327,11 +343,15 @@ def format_report(result: dict[str, Any]) -> str:
             )
         lines.append(row)
     layouts = ", ".join(f"{k} {v['p50']:.3f} ms" for k, v in result["cache_layouts"].items())
+    notes = ", ".join(
+        f"{v['notes']} notes {v['p50']:.2f} ms" for v in result["ms_per_note"].values()
+    )
     lines += [
         "",
         f"prefill 256 tokens: {result['prefill_256_ms']:.2f} ms;  "
         f"sustained (with sampling): {result['tokens_per_s']:.0f} tokens/s",
         f"cache layouts at 512 (p50): {layouts}",
+        f"ms per note (p50) after: {notes}",
         f"runtime-only process: {result['rss_mb']:.0f} MB RSS, first token "
         f"{result['cold_start_s']:.2f} s after launch (torch imported: "
         f"{result['runtime_imported_torch']})",

@@ -31,7 +31,8 @@ def export(checkpoint: Path, out: Path, precision: str, attention: str, verify: 
     """Export a checkpoint to an ONNX model folder (model.onnx + model.toml) with a KV cache.
 
     A variation checkpoint (kind vae or ddpm) becomes its own folder: encoder + decoder, or the
-    denoiser, always checked against PyTorch.
+    denoiser, always checked against PyTorch. A hierarchical checkpoint becomes event.onnx +
+    token.onnx (--attention does not apply).
     """
     from livegen.export import variation_onnx
     from livegen.export.transformer_onnx import export_checkpoint  # needs torch and onnx (cli.py)
@@ -48,14 +49,17 @@ def export(checkpoint: Path, out: Path, precision: str, attention: str, verify: 
             f"(tolerance {parity['tolerance']}), pitch agreement {parity['pitch_agreement']:.1%}"
         )
         return
-    folder, parity = export_checkpoint(
-        checkpoint,
-        out,
-        precision,
-        verify,
-        progress=lambda m: click.echo(f"export: {m}", err=True),
-        attention=attention,
-    )
+    from livegen.export import hierarchical_onnx
+
+    say = lambda m: click.echo(f"export: {m}", err=True)  # noqa: E731
+    if hierarchical_onnx.is_hierarchical_checkpoint(checkpoint):
+        folder, parity = hierarchical_onnx.export_hierarchical(
+            checkpoint, out, precision, verify, progress=say
+        )
+    else:
+        folder, parity = export_checkpoint(
+            checkpoint, out, precision, verify, progress=say, attention=attention
+        )
     click.echo(f"wrote {folder} ({precision})")
     if parity:
         click.echo(

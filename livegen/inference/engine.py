@@ -18,6 +18,9 @@ window restarts at position 0, unlike an attention-sink cache, which needs relat
 Positions are absolute over the whole session (`position` keeps growing past `context`), so
 the daemon's bookkeeping of where it may roll back to survives a slide.
 
+A hierarchical model folder (event.onnx + token.onnx) runs through hier_runner.HierRunner,
+which keeps this contract: its `context` counts tokens, so the same slides apply.
+
 Long because the three cache layouts' runners and the overflow worker share one cache protocol.
 """
 
@@ -37,6 +40,7 @@ import numpy as np
 import onnxruntime as ort
 
 from livegen.errors import DeviceError, ModelLoadError
+from livegen.inference.hier_runner import HierRunner, graph_paths
 from livegen.inference.model_dir import ModelInfo, read_model_dir
 from livegen.percentiles import percentiles
 
@@ -208,17 +212,21 @@ class SharedCacheRunner:
         self.position = position
 
 
-Runner = CacheRunner | SharedCacheRunner
+Runner = CacheRunner | SharedCacheRunner | HierRunner
+# a hierarchical model runs two graphs: (event session, token session)
+Sessions = ort.InferenceSession | tuple[ort.InferenceSession, ort.InferenceSession]
 
 
 def open_runner(
     info: ModelInfo,
-    session: ort.InferenceSession,
+    session: Sessions,
     batch: int = 1,
     decode_session: ort.InferenceSession | None = None,
     device: str = "cpu",
 ) -> Runner:
-    """The runner for the model folder's cache layout."""
+    """The runner for the model folder's family and cache layout."""
+    if isinstance(session, tuple):
+        return HierRunner(info, *session, batch)
     if info.cache == "shared":
         return SharedCacheRunner(
             session, info.n_layer, info.kv_heads, info.head_size, info.context, batch, device
@@ -244,7 +252,7 @@ class Engine:
     def __init__(
         self,
         info: ModelInfo,
-        session: ort.InferenceSession,
+        session: Sessions,
         device: str,
         batch: int = 1,
         overflow: str = "background",
@@ -290,6 +298,11 @@ class Engine:
             from livegen.tokenizer import check_compatible
 
             check_compatible(info.tokenizer)
+        if info.kind == "hierarchical":
+            (event, used), (token, _) = (
+                make_session(p, device, threads) for p in graph_paths(info.path)
+            )
+            return cls(info, (event, token), used, batch, overflow)
         session, used = make_session(info.onnx_path, device, threads)
         decode_session = None
         if batch == 1 and (info.path / DECODE_GRAPH).is_file():

@@ -15,6 +15,11 @@ PRECISIONS = ("fp32", "fp16", "int8")
 # (export/transformer_gqa.py);
 # "fixed": the portable traced graph reading a prefix view of the engine's buffer.
 CACHE_LAYOUTS = ("shared", "fixed")
+# model families the engine runs, and the graph files each needs in its folder
+GRAPHS = {
+    "transformer": ("model.onnx",),
+    "hierarchical": ("event.onnx", "token.onnx"),  # export/hierarchical_onnx.py
+}
 DEFAULT_MODEL_DIR = Path(__file__).parents[1] / "assets" / "models" / "default"
 
 
@@ -30,6 +35,7 @@ class ModelInfo:
     model: dict[str, Any]
     tokenizer: dict[str, Any]
     parity: dict[str, Any] = field(default_factory=dict)
+    kind: str = "transformer"
 
     @property
     def onnx_path(self) -> Path:
@@ -92,12 +98,22 @@ def read_model_dir(model: str | Path) -> ModelInfo:
     """Read and check model.toml; a missing or incomplete folder is a one-line ModelLoadError."""
     path = resolve_model_dir(model)
     toml_path = path / "model.toml"
-    if not toml_path.is_file() or not (path / "model.onnx").is_file():
+    if not toml_path.is_file():
         raise ModelLoadError(f"{path}: not a model folder (needs model.onnx and model.toml)")
     try:
         meta = read_toml(toml_path)
     except ConfigError as err:
         raise ModelLoadError(str(err)) from err
+    kind = str(meta.get("kind", "transformer"))
+    if kind not in GRAPHS:
+        raise ModelLoadError(
+            f"{path}: a {kind!r} model; the engine runs {', '.join(GRAPHS)} models"
+        )
+    missing = [name for name in GRAPHS[kind] if not (path / name).is_file()]
+    if missing:
+        raise ModelLoadError(
+            f"{path}: not a model folder (needs {' and '.join(GRAPHS[kind])} and model.toml)"
+        )
     if meta.get("format") != FORMAT_VERSION:
         raise ModelLoadError(
             f"{toml_path}: format {meta.get('format')!r}, this livegen reads {FORMAT_VERSION}"
@@ -111,6 +127,7 @@ def read_model_dir(model: str | Path) -> ModelInfo:
             model=dict(meta["model"]),
             tokenizer=dict(meta["tokenizer"]),
             parity=dict(meta.get("parity", {})),
+            kind=kind,
         )
         for key in ("n_layer", "n_head", "d_model", "context", "vocab_size"):
             int(info.model[key])
