@@ -51,6 +51,7 @@ class Status:
     paused: bool = False
     recording: bool = False
     held_keys: int = 0  # the player's keys held now (a stuck one keeps call mode from answering)
+    latency_ms: float = 0.0  # timing.latency_ms: notes go out this early (livegen calibrate)
     message: str = ""
 
 

@@ -453,6 +453,7 @@ class Daemon:
             "paused": self.paused,
             "recording": self.recorder is not None and self.recorder.enabled,
             "held_keys": len(self.held_keys),
+            "latency_ms": self.config.timing.latency_ms,
         }
         if position is not None and position >= 0:
             beats = position / TICKS_PER_BEAT

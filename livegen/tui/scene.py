@@ -67,6 +67,7 @@ def publish_scene(control: Control, now_beat: float = NOW_BEAT) -> None:
         context_fill=0.37,
         late_notes=2,
         dropped_notes=0,
+        latency_ms=1.5,
         in_port="Keystation 49",
         out_port="livegen out",
         port_ok=True,

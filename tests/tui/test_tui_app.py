@@ -253,7 +253,16 @@ def scene_checks(app) -> str:
         assert label in text
     for label in ("transpose", "key lock", "out channel", "bpm", "model"):
         assert label in text
-    for item in ("112.0 bpm", "12:2", "3.8 ms/tok", "212 tok/s", "37%", "late 2", "dropped 0"):
+    for item in (
+        "112.0 bpm",
+        "12:2",
+        "3.8 ms/tok",
+        "212 tok/s",
+        "37%",
+        "late 2",
+        "dropped 0",
+        "ahead   1.5 ms",
+    ):
         assert item in text
     for item in ("Keystation 49", "livegen out", "REC", "player", "planned", "now"):
         assert item in text

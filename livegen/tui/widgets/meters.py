@@ -47,6 +47,9 @@ def render_meters(status: Status) -> Text:
     text.append("  ")
     text.append(f"dropped {status.dropped_notes}", style="bold red" if status.dropped_notes else "")
     text.append("\n")
+    label("ahead")  # notes go out this early for the MIDI path (livegen calibrate measures it)
+    text.append(f"{status.latency_ms:g} ms")
+    text.append("\n")
 
     mark, mark_style = ("✓", "bold green") if status.port_ok else ("✗", "bold red")
     for name, port in (("in", status.in_port), ("out", status.out_port)):
