@@ -6,6 +6,10 @@ as NAME:in and NAME-01:out. Here one `jack.Client(NAME)` owns both ports. Its pr
 rtmidi input callback feeds, and drains what the scheduler thread queued with `send`, writing it at
 frame 0 of the cycle, the same latency as rtmidi's JACK backend (which drains a ringbuffer there).
 The `jack` package (JACK-Client) is imported lazily: without it or libjack, `available()` is False.
+
+A missed cycle (an xrun) can lose what the graph's buffers held, a note-off among it, and leave a
+note stuck on the synth: the note-offs written in the cycles just before a gap are written again
+in the first cycle after it (`NoteOffLedger`). A second note-off for a key already off is harmless.
 """
 
 from __future__ import annotations
@@ -18,7 +22,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from livegen.music.midi import ACTIVE_SENSING, SYSEX_START
+from livegen.music.midi import (
+    ACTIVE_SENSING,
+    ALL_NOTES_OFF,
+    ALL_SOUND_OFF,
+    CONTROL_CHANGE,
+    SYSEX_START,
+    is_note_off,
+    is_note_on,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +38,50 @@ InputHandler = Callable[[int, tuple[int, ...]], None]  # (monotonic ns, raw byte
 
 # Messages the input drops, as python-rtmidi's ignore_types(sysex=True, active_sense=True) does.
 _IGNORED_STATUS = (SYSEX_START, ACTIVE_SENSING)
+
+
+# How far back before a gap a written note-off may have been lost with it: the graph's buffers
+# of the cycle in flight and, on an overloaded server, the one before.
+RESEND_WINDOW_CYCLES = 4
+
+
+def _ends_sound(message: bytes) -> bool:
+    """A note-off, or all-notes-off / all-sound-off: what a stuck note waits for."""
+    if len(message) == 3 and message[0] & 0xF0 == CONTROL_CHANGE:
+        return message[1] in (ALL_NOTES_OFF, ALL_SOUND_OFF)
+    return is_note_off(message)
+
+
+def _would_end(message: bytes, channel: int, pitch: int) -> bool:
+    """Whether note-off or all-notes-off `message` ends a note `pitch` on `channel`."""
+    if message[0] & 0x0F != channel:
+        return False
+    return message[0] & 0xF0 == CONTROL_CHANGE or message[1] == pitch
+
+
+class NoteOffLedger:
+    """The note-offs written in recent cycles (by the frame time of their cycle), so that those
+    a missed cycle may have lost can be written again. Costs a deque append per note-off."""
+
+    def __init__(self, window_frames: int) -> None:
+        self.window_frames = window_frames
+        self._written: collections.deque[tuple[int, bytes]] = collections.deque()
+
+    def written(self, frame: int, message: bytes) -> None:
+        if is_note_on(message):
+            if self._written:  # written again, an earlier note-off would end this new note
+                channel, pitch = message[0] & 0x0F, message[1]
+                self._written = collections.deque(
+                    (f, m) for f, m in self._written if not _would_end(m, channel, pitch)
+                )
+        elif _ends_sound(message):
+            self._written.append((frame, message))
+        while self._written and self._written[0][0] < frame - self.window_frames:
+            self._written.popleft()
+
+    def owed(self, last_frame: int) -> list[bytes]:
+        """What to write again after a gap that followed the cycle at `last_frame`."""
+        return [m for f, m in self._written if f >= last_frame - self.window_frames]
 
 
 def load_jack() -> Any | None:
@@ -63,6 +119,8 @@ class JackVirtualClient:
         self.missed_cycles = 0
         self._last_frame: int | None = None
         self.dropped_out = 0
+        self.resent_offs = 0  # note-offs written again after a missed cycle
+        self._owed_again: list[bytes] = []
         self.alive = True
         self.shutdown_reason = ""  # why the server let go of the client (its shutdown callback)
         self._users = 2
@@ -73,6 +131,7 @@ class JackVirtualClient:
         self.inport = self.client.midi_inports.register("in")
         self.outport = self.client.midi_outports.register("out")
         self._ns_per_frame = 1e9 / self.client.samplerate
+        self._offs = NoteOffLedger(RESEND_WINDOW_CYCLES * self.client.blocksize)
         self.client.set_process_callback(self._process)
         self.client.set_shutdown_callback(self._on_shutdown)
         self.client.activate()
@@ -93,11 +152,20 @@ class JackVirtualClient:
             # (no xrun callback: JACK-Client runs it on the notification thread, which then needs
             # the GIL, and another client's creation in this process waited on it forever)
             frame = self.client.last_frame_time
+            pending = self._pending
+            if self._owed_again:
+                pending.extendleft(reversed(self._owed_again))
+                self._owed_again = []
             if self._last_frame is not None and frame - self._last_frame > frames:
                 self.missed_cycles += (frame - self._last_frame) // frames - 1
+                owed = self._offs.owed(self._last_frame)
+                self.resent_offs += len(owed)
+                pending.extendleft(reversed(owed))  # first: they were due before the rest
+                # this cycle may be the late one whose buffer the server no longer takes
+                # (measured: written here only, the note-off never arrived): the next one too
+                self._owed_again = owed
             self._last_frame = frame
             self.outport.clear_buffer()
-            pending = self._pending
             while pending:
                 message = pending.popleft()
                 try:
@@ -106,6 +174,7 @@ class JackVirtualClient:
                     pending.appendleft(message)
                     self.dropped_out += 1
                     break
+                self._offs.written(frame, message)
             start_ns = time.monotonic_ns() - round(
                 self.client.frames_since_cycle_start * self._ns_per_frame
             )
@@ -138,4 +207,11 @@ class JackVirtualClient:
                 self.name,
                 self.process_errors,
                 self.dropped_out,
+            )
+        if self.resent_offs:
+            log.info(
+                "JACK client %r: %d note-offs written again after %d missed cycles",
+                self.name,
+                self.resent_offs,
+                self.missed_cycles,
             )

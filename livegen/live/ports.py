@@ -415,4 +415,8 @@ def input_counters(ports: object) -> dict[str, int]:
     shared = _jack_input(ports)
     if shared is None:
         return {}
-    return {"events_in": shared.events_in, "missed_cycles": shared.missed_cycles}
+    return {
+        "events_in": shared.events_in,
+        "missed_cycles": shared.missed_cycles,
+        "resent_note_offs": shared.resent_offs,
+    }
