@@ -124,3 +124,20 @@ def test_a_second_client_of_the_same_virtual_name_reports_the_names_jack_gave(
     finally:
         second.close()
         first.close()
+
+
+def test_listing_and_probing_reuse_one_client_per_server(jack_server: JackServer) -> None:
+    """No client per listing or backend probe (one was seen stuck in the JACK graph): the
+    process keeps one pair, and still sees ports that appear later."""
+    from livegen.live import ports
+
+    first = ports._lister(rtmidi.API_UNIX_JACK)
+    list_ports("jack")
+    ports.resolve_backend("auto")
+    sink: queue.SimpleQueue[InputItem] = queue.SimpleQueue()
+    pair = open_ports(sink, backend="jack", virtual="lglater")
+    try:
+        assert "lglater:in" in list_ports("jack")[1]
+        assert ports._lister(rtmidi.API_UNIX_JACK) is first
+    finally:
+        pair.close()

@@ -494,7 +494,15 @@ WITHOUT_JACK_CLIENT = (
 )
 
 
-@pytest.mark.parametrize("ports", ["jack-client", "rtmidi-fallback"])
+# a process holding two ports other clients made, for serve --in-port/--out-port to open
+PORT_HOLDER = (
+    "import rtmidi, time; o = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name='lgsrc'); "
+    "o.open_virtual_port('out'); i = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name='lgdst'); "
+    "i.open_virtual_port('in'); print('ready', flush=True); time.sleep(120)"
+)
+
+
+@pytest.mark.parametrize("ports", ["jack-client", "rtmidi-fallback", "rtmidi-named-ports"])
 def test_a_dying_jack_server_is_one_line_and_a_non_zero_exit(
     tiny_model_dir: Path, tmp_path: Path, ports: str
 ) -> None:
@@ -509,8 +517,15 @@ def test_a_dying_jack_server_is_one_line_and_a_non_zero_exit(
     # of the same name starts again, which the end of this test does
     name = f"lgdie-{ports}"
     server = start_dummy_server(name)
-    livegen = ["-m", "livegen"] if ports == "jack-client" else ["-c", WITHOUT_JACK_CLIENT]
+    livegen = ["-c", WITHOUT_JACK_CLIENT] if ports == "rtmidi-fallback" else ["-m", "livegen"]
     args = ["serve", "--headless", "--virtual", "lgdie", "--model", str(tiny_model_dir)]
+    holder = None
+    if ports == "rtmidi-named-ports":  # rtmidi clients; the native watcher hears the server go
+        holder = subprocess.Popen(
+            [sys.executable, "-c", PORT_HOLDER], stdout=subprocess.PIPE, text=True, env=server.env
+        )
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        args[2:4] = ["--in-port", "lgsrc:out", "--out-port", "lgdst:in"]
     serve = subprocess.Popen(
         [sys.executable, *livegen, *args, "--mode", "continue", "--seconds", "60"],
         stdout=subprocess.DEVNULL,
@@ -533,6 +548,9 @@ def test_a_dying_jack_server_is_one_line_and_a_non_zero_exit(
     finally:
         serve.kill()
         serve.wait(5)
+        if holder is not None:
+            holder.kill()
+            holder.wait(5)
         server.stop()
         start_dummy_server(name).stop()  # frees the dead server's registry slot
     report = "".join(lines)
