@@ -1,5 +1,6 @@
 """Offline generation: continue a MIDI prompt (or start from nothing) with the same engine,
-sampler and grammar as the live path, and write the result as a MIDI file."""
+sampler and grammar as the live path, and write the result as a MIDI file. A chord progression
+and a key (inference/conditioning.py) are written as tokens at the continuation's bar lines."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from livegen.files import check_output
+from livegen.inference.conditioning import Harmony, HarmonyWriter
 from livegen.inference.engine import Engine
 from livegen.inference.sampler import (
     ConstraintMasks,
@@ -43,6 +45,7 @@ class GenerateRequest:
     # with notes in it; any without a prompt); (): any channel. constraints.channels wins if set.
     channels: tuple[int, ...] | None = None
     max_tokens: int = 20_000  # hard stop, whatever the model does
+    harmony: Harmony = field(default_factory=Harmony)  # chords and key forced at bar lines
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,14 @@ class _Row:
         self.end_step = None if bars is None else self.decoder.position_steps + bars * steps_per_bar
         self.limit = min(request.tokens or request.max_tokens, request.max_tokens)
         self.by_tokens = request.tokens is not None
+        self.harmony = None
+        # tokens written next instead of sampled: the harmony due at a bar line
+        self.forced: list[int] = []
+        if request.harmony.active:
+            position = self.decoder.position_steps
+            self.harmony = HarmonyWriter(request.harmony, vocab, steps_per_bar, position)
+            if self.prev == vocab.bar:
+                self.forced = self.harmony.at_bar_line(position)
 
     def choose(
         self,
@@ -83,12 +94,20 @@ class _Row:
         grammar: Grammar,
         masks: ConstraintMasks | None,
     ) -> int:
-        """Sample the next token; sets `reason` when this row is finished."""
-        mask = grammar.mask_after(self.prev)
-        if masks is not None:
-            combined = mask & masks.mask(self.state)
-            mask = combined if combined.any() else mask  # never leave the stream stuck
-        token = sampler.sample(logits, params, mask)
+        """Sample the next token (or write a forced one); sets `reason` when this row is done."""
+        position = self.decoder.position_steps
+        if self.forced:
+            token = self.forced.pop(0)
+        elif self.harmony is not None and self.harmony.bar_due(position):
+            token = self.vocab.bar  # time reached the bar line: its chord comes after it
+        else:
+            mask = grammar.mask_after(self.prev)
+            if masks is not None:
+                combined = mask & masks.mask(self.state)
+                mask = combined if combined.any() else mask  # never leave the stream stuck
+            if self.harmony is not None:
+                mask = self.harmony.restrict(mask, position)
+            token = sampler.sample(logits, params, mask)
         if token == self.vocab.eos:
             self.reason = "eos"
             return token
@@ -96,6 +115,8 @@ class _Row:
         self.state.update(token)
         self.decoder.feed(token)
         self.prev = token
+        if token == self.vocab.bar and self.harmony is not None:
+            self.forced = self.harmony.at_bar_line(self.decoder.position_steps)
         if self.end_step is not None and self.decoder.position_steps >= self.end_step:
             self.reason = "bars"
         elif len(self.out) >= self.limit:
@@ -185,6 +206,7 @@ def generate_midi(
     engine = Engine.load(model, overflow="sync", batch=count)
     config = TokenizerConfig.from_dict(engine.tokenizer_config)
     vocab = Vocab(config)
+    request.harmony.check_model(vocab, str(model))
     tempo_bpm, prompt_notes = 120.0, []
     beats_per_bar = 4.0
     if prompt_path is not None:
@@ -195,6 +217,8 @@ def generate_midi(
             _, numerator, denominator = score.time_signatures[0]
             beats_per_bar = numerator * 4 / denominator
     prompt = encode_notes(prompt_notes, config, beats_per_bar=beats_per_bar, bos=True, vocab=vocab)
+    if request.harmony.active and prompt == [vocab.bos] and config.use_bars:
+        prompt.append(vocab.bar)  # no prompt: the progression starts at once, on bar 1
     channels = continuation_channels(request, prompt_notes)
     request = replace(request, constraints=replace(request.constraints, channels=channels))
     results = []

@@ -1,0 +1,134 @@
+"""`generate` over a chord progression and a key: CHORD/KEY tokens forced at bar lines, never
+sampled; the constraints' text form; one-line errors for bad names and for models without them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from livegen.errors import ConfigError
+from livegen.inference.conditioning import Harmony, parse_constraints
+from livegen.inference.generate import GenerateRequest, generate_midi
+from livegen.inference.sampler import Constraints
+from livegen.tokenizer import Grammar, TokenizerConfig, TokenKind, Vocab
+
+WITH = TokenizerConfig(structure_tokens=True)
+VOCAB = Vocab(WITH)
+
+
+@pytest.fixture(scope="module")
+def chord_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model whose tokenizer has CHORD tokens (real ONNX export), set by hand to like
+    time shifts and C, E, G on and off equally and everything else not at all (a random one
+    moves time too rarely to reach a bar line before it samples EOS)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from livegen.export.transformer_onnx import export_model_dir
+    from livegen.train.models.transformer import ModelConfig, Transformer
+
+    torch.manual_seed(0)
+    config = ModelConfig(
+        vocab_size=VOCAB.size, n_layer=1, n_head=2, d_model=32, d_ff=64, tie_weights=False
+    )
+    model = Transformer(config)
+    liked = [*VOCAB.ids_of_kind(TokenKind.TIME_SHIFT)]
+    liked += [VOCAB.note_on(p) for p in (60, 64, 67)] + [VOCAB.note_off(p) for p in (60, 64, 67)]
+    with torch.no_grad():  # logits = lm_head(ln_f(x)) = lm_head(ones): 32 for liked, else 0
+        model.ln_f.weight.zero_()
+        model.ln_f.bias.fill_(1.0)
+        model.lm_head.weight.zero_()
+        model.lm_head.weight[liked] = 1.0
+    folder, _ = export_model_dir(model, WITH.to_dict(), tmp_path_factory.mktemp("chords") / "m")
+    return folder
+
+
+def _bars(tokens: list[int]) -> list[list[str]]:
+    """The conditioning tokens written right after each BAR of the stream."""
+    out = []
+    for i, token in enumerate(tokens):
+        if token == VOCAB.bar:
+            names = []
+            for after in tokens[i + 1 :]:
+                if VOCAB.kind(after) not in (TokenKind.KEY, TokenKind.CHORD):
+                    break
+                names.append(VOCAB.name(after))
+            out.append(names)
+    return out
+
+
+def test_the_progression_is_written_after_each_bar_line_and_loops(chord_model, tmp_path):
+    harmony = Harmony.parse("C G Am F", key="C major")
+    request = GenerateRequest(bars=6, seed=1, harmony=harmony)
+    result = generate_midi(None, tmp_path / "out.mid", request, chord_model)[0]
+    bars = _bars([VOCAB.bar, *result.tokens])  # the prompt is BOS BAR
+    assert bars[:6] == [
+        ["KEY_C", "CHORD_C"],
+        ["CHORD_G"],
+        ["CHORD_Am"],
+        ["CHORD_F"],
+        ["CHORD_C"],
+        ["CHORD_G"],
+    ]
+    chords = [t for t in result.tokens if VOCAB.kind(t) == TokenKind.CHORD]
+    assert len(chords) == sum(len(b) for b in bars) - 1  # none besides the forced ones
+    assert Grammar(VOCAB).is_valid([VOCAB.bos, VOCAB.bar, *result.tokens])
+
+
+def test_a_chord_is_written_when_it_changes(chord_model, tmp_path) -> None:
+    harmony = Harmony.parse("Dm7 G7", bars_per_chord=2, key="D dorian")
+    result = generate_midi(
+        None, tmp_path / "o.mid", GenerateRequest(bars=5, seed=2, harmony=harmony), chord_model
+    )[0]
+    bars = _bars([VOCAB.bar, *result.tokens])
+    assert bars[:5] == [["KEY_Dm", "CHORD_Dm7"], [], ["CHORD_G7"], [], ["CHORD_Dm7"]]
+
+
+def test_a_model_without_chord_tokens_is_one_line_naming_the_hard_lock(tiny_model, tmp_path):
+    request = GenerateRequest(bars=2, harmony=Harmony.parse("C G"))
+    with pytest.raises(ConfigError, match=r"not trained with chord.*--constraints 'key=C major'"):
+        generate_midi(None, tmp_path / "o.mid", request, tiny_model("rope"))
+    assert not (tmp_path / "o.mid").exists()
+
+
+@pytest.mark.parametrize(
+    ("chords", "key", "message"),
+    [
+        ("C G H7 F", None, r"^chord 'H7' not understood.*in progression 'C G H7 F'"),
+        ("C Gadd9", None, r"^chord 'Gadd9' not understood"),
+        ("", "D doric", r"^--key 'D doric' not understood.*'D dorian'"),
+    ],
+)
+def test_bad_chord_and_key_names_are_one_line(chords, key, message) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        Harmony.parse(chords, key=key)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("pitch=48-84", Constraints(pitch_low=48, pitch_high=84)),
+        ("polyphony=4, density=2.5", Constraints(max_polyphony=4, max_notes_per_beat=2.5)),
+        ("channels=1-3", Constraints(channels=(0, 1, 2))),
+        ("channels=1+10", Constraints(channels=(0, 9))),
+        ("key=D dorian,pitch=60-72", Constraints(key="D dorian", pitch_low=60, pitch_high=72)),
+    ],
+)
+def test_constraints_read_from_one_line(text: str, expected: Constraints) -> None:
+    assert parse_constraints(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("pitches=1-2", "'pitches=1-2' not understood; write name=value"),
+        ("pitch=60", "'pitch=60' not understood"),
+        ("channels=0-2", "'channels=0-2' not understood"),
+        ("key=H major", "--constraints key 'H major' not understood"),
+        ("pitch=90-40", "pitch range 90..40 not in 0..127"),
+    ],
+)
+def test_bad_constraints_are_one_line(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_constraints(text)
