@@ -50,6 +50,30 @@ DECODE_GRAPH = "decode.onnx"  # optional single-token graph beside model.onnx
 DEFAULT_THREADS = 1  # measured: 1 intra-op thread beats 2 for single-token decode on 2 cores
 
 
+def no_cuda_message(available: list[str]) -> str:
+    """Why `--device cuda` cannot run, and the fix. onnxruntime-gpu must replace onnxruntime,
+    not sit beside it: both install the one `onnxruntime` package, and the CPU build installed
+    last (or reinstalled by a dependency update) hides the CUDA provider."""
+    from importlib import metadata
+
+    installed = []
+    for dist in ("onnxruntime", "onnxruntime-gpu"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            installed.append(f"{dist} {metadata.version(dist)}")
+    both = len(installed) == 2
+    fix = (
+        "pip uninstall -y onnxruntime onnxruntime-gpu && pip install 'onnxruntime-gpu>=1.17'"
+        if both
+        else "pip uninstall -y onnxruntime && pip install 'onnxruntime-gpu>=1.17'"
+    )
+    return (
+        f"device 'cuda' asked for but onnxruntime has no CUDA provider (installed: "
+        f"{', '.join(installed) or 'no onnxruntime distribution'}"
+        f"{'; the CPU build hides the GPU one' if both else ''}; providers: "
+        f"{', '.join(available)}); the GPU build replaces the CPU one: {fix}"
+    )
+
+
 def make_session(
     path: str | Path, device: str = "cpu", threads: int | None = None
 ) -> tuple[ort.InferenceSession, str]:
@@ -59,10 +83,7 @@ def make_session(
     available = ort.get_available_providers()
     has_cuda = "CUDAExecutionProvider" in available
     if device == "cuda" and not has_cuda:
-        raise DeviceError(
-            "device 'cuda' asked for but onnxruntime has no CUDA provider (available: "
-            f"{', '.join(available)}); install the gpu extra: pip install 'livegen[gpu]'"
-        )
+        raise DeviceError(no_cuda_message(available))
     use_cuda = device == "cuda" or (device == "auto" and has_cuda)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or DEFAULT_THREADS

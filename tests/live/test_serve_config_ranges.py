@@ -15,6 +15,7 @@ from livegen.cli import main
         ("threads=-1", "threads"),
         ("accompany.max_note_beats=0", "max_note_beats"),
         ("timing.latency_ms=99", "latency_ms"),
+        ("timing.write_ahead_ms=5", "write_ahead_ms"),
         ('key_lock="H major"', "key lock"),
     ],
 )
@@ -32,3 +33,16 @@ def test_a_value_out_of_range_in_a_config_file_names_the_file(tmp_path, capsys) 
     assert main(["serve", "--config", str(config), "--seconds", "1"]) == 1
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line.startswith(f"error: {config}") and "threads" in line
+
+
+def test_the_cuda_device_without_onnxruntime_gpu_says_how_to_swap_it_in(capsys) -> None:
+    """onnxruntime-gpu must replace onnxruntime (both are the one `onnxruntime` package)."""
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this machine's onnxruntime has CUDA")
+    assert main(["serve", "--set", 'device="cuda"', "--seconds", "1"]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: device 'cuda' asked for but onnxruntime has no CUDA")
+    assert "pip uninstall -y onnxruntime" in lines[0] and "onnxruntime-gpu" in lines[0]
