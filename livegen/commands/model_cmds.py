@@ -88,6 +88,27 @@ def export(checkpoint: Path, out: Path, precision: str, attention: str, verify: 
     "Default: the prompt's own channels, so its parts are continued and no new part appears "
     "(any channel when there is no prompt).",
 )  # fmt: skip
+@click.option(
+    "--chords",
+    metavar="PROGRESSION",
+    help="Chords to play over, looped from the first bar line, e.g. 'C G Am F' or "
+    "'| Dm7 | G7 | Cmaj7 |' (a model trained with chord tokens).",
+)
+@click.option("--bars-per-chord", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option(
+    "--key",
+    "key_name",
+    metavar="KEY",
+    help="The key to condition on, e.g. 'C major', 'F# minor', 'D dorian' (a model "
+    "trained with key tokens; --constraints key=... locks notes with any model).",
+)
+@click.option(
+    "--constraints",
+    "constraint_text",
+    metavar="PAIRS",
+    help="Sampler limits: 'pitch=48-84, polyphony=4, density=2, channels=1-2, "
+    "key=D dorian' (density: onsets per beat; key: only the key's notes).",
+)
 def generate(
     prompt: Path | None,
     out: Path,
@@ -100,13 +121,19 @@ def generate(
     model: str,
     count: int,
     channels: str | None,
+    chords: str | None,
+    bars_per_chord: int,
+    key_name: str | None,
+    constraint_text: str | None,
 ) -> None:
     """Continue PROMPT.mid (or start from nothing) and write prompt + continuation to OUT.
 
     The continuation plays the prompt's own parts (its channels); --channels allows others.
+    --chords and --key are written as tokens at the continuation's bar lines (docs/structure.md).
     """
+    from livegen.inference.conditioning import Harmony, parse_constraints
     from livegen.inference.generate import GenerateRequest, generate_midi
-    from livegen.inference.sampler import SamplingParams
+    from livegen.inference.sampler import Constraints, SamplingParams
 
     if bars is not None and tokens is not None:
         raise click.UsageError("give --bars or --tokens, not both")
@@ -116,6 +143,8 @@ def generate(
         params=SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p),
         seed=seed,
         channels=None if channels is None else parse_channels(channels),
+        constraints=parse_constraints(constraint_text) if constraint_text else Constraints(),
+        harmony=Harmony.parse(chords, bars_per_chord, key_name),
     )
     for result in generate_midi(prompt, out, request, model, count=count):
         made = len(result.notes) - result.prompt_notes

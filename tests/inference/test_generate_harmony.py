@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from livegen.cli import main
 from livegen.errors import ConfigError
 from livegen.inference.conditioning import Harmony, parse_constraints
 from livegen.inference.generate import GenerateRequest, generate_midi
 from livegen.inference.sampler import Constraints
 from livegen.tokenizer import Grammar, TokenizerConfig, TokenKind, Vocab
+from livegen.tokenizer.midi_file import read_midi
 
 WITH = TokenizerConfig(structure_tokens=True)
 VOCAB = Vocab(WITH)
@@ -132,3 +134,27 @@ def test_constraints_read_from_one_line(text: str, expected: Constraints) -> Non
 def test_bad_constraints_are_one_line(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_constraints(text)
+
+
+def test_cli_generate_over_chords_with_a_key_and_constraints(chord_model, tmp_path, capsys):
+    out = tmp_path / "out.mid"
+    argv = ["generate", "-o", str(out), "--bars", "4", "--seed", "1", "--model", str(chord_model)]
+    argv += ["--chords", "C G Am F", "--key", "C major", "--constraints", "pitch=60-64"]
+    assert main(argv) == 0
+    assert out.is_file() and "wrote" in capsys.readouterr().out
+    assert {n.pitch for n in read_midi(out).notes} <= {60, 64}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--chords", "C Hm"], "error: chord 'Hm' not understood"),
+        (["--key", "C blues"], "error: --key 'C blues' not understood"),
+        (["--constraints", "voices=3"], "error: --constraints: 'voices=3' not understood"),
+    ],
+)
+def test_cli_bad_names_are_one_line_errors(chord_model, tmp_path, capsys, extra, message):
+    argv = ["generate", "-o", str(tmp_path / "o.mid"), "--model", str(chord_model), *extra]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1 and "Traceback" not in err
