@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from livegen.errors import ConfigError
+from livegen.live.harmony import FOLLOW, parse_chords_knob
 from livegen.music.keys import KEY_CHOICES, parse_key
 
 Mode = Literal["call", "accompany", "continue"]
@@ -38,9 +39,9 @@ class KnobSpec:
     def check(self, value: Any) -> str | None:
         """A problem with `value` in words, or None."""
         if self.choices:
-            if self.name == "key_lock":
+            if self.name in _PARSED:
                 try:
-                    parse_key(value)
+                    _PARSED[self.name](value)
                 except ConfigError as err:
                     return str(err)
                 return None
@@ -56,6 +57,9 @@ class KnobSpec:
         return None
 
 
+# Choice knobs that also take typed values, checked by their parser.
+_PARSED = {"key_lock": parse_key, "chords": parse_chords_knob}
+
 # Controller sweeps: temperature 0.1-2.0 as in Magenta's MIDI interface.
 KNOB_SPECS: tuple[KnobSpec, ...] = (
     KnobSpec("temperature", "temperature", 0.0, 3.0, cc=(0.1, 2.0), fine=0.05, coarse=0.25,
@@ -68,6 +72,7 @@ KNOB_SPECS: tuple[KnobSpec, ...] = (
     KnobSpec("velocity_scale", "velocity", 0.0, 2.0, cc=(0.2, 1.6), fine=0.05, coarse=0.25),
     KnobSpec("transpose", "transpose", -24, 24, cc=(-12, 12), fine=1, coarse=12, integer=True),
     KnobSpec("key_lock", "key lock", choices=KEY_CHOICES),
+    KnobSpec("chords", "chords", choices=("", FOLLOW)),
     KnobSpec("output_channel", "out channel", 0, 15, cc=(0, 15), fine=1, coarse=4, integer=True),
     KnobSpec("bpm", "bpm", 20.0, 400.0, cc=(40.0, 240.0), fine=1, coarse=10),
 )  # fmt: skip
@@ -89,6 +94,7 @@ class Knobs:
     velocity_scale: float = 1.0
     transpose: int = 0  # semitones applied to generated notes
     key_lock: str = ""  # "" = off, else e.g. "C major", "A minor" (livegen.music.keys)
+    chords: str = ""  # "" = off, a progression looping per bar ("C G Am F"), or "follow"
     output_channel: int = 1  # 0-based MIDI channel of the generated part
     bpm: float = 120.0  # internal clock only
 

@@ -18,7 +18,7 @@ def format_value(name: str, value: Any) -> str:
     """The value as a musician reads it (channels 1-16, top-k 0 = off, signed transpose)."""
     if name == "top_k":
         return "off" if value == 0 else str(value)
-    if name == "key_lock":
+    if name in ("key_lock", "chords"):
         return value or "off"
     if name == "output_channel":
         return f"ch {value + 1}"
@@ -64,6 +64,8 @@ def parse_value(name: str, text: str) -> Any:
         return "" if key is None else key.name
     if name == "mode":
         return text
+    if name == "chords":
+        return "" if text.lower() in ("", "off") else text  # Knobs checks the progression
     if name == "top_k" and text.lower() == "off":
         return 0
     try:
