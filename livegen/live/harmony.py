@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 FOLLOW = "follow"
 HELD_WEIGHT = 2.0  # a held note counts this much more than a recent one
 PLAYER_MEMORY_BARS = 2  # player notes older than this are forgotten
+WRITTEN_KEPT = 256  # chords remembered for rollback and the report
 
 
 def parse_chords_knob(text: str) -> tuple[Chord, ...] | str:
@@ -138,6 +139,8 @@ class LiveHarmony:
         if self.written and self.written[-1][1] == token:
             return []
         self.written.append((step, token))
+        if len(self.written) > 2 * WRITTEN_KEPT:
+            del self.written[:WRITTEN_KEPT]
         return [token]
 
     def due(self, step: int, last_token: int) -> list[int]:
@@ -169,6 +172,10 @@ class LiveHarmony:
             elif token == self._bar:
                 out.extend(self._chord_token(step))
         return out
+
+    def fed(self) -> list[tuple[float, str]]:
+        """(beat, chord name) of the chords in the stream now, oldest first (for reports)."""
+        return [(step / self.spb, self.vocab.name(token)[6:]) for step, token in self.written]
 
     def rollback(self, step: int) -> None:
         """The stream went back to `step`: chords written after it are gone."""
