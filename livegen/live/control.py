@@ -52,7 +52,16 @@ class Status:
     recording: bool = False
     held_keys: int = 0  # the player's keys held now (a stuck one keeps call mode from answering)
     latency_ms: float = 0.0  # timing.latency_ms: notes go out this early (livegen calibrate)
+    parts: str = ""  # the band the model plays (livegen.live.parts.describe)
     message: str = ""
+
+
+@dataclass(frozen=True)
+class PartMix:
+    """What a player turns per part while playing (livegen.live.parts)."""
+
+    density: float = 1.0  # scales the density knob for this part's notes
+    muted: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,8 @@ class Control:
         self.sounding: tuple[NoteView, ...] = ()
         self.cc_bindings: dict[int, str] = {}  # MIDI CC number -> knob name
         self.learn_target: str | None = None  # knob waiting for MIDI learn
+        # part role -> its density and mute (livegen.live.parts); swapped whole, never edited
+        self.part_mix: dict[str, PartMix] = {}
 
     @property
     def knobs(self) -> Knobs:
@@ -126,6 +137,22 @@ class Control:
             return None
         self.set(**{knob: cc_to_value(knob, value)})
         return knob
+
+    def set_part(
+        self, role: str, *, density: float | None = None, muted: bool | None = None
+    ) -> PartMix:
+        """Turn one part's density (0..4) or mute; one reference swap of the whole table."""
+        if density is not None and not 0.0 <= density <= 4.0:
+            raise ConfigError(f"{role} density {density} not in 0..4")
+        mix = self.part_mix.get(role, PartMix())
+        changes: dict[str, Any] = {}
+        if density is not None:
+            changes["density"] = float(density)
+        if muted is not None:
+            changes["muted"] = bool(muted)
+        mix = dataclasses.replace(mix, **changes)
+        self.part_mix = {**self.part_mix, role: mix}
+        return mix
 
     def send(self, name: str, **args: Any) -> None:
         """UI side: queue a command for the daemon."""

@@ -24,6 +24,7 @@ from livegen.live.context import Performer, PlayerNote, SessionContext
 from livegen.live.control import Control, NoteView
 from livegen.live.echo import EchoFilter
 from livegen.live.midi_in import MidiByteParser
+from livegen.live.parts import describe, parse_parts, part_channels
 from livegen.live.ports import InputItem, PortPair, input_counters, jack_priority
 from livegen.live.queues import drain
 from livegen.live.realtime import (
@@ -86,6 +87,7 @@ class Daemon:
         # without a model the move still answers `v` and its controller, saying how to get one
         self.vary = vary or VaryMove(config.vary, beats_per_bar=config.beats_per_bar)
         self.echoes = EchoFilter()
+        self.parts = parse_parts(config.parts)
         self.scheduler = Scheduler(
             self._send,
             clock,
@@ -454,6 +456,10 @@ class Daemon:
             "recording": self.recorder is not None and self.recorder.enabled,
             "held_keys": len(self.held_keys),
             "latency_ms": self.config.timing.latency_ms,
+            "parts": describe(
+                part_channels(self.parts, self.control.knobs.output_channel),
+                self.control.part_mix,
+            ),
         }
         if position is not None and position >= 0:
             beats = position / TICKS_PER_BEAT

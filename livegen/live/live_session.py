@@ -25,7 +25,7 @@ import logging
 import math
 import queue
 import time
-from collections.abc import Set
+from collections.abc import Collection, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,8 +35,10 @@ from livegen.errors import ConfigError
 from livegen.live.clock import TICKS_PER_BEAT
 from livegen.live.context import PlayerNote, SessionContext
 from livegen.live.control import NoteView
+from livegen.live.harmony import LiveHarmony
 from livegen.live.knobs import Knobs
 from livegen.live.modes import Plan, make_mode
+from livegen.live.parts import Part, PartMix, part_channels, program_changes
 from livegen.live.queues import drain
 from livegen.live.realtime import DutyCycle
 from livegen.live.scheduler import ScheduledNote
@@ -67,6 +69,7 @@ _REPLAN_KNOBS = (
     "velocity_scale",
     "transpose",
     "key_lock",
+    "chords",
     "output_channel",
     "answer_bars",
 )
@@ -97,6 +100,19 @@ class PlannedNote:
     view: NoteView | None = None  # built once the end is known
 
 
+@dataclass(frozen=True)
+class Band:
+    """The parts as the model may write them now: built when the output channel or a part's
+    mix changes, read for every token."""
+
+    channels: dict[int, Part | None]  # channel -> part (None: the one part without parts)
+    active: frozenset[int]  # channels not muted
+    channel_ok: np.ndarray  # over the vocab: CHANNEL tokens that go to an active channel
+    program_ok: dict[int, np.ndarray]  # channel -> PROGRAM tokens it may write (its own)
+    program_token: dict[int, int]  # channel -> its PROGRAM token, for parts naming one
+    density: dict[int, float]  # channel -> the part's density factor
+
+
 @dataclass
 class SessionStats:
     tokens: int = 0
@@ -122,6 +138,7 @@ class LiveSession:
         call_end_on_bar_line: bool = True,
         call_answer_start: str = "bar",
         write_ahead_ms: float = 80.0,
+        parts: tuple[Part, ...] = (),
     ) -> None:
         from livegen.inference.sampler import Sampler
 
@@ -136,6 +153,9 @@ class LiveSession:
         self.prompt = prompt or []
         self.lookahead_steps = round(lookahead_beats * self.spb)
         self.write_ahead_ns = round(write_ahead_ms * 1e6)
+        self.parts = parts
+        self._band_key: tuple[int, dict[str, PartMix]] | None = None
+        self._band: Band | None = None
         self.max_note_ticks = round(max_note_beats * TICKS_PER_BEAT)
         self.call_options = (call_silence_beats, call_end_on_bar_line, call_answer_start)
         self.stats_ = SessionStats()
@@ -147,6 +167,7 @@ class LiveSession:
         self._key_cache: tuple[str, int, np.ndarray | None] = ("", 0, None)
         self._static_mask = self._make_static_mask()
         self._grammar = Grammar(self.vocab)
+        self.harmony = LiveHarmony(self.vocab, self.spb, self.bar_steps)  # the chords knob
         kinds = self._kinds
         self._is_channel = kinds == TokenKind.CHANNEL
         self._is_note_off = kinds == TokenKind.NOTE_OFF
@@ -189,6 +210,7 @@ class LiveSession:
             "ms_per_token_p99": engine_stats.p99_ms,
             "replan_ms": summary(self.stats_.replan_ms),
             "note_to_ready_ms": summary(self.stats_.note_to_ready_ms),
+            "chords": self.harmony.fed(),  # the CHORD tokens in the model's context at the end
         }
 
     # ---- the generator loop ----------------------------------------------------------------
@@ -240,6 +262,7 @@ class LiveSession:
             return False
         if knobs is not self._knobs_seen:
             self._on_knobs(knobs, now_step)
+        self.band(knobs)
         if pending:
             self.mode.on_player(self, pending, now_step, knobs)
             pending.clear()
@@ -296,6 +319,8 @@ class LiveSession:
         self.mode_name = knobs.mode
         self.mode = make_mode(knobs.mode, self)
         self.scheduler.cancel_from(-(10**12), channel=None)
+        for message in program_changes(self.band(knobs).channels):
+            self.scheduler.send_now(message)  # each part's instrument, before its first note
         self._planned.clear()
         self._plan_built = None
         self.planned_views = ()
@@ -306,6 +331,8 @@ class LiveSession:
         self.last_kind = int(TokenKind.BOS)
         self.open_notes: dict[tuple[int, int], int] = {}
         self.checkpoints: list[Checkpoint] = []
+        self.harmony.reset()
+        self.harmony.set_knob(knobs.chords)
         tokens = [self.vocab.bos, self.vocab.mode(knobs.mode)]
         prompt_steps = 0
         if self.prompt and knobs.mode == "continue":
@@ -331,6 +358,7 @@ class LiveSession:
 
     def _feed(self, tokens: list[int]) -> np.ndarray:
         """Feed tokens the model did not choose (player, conditioning, time); keep trackers."""
+        tokens = self.harmony.insert(tokens, self.step)  # CHORD after its bar line or beat
         if not tokens:
             return self.logits
         logits = self.engine.prefill(tokens) if len(tokens) > 1 else self.engine.step(tokens[0])
@@ -374,6 +402,7 @@ class LiveSession:
         self.last_kind = point.last_kind
         self.open_notes = dict(point.open_notes)
         self.logits = point.logits.copy()
+        self.harmony.rollback(point.step)
         # the scheduler drops what was planned after the checkpoint (notes already on still end)
         from_tick = self.tick_of_step(point.step) + 1
         self.scheduler.cancel_from(from_tick, channel=None)
@@ -406,8 +435,13 @@ class LiveSession:
             self.stats_.replans += 1
         tokens: list[int] = []
         self.encoder.sync_channel(self.channel)  # the model may have switched channel
+        band = self._band.channels if self._band is not None else (output_channel,)
+        for note in notes:  # the followed chord hears every note, wherever the stream is
+            self.harmony.note_player(
+                note.channel, note.pitch, note.velocity, self.step_of_tick(note.tick)
+            )
         for note in sorted(notes, key=lambda n: n.tick):
-            channel = self.player_channel(note.channel, output_channel)
+            channel = self.player_channel(note.channel, band)
             beat = self.step_of_tick(note.tick) / self.spb
             tokens.extend(self.encoder.encode(NoteEvent(beat, note.pitch, note.velocity, channel)))
         self.logits = self._feed(tokens)
@@ -417,9 +451,13 @@ class LiveSession:
         self.stats_.note_to_ready_ms.append((time.monotonic_ns() - arrived_ns) / 1e6)
 
     @staticmethod
-    def player_channel(channel: int, output_channel: int) -> int:
-        """The player's channel in the stream; never the model's own output channel."""
-        return channel if channel != output_channel else (output_channel + 1) % 16
+    def player_channel(channel: int, band: int | Collection[int]) -> int:
+        """The player's channel in the stream; never one of the model's (the output channel, or
+        every part's): the next free one above it."""
+        taken = {band} if isinstance(band, int) else set(band)
+        while channel in taken and len(taken) < 16:
+            channel = (channel + 1) % 16
+        return channel
 
     def advance_to_step(self, step: int) -> None:
         """Write time (silence) up to `step` without the model."""
@@ -445,6 +483,7 @@ class LiveSession:
     def _on_knobs(self, knobs: Knobs, now_step: int) -> None:
         """A knob moved: what is planned beyond now was made with the old one; plan it again."""
         before, self._knobs_seen = self._knobs_seen, knobs
+        self.harmony.set_knob(knobs.chords)
         if before is None or self.step <= now_step:
             return
         if any(getattr(before, name) != getattr(knobs, name) for name in _REPLAN_KNOBS):
@@ -453,17 +492,19 @@ class LiveSession:
 
     def generate_one(self, knobs: Knobs, plan: Plan) -> None:
         now_step = self.now_step() or 0
+        band = self._band or self.band(knobs)  # advance() built it for this pass
         mask = self._mask(knobs, plan, now_step)
         logits = self.logits
-        if knobs.density != 1.0:
+        density = knobs.density * band.density.get(self.channel, 1.0)
+        if density != 1.0:
             logits = logits.copy()
-            bias = math.log(knobs.density) if knobs.density > 0 else -np.inf
+            bias = math.log(density) if density > 0 else -np.inf
             logits[self._is_note_on] += np.float32(bias)
         token = self.sampler.sample(logits, knobs, mask)
-        out = knobs.output_channel
-        if self.channel != out and self._starts_note[token]:
-            # the model wants to play in another part: steer it into its own (channel mask)
-            token = self.vocab.channel(out)
+        if self.channel not in band.active and self._starts_note[token]:
+            # the model wants to play in a part that is not its own: steer it into one of its
+            # own, the one it likes best there (channel mask)
+            token = self.sampler.sample(self.logits, knobs, band.channel_ok)
         if self._kind_list[token] == TokenKind.TIME_SHIFT:
             self._checkpoint()  # the state after every event at this step
         self.logits = self.engine.step(token)
@@ -472,6 +513,9 @@ class LiveSession:
         self._track(token)
         for event in events:
             self._play(event, knobs)
+        harmony = self.harmony.due(self.step, token)  # a bar line or beat reached: its chord
+        if harmony:
+            self.logits = self._feed(harmony)
         if self._kind_list[token] == TokenKind.TIME_SHIFT:
             # the encoder writes the player's notes next: it must know where the model's time is
             self.encoder.sync_channel(self.channel)
@@ -573,21 +617,92 @@ class LiveSession:
     def _mask(self, knobs: Knobs, plan: Plan, now_step: int) -> np.ndarray:
         grammar = self._static_mask & self._grammar_mask()
         mask = grammar.copy()
-        out = knobs.output_channel
+        band = self._band or self.band(knobs)
         # no note may start in the past (it would be late) or after the plan's end
-        notes_ok = plan.notes and now_step < self.step < plan.until_step
+        notes_ok = plan.notes and now_step < self.step < plan.until_step and bool(band.active)
         if not notes_ok:
             mask &= ~self._starts_note
-        elif self.channel == out:
-            mask &= ~self._is_channel | (self._args == out)  # stay in the model's own part
+        elif self.channel in band.active:
+            mask &= ~self._is_channel | band.channel_ok  # stay in the model's own parts
+            mask &= band.program_ok[self.channel]  # each part keeps its instrument
+            program = band.program_token.get(self.channel)
+            if (
+                program is not None
+                and self.last_kind == TokenKind.CHANNEL
+                and self.decoder.programs.get(self.channel) != self._arg_list[program]
+            ):
+                # a part's first note names its instrument, so the model knows what it plays
+                only = np.zeros_like(mask)
+                only[program] = True
+                mask &= only
         else:
             mask &= ~self._is_note_off  # the player's notes are the player's to end
         key_mask = self._key_mask(knobs)
         if key_mask is not None:
             mask &= key_mask
+        mask = self.harmony.restrict(mask, self.step)
         if not mask.any():  # never stuck: fall back to what the grammar allows
             mask = grammar if grammar.any() else self._kinds == TokenKind.TIME_SHIFT
         return mask
+
+    def band(self, knobs: Knobs) -> Band:
+        """The parts' channels, masks and mix for these knobs (rebuilt only when they change)."""
+        mix = self.context.control.part_mix
+        key = (knobs.output_channel, mix)
+        if (
+            self._band is not None
+            and (seen := self._band_key)
+            and seen[0] == key[0]
+            and seen[1] is mix
+        ):
+            return self._band
+        channels = part_channels(self.parts, knobs.output_channel)
+        mixes = {
+            channel: mix.get(part.role, PartMix()) if part is not None else PartMix()
+            for channel, part in channels.items()
+        }
+        active = frozenset(c for c, m in mixes.items() if not m.muted)
+        is_program = self._kinds == TokenKind.PROGRAM
+        program_ok: dict[int, np.ndarray] = {}
+        program_token: dict[int, int] = {}
+        for channel, part in channels.items():
+            allowed = ~is_program
+            if part is None:
+                allowed = np.ones_like(is_program)  # one part, as before: any instrument
+            elif part.program is not None:
+                token = self.vocab.program(part.program - 1)
+                program_token[channel] = token
+                allowed = allowed.copy()
+                allowed[token] = True
+            program_ok[channel] = allowed
+        previous = self._band
+        self._band_key, self._band = (
+            key,
+            Band(
+                channels=channels,
+                active=active,
+                channel_ok=self._is_channel & np.isin(self._args, list(active)),
+                program_ok=program_ok,
+                program_token=program_token,
+                density={c: m.density for c, m in mixes.items()},
+            ),
+        )
+        if previous is not None and hasattr(self, "origin_tick"):
+            self._on_band(previous, self._band)
+        return self._band
+
+    def _on_band(self, before: Band, after: Band) -> None:
+        """A part muted or its density turned: what is written past now is re-planned, and a
+        part that went quiet stops now."""
+        now_step = self.now_step()
+        if now_step is None:
+            return
+        if self.step > now_step:
+            self.rollback_to(now_step)
+            self.stats_.replans += 1
+        now_tick = self.tick_of_step(now_step)
+        for channel in before.active - after.active:
+            self.cut(now_tick, channel)
 
     def _grammar_mask(self) -> np.ndarray:
         return self._grammar.table[self.last_kind]

@@ -117,6 +117,10 @@ class Scheduler:
         """Stop a part at `tick`: planned notes from there go, sounding ones end there."""
         self._inbox.put(("cut", tick, channel))
 
+    def send_now(self, message: list[int]) -> None:
+        """Send a message as soon as the scheduler thread gets to it (a part's program change)."""
+        self._inbox.put(("raw", tuple(message)))
+
     def silence(self) -> None:
         """Stop everything pending and end every sounding note (transport stop, pause)."""
         self._inbox.put(("silence",))
@@ -218,6 +222,8 @@ class Scheduler:
                 self._cancel(op[1], op[2])
             elif name == "cut":
                 self._cut(op[1], op[2])
+            elif name == "raw":
+                self._emit(-1, 0, self.clock.now_ns() if now_ns is None else now_ns, op[1])
             elif name == "silence":
                 self._silence(self.clock.now_ns() if now_ns is None else now_ns)
             elif name == "exit":

@@ -10,6 +10,7 @@ from typing import Any
 from livegen.config import from_mapping, parse_set, read_toml
 from livegen.errors import ConfigError
 from livegen.live.knobs import KNOB_NAMES, Knobs, parse_cc_table
+from livegen.live.parts import parse_parts
 
 _HERE = Path(__file__).resolve()
 # The checkout's configs/serve; an installed wheel carries the same files as package data in
@@ -119,6 +120,7 @@ class ServeConfig:
     input_channel: int = -1  # -1 = listen on every channel
     prompt: str = ""  # a MIDI file the model continues from ("continue" mode)
     model: str = "default"  # a model folder, or "default" for the shipped one
+    parts: str = ""  # the band the model plays, e.g. "bass:33,drums,keys:1" (livegen.live.parts)
     vary_model: str = ""  # an exported vae/ddpm folder for the vary move; "" = none
     knobs: Knobs = field(default_factory=Knobs)
     call: CallConfig = field(default_factory=CallConfig)
@@ -136,6 +138,7 @@ class ServeConfig:
             raise ConfigError(f"input_channel {self.input_channel} not in -1..15")
         if not 0 <= self.threads <= 256:
             raise ConfigError(f"threads {self.threads} not in 0..256 (0 = the engine's default)")
+        parse_parts(self.parts)
 
 
 def resolve_config_path(name: str | None) -> Path:

@@ -19,6 +19,7 @@ from livegen.files import check_writable
 from livegen.live.clock import Clock, InternalClock, MidiClockFollower
 from livegen.live.control import Control
 from livegen.live.daemon import Daemon
+from livegen.live.parts import parse_parts
 from livegen.live.ports import InputItem, open_ports
 from livegen.live.recorder import Recorder
 from livegen.live.serve_config import ServeConfig, load_serve_config
@@ -109,6 +110,7 @@ def make_performer(config: ServeConfig):  # -> LiveSession
         call_end_on_bar_line=config.call.end_on_bar_line,
         call_answer_start=config.call.answer_start,
         write_ahead_ms=config.timing.write_ahead_ms,
+        parts=parse_parts(config.parts),
     )
 
 

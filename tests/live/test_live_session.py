@@ -135,8 +135,9 @@ def test_rollback_then_insert_equals_feeding_the_same_tokens_fresh(tiny_model_di
 
 
 def test_player_on_the_output_channel_is_moved_to_another_part() -> None:
-    assert LiveSession.player_channel(1, output_channel=1) == 2
-    assert LiveSession.player_channel(0, output_channel=1) == 0
+    assert LiveSession.player_channel(1, 1) == 2
+    assert LiveSession.player_channel(0, 1) == 0
+    assert LiveSession.player_channel(1, {1, 2, 9}) == 3  # off every part's channel
 
 
 def test_call_answers_after_the_phrase_from_the_next_bar(tiny_model_dir: Path) -> None:

@@ -58,6 +58,11 @@ def render_meters(status: Status) -> Text:
         text.append(port or "-")
         text.append("\n")
 
+    if status.parts:
+        label("parts")
+        text.append(status.parts)
+        text.append("\n")
+
     label("held")
     text.append(f"{status.held_keys} keys", style="bold" if status.held_keys else "")
     text.append("\n")
