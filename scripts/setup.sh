@@ -52,8 +52,8 @@ if [ "$what" = dev ]; then
   # Pinned: a looser torch spec downloads a multi-GB CUDA build.
   say "pip: torch==2.13.0 (the largest download, the first time)"
   "${pip[@]}" "torch==2.13.0"
-  say "pip: livegen (editable) with the train, export and dev extras (onnx, pytest, ruff, ...)"
-  "${pip[@]}" -e ".[train,export,dev]"
+  say "pip: livegen (editable) with the train, export, languages and dev extras (onnx, miditok, pytest, ...)"
+  "${pip[@]}" -e ".[train,export,languages,dev]"
 else
   say "pip: livegen (editable) and its runtime (onnxruntime, numpy, mido, python-rtmidi, ...)"
   "${pip[@]}" -e .
