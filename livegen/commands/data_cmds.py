@@ -45,6 +45,22 @@ def data() -> None:
     help="KEY and CHORD tokens in the data (POP909's labels, else estimated) and CHORD tokens in "
     "the vocabulary. Default: on for a new folder; a finished folder keeps its own setting.",
 )
+@click.option(
+    "--tokenizer",
+    "language",
+    type=click.Choice(["events", "remi", "remi-bpe", "triplet"]),
+    default="events",
+    show_default=True,
+    help="Token language (docs/tokenizers.md); the manifest records it, and training, export "
+    "and the model folder follow it.",
+)
+@click.option(
+    "--bpe-vocab",
+    type=click.IntRange(min=700),
+    default=1000,
+    show_default=True,
+    help="remi-bpe: vocabulary size of the BPE learned on the train split.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def prepare(
     sources: tuple[str, ...],
@@ -55,6 +71,8 @@ def prepare(
     music21_cache: str,
     music21_cached_only: bool,
     structure_tokens: bool | None,
+    language: str,
+    bpe_vocab: int,
     quiet: bool,
 ) -> None:
     """Tokenize MIDI files into train/val/test token shards plus a manifest.
@@ -81,6 +99,8 @@ def prepare(
         options=options,
         music21_cache=music21_cache,
         convert_music21=not music21_cached_only,
+        language=language,
+        bpe_vocab_size=bpe_vocab,
     )
     click.echo(report.summary())
 

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from livegen.config import write_atomic
+from livegen.data.prepare_language import DEFAULT_BPE_VOCAB, language_settings, tokenize_in
 from livegen.data.prepare_state import MANIFEST_FORMAT, PrepareState, file_key
 from livegen.data.progress import progress_bar
 from livegen.data.shards import MANIFEST, TOKEN_DTYPE, read_manifest
@@ -204,7 +205,9 @@ def folder_structure_tokens(out: str | Path) -> bool:
 
 def tokenize_file(job: tuple[str, dict[str, Any]]) -> tuple[np.ndarray | None, int, str]:
     """Worker: (tokens, notes, "") or (None, 0, reason) for one MIDI file."""
-    path, tok_dict = job
+    path, tok_dict, *folder = job
+    if "language" in tok_dict:  # another token language: livegen/data/prepare_language.py
+        return tokenize_in(path, tok_dict, folder[0] if folder else None)
     config = TokenizerConfig.from_dict(tok_dict)
     try:
         score = read_midi(path)
@@ -239,12 +242,15 @@ def prepare(
     options: PrepareOptions = PrepareOptions(),
     music21_cache: str | Path = "data/music21_midi",
     convert_music21: bool = True,
+    language: str = "events",
+    bpe_vocab_size: int = DEFAULT_BPE_VOCAB,
 ) -> PrepareReport:
     """Tokenize every MIDI file of the sources into shards under `out` (see module docstring).
 
     `source` is one spec or several: a folder, `NAME=folder`, or "music21". With
     `convert_music21=False` music21's works are taken from `music21_cache` as they are (e.g.
-    while a conversion runs elsewhere); run prepare again later to add the rest.
+    while a conversion runs elsewhere); run prepare again later to add the rest. A `language`
+    other than events records its settings instead of `tokenizer`'s (prepare_language.py).
     """
     start = time.monotonic()
     tokenizer = tokenizer or TokenizerConfig()
@@ -283,6 +289,11 @@ def prepare(
                 continue
             stamps[file_key(src.name, rel)] = [info.st_size, info.st_mtime_ns]
             files.append((file_key(src.name, rel), path, rel, src))
+    if language != "events":
+        found_files = [(path, rel) for _, path, rel, _ in files]
+        tok_dict = language_settings(
+            language, out, found_files, fractions, bpe_vocab_size, options.progress
+        )
     try:
         state = _tokenize_into(out, files, stamps, sources, tok_dict, fractions, options, report)
     except OutputError:
@@ -327,7 +338,7 @@ def _tokenize_into(
     try:
         last_save = time.monotonic()
         paths = [path for _, path, _, _ in todo]
-        results = zip(todo, _run(paths, tok_dict, options.workers), strict=True)
+        results = zip(todo, _run(paths, tok_dict, options.workers, out), strict=True)
         for done_now, ((key, _, rel, src), (tokens, n_notes, reason)) in enumerate(
             results, start=1
         ):
@@ -393,9 +404,9 @@ def _collections(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]
 
 
 def _run(
-    todo: list[Path], tok_dict: dict[str, Any], workers: int
+    todo: list[Path], tok_dict: dict[str, Any], workers: int, out: Path
 ) -> Iterable[tuple[np.ndarray | None, int, str]]:
-    jobs = [(str(p), tok_dict) for p in todo]
+    jobs = [(str(p), tok_dict, str(out)) for p in todo]
     if workers <= 1 or len(jobs) < 8:
         yield from map(tokenize_file, jobs)
         return
