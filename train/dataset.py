@@ -359,6 +359,7 @@ class TrainBatches:
         augment: AugmentConfig | None,
         collection_weights: Mapping[str, float] | None = None,
         structure_drop_probability: float = 0.0,
+        structure_targets: bool = False,
     ) -> None:
         if split.n_tokens == 0:
             raise ValueError(f"split {split.name!r} holds no tokens")
@@ -370,6 +371,7 @@ class TrainBatches:
         self.channels = channel_states(np.asarray(self.tokens), self.vocab)
         self.augmenter = Augmenter(self.vocab, augment) if augment is not None else None
         self.structure_drop = structure_drop_probability
+        self.structure_targets = structure_targets
         self.is_structure = structure_mask(self.vocab)
         self.shares: dict[str, float] = {}
         if collection_weights:
@@ -420,6 +422,8 @@ class TrainBatches:
                 tokens = self.augmenter(tokens, drums, rng, channels)
             tokens = tokens[:width]
             rows[i, : tokens.size] = tokens
+        if self.structure_targets:
+            return rows[:, :-1], rows[:, 1:]
         return rows[:, :-1], ignore_structure_targets(rows[:, 1:], self.vocab)
 
 

@@ -51,13 +51,15 @@ from livegen.config import write_atomic
 from livegen.data.progress import progress_bar
 from livegen.data.shards import load_split, read_manifest
 from livegen.errors import ConfigError, DeviceError
+from livegen.languages import language_from
 from livegen.machine import cpu_info
-from livegen.tokenizer import TokenizerConfig, Vocab, check_compatible
+from livegen.tokenizer import Vocab
 from livegen.tokenizer.config import check_grows_into
 
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .dataset import AugmentConfig, TrainBatches, structure_mask, val_windows
 from .grow_vocab import grow_token_rows
+from .language_run import LanguageVocab, check_saved_language, language_entries, plain_batches
 from .models import DEFAULT_KIND, model_family
 from .optim import apply_gradients, autocast_for, optimization
 from .precision import PrecisionChoice, resolve_precision
@@ -247,9 +249,9 @@ def _train(
     ckpt_path = out_dir / CHECKPOINT
     data_dir = Path(config.data.path)
     manifest = read_manifest(data_dir)
-    tokenizer = TokenizerConfig.from_dict(manifest["tokenizer"], where=f"{data_dir} tokenizer")
-    check_compatible(manifest["tokenizer"], tokenizer)
-    vocab = Vocab(tokenizer)
+    language = language_from(manifest["tokenizer"], data_dir)  # events, remi, triplet, ...
+    tokenizer = getattr(language, "config", None)  # the events language's; None for the others
+    vocab = Vocab(tokenizer) if tokenizer is not None else LanguageVocab(language)
 
     state: dict[str, Any] | None = None
     if resume:
@@ -258,7 +260,7 @@ def _train(
         state = load_checkpoint(ckpt_path)
         if not allow_data_change:
             check_same_data(state, data_dir, out_dir)
-        check_compatible(state["tokenizer"], tokenizer)
+        check_saved_language(state["tokenizer"], language, tokenizer)
         kind = state.get("model_kind", DEFAULT_KIND)
         model_config = model_family(kind).config(**state["model_config"])
     elif ckpt_path.is_file():
@@ -272,7 +274,9 @@ def _train(
     if init_from is not None and state is None:
         source = default_checkpoint_path() if init_from == "default" else Path(init_from)
         init_state = load_checkpoint(source)
-        grows = check_grows_into(init_state["tokenizer"], tokenizer)
+        if tokenizer is None:
+            check_saved_language(init_state["tokenizer"], language, tokenizer)
+        grows = tokenizer is not None and check_grows_into(init_state["tokenizer"], tokenizer)
         kind = init_state.get("model_kind", DEFAULT_KIND)
         saved = model_family(kind).config(**init_state["model_config"])
         model_config = replace(saved, dropout=model_config.dropout)
@@ -325,7 +329,8 @@ def _train(
         if config.data.augment
         else None
     )
-    batches = TrainBatches(
+    make_batches = TrainBatches if tokenizer is not None else plain_batches(language, augment)
+    batches = make_batches(
         load_split(data_dir, "train"),
         tokenizer,
         seq_len=config.data.seq_len,
@@ -334,6 +339,7 @@ def _train(
         augment=augment,
         collection_weights=config.data.collection_weights,
         structure_drop_probability=config.data.structure_drop_probability,
+        structure_targets=config.data.structure_targets,
     )
     if is_main and batches.shares:
         shares = ", ".join(f"{name} {share:.3f}" for name, share in batches.shares.items())
@@ -366,7 +372,7 @@ def _train(
             {
                 "model_kind": kind,
                 "model_config": model_config.__dict__.copy(),
-                "tokenizer": tokenizer.to_dict(),
+                **language_entries(language),
                 "model": model.state_dict(),
                 **training.state(),
                 "step": step,
@@ -386,7 +392,12 @@ def _train(
 
     def validate() -> tuple[float, float]:
         loss, acc = evaluate_windows(
-            model, val_rows, opt.batch_size, device, autocast, structure_mask(vocab)
+            model,
+            val_rows,
+            opt.batch_size,
+            device,
+            autocast,
+            None if config.data.structure_targets else structure_mask(vocab),
         )
         log(
             {
@@ -453,7 +464,7 @@ def _train(
                     last_val = validate()
                 if step % run.checkpoint_every == 0 or step == opt.max_steps or stopping:
                     checkpoint()
-                if run.sample_every and step % run.sample_every == 0:
+                if run.sample_every and step % run.sample_every == 0 and tokenizer is not None:
                     with _only_warn(step, "samples"):
                         _write_samples(model, vocab, tokenizer, out_dir, step, run.sample_tokens)
                 if step % run.plot_every == 0 or step == opt.max_steps or stopping:

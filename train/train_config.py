@@ -32,6 +32,8 @@ class DataSection:
     collection_weights: dict[str, float] = field(default_factory=dict)
     # chance that a window loses its KEY and CHORD tokens, so the model plays with and without
     structure_drop_probability: float = 0.5
+    # KEY and CHORD tokens as loss targets too (false: inputs only; train/dataset.py says why)
+    structure_targets: bool = False
 
     def __post_init__(self) -> None:
         if self.seq_len < 2:

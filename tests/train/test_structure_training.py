@@ -62,6 +62,20 @@ def test_structure_tokens_are_never_targets(prepared_with_chords: Path) -> None:
     assert all(y[r, c] != VOCAB.pad for r, c in after)
 
 
+def test_structure_targets_keeps_them_as_targets_when_asked(prepared_with_chords: Path) -> None:
+    batches = TrainBatches(
+        load_split(prepared_with_chords, "train"),
+        WITH,
+        seq_len=256,
+        batch_size=8,
+        seed=3,
+        augment=None,
+        structure_targets=True,
+    )
+    x, y = batches.batch(1)
+    assert structure_mask(VOCAB)[y].any() and np.array_equal(x[:, 1:], y[:, :-1])
+
+
 def test_transposition_moves_chord_roots_with_the_notes() -> None:
     augmenter = Augmenter(VOCAB, AugmentConfig(transpose_semitones=12, velocity_scale=0.0))
     chords = [parse_chord(s) for s in ("C", "F#m7", "Bdim", "N")]
