@@ -118,6 +118,9 @@ class SessionStats:
     tokens: int = 0
     replans: int = 0
     rollback_tokens: int = 0
+    # tokens written at or behind now: time no note can start in any more (after a rollback, or
+    # when the generator fell behind its write-ahead); what a late note would have been
+    catch_up_tokens: int = 0
     replan_ms: list[float] = field(default_factory=list)  # rollback + insert, on this thread
     note_to_ready_ms: list[float] = field(default_factory=list)  # player note in -> re-planned
 
@@ -137,7 +140,7 @@ class LiveSession:
         call_silence_beats: float = 1.0,
         call_end_on_bar_line: bool = True,
         call_answer_start: str = "bar",
-        write_ahead_ms: float = 80.0,
+        write_ahead_ms: float = 50.0,
         parts: tuple[Part, ...] = (),
     ) -> None:
         from livegen.inference.sampler import Sampler
@@ -206,6 +209,7 @@ class LiveSession:
             "tokens": self.stats_.tokens,
             "replans": self.stats_.replans,
             "rollback_tokens": self.stats_.rollback_tokens,
+            "catch_up_tokens": self.stats_.catch_up_tokens,
             "ms_per_token_p50": engine_stats.ms_per_token,
             "ms_per_token_p99": engine_stats.p99_ms,
             "replan_ms": summary(self.stats_.replan_ms),
@@ -231,7 +235,7 @@ class LiveSession:
                     duty.work()
                 else:
                     duty.idle()
-                    self._wait(pending, 0.004)
+                    self._wait(pending, self._idle_s())
         finally:
             # the engine's slide worker may be inside onnxruntime: joined here, on the thread
             # that drives the engine, so no native thread is still running when the process
@@ -278,6 +282,18 @@ class LiveSession:
         self.generate_one(knobs, plan)
         self._publish_plan(now_step)
         return True
+
+    def _idle_s(self) -> float:
+        """How long the loop may wait for a player note when it has nothing to write: until the
+        next step, when the write limit moves on (a wake-up every 4 ms was 3.5 per step at 180
+        BPM), at most 20 ms so a knob is seen soon; at least 1 ms."""
+        line = self.context.clock.timeline
+        if line is None or not hasattr(self, "origin_tick"):
+            return 0.004
+        now_ns = self.context.clock.now_ns()
+        next_step = math.floor((line.ns_to_tick(now_ns) - self.origin_tick) / self.ticks_per_step)
+        wait_ns = line.tick_to_ns(self.tick_of_step(next_step + 1)) - now_ns
+        return min(0.02, max(0.001, wait_ns / 1e9))
 
     def _drain(self, pending: list[PlayerNote]) -> None:
         pending.extend(drain(self.context.player_notes))
@@ -509,6 +525,7 @@ class LiveSession:
             self._checkpoint()  # the state after every event at this step
         self.logits = self.engine.step(token)
         self.stats_.tokens += 1
+        self.stats_.catch_up_tokens += self.step <= now_step
         events = self.decoder.feed(token)
         self._track(token)
         for event in events:

@@ -65,7 +65,7 @@ class TimingConfig:
     latency_ms: float = 0.0
     # The model writes its part this far ahead of sending, the rest as time passes (every player
     # note throws away what is written past it). Longer rides out slower tokens, costs more CPU.
-    write_ahead_ms: float = 80.0
+    write_ahead_ms: float = 50.0
 
     def __post_init__(self) -> None:
         if not 20.0 <= self.write_ahead_ms <= 5000.0:
@@ -93,6 +93,9 @@ class VaryConfig:
     steps: int = 10  # diffusion steps (ddim, ddpm)
     cc: int = 80  # pressing this controller (value >= 64) varies; -1 = none. 80: a GP button
     channel: int = -1  # 0-based MIDI channel of the variation; -1 = the output_channel knob
+    # Same feel, different notes: only pitches and velocities vary; onsets and lengths stay the
+    # player's (short-trained models drift off the grid, most of all towards chords)
+    keep_rhythm: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.bars <= 8:

@@ -215,7 +215,8 @@ def make_daemon_session(model: Path, knobs: Knobs) -> tuple[LiveSession, Daemon]
     config = load_serve_config(None, ["timing.realtime_priority=false", "timing.latency_ms=5"])
     clock = ManualClock(bpm=120)
     daemon = Daemon(config, Control(knobs), FakePorts(), clock, queue.SimpleQueue())  # type: ignore[arg-type]
-    session = LiveSession(Engine.load(model, overflow="sync"), seed=3)
+    # written a beat ahead, so the random model's plan has notes for the piano roll to show
+    session = LiveSession(Engine.load(model, overflow="sync"), seed=3, write_ahead_ms=500)
     daemon.performer = session
     session.attach(daemon.session_context())
     clock.start()
