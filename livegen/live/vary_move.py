@@ -8,11 +8,14 @@ and not on a thread of its own: a vary is one short call (~2 ms for the VAE, ~10
 What is varied, in ticks of the clock's timeline:
 - the source: the `bars` whole bars that end on the bar line nearest the trigger (a bar counts
   once half of it is played, so a press just after a bar line varies the bar just finished);
-  notes still held are taken as ending at the trigger;
+  notes still held are taken as ending at the trigger; a note up to a 32nd early counts in the
+  bar it anticipates (placed on its first beat);
 - the notes are condensed rows (livegen/variation/notes.py) from the source's first bar line. A
   model varies windows of exactly N notes: M < N notes are looped (the span repeated, as a
   looper would) to fill the window, more than N make several windows, and only the first M
-  varied rows are kept. Varied notes past the span's end are dropped, longer ones cut at it;
+  varied rows are kept. With `keep_rhythm` (the default) their onsets and lengths are put back
+  to the player's: same feel, different notes. Otherwise varied notes past the span's end are
+  dropped, longer ones cut at it;
 - they go to the scheduler shifted by whole bars, so the variation starts on the first bar line
   still ahead once the model is done, on `[vary] channel` (or the output_channel knob), marked
   `fixed`: the performer's re-plans do not cancel them; panic, pause, a transport stop and
@@ -36,12 +39,15 @@ from livegen.live.scheduler import ScheduledNote, Scheduler
 from livegen.live.serve_config import VaryConfig
 from livegen.tokenizer import Note
 from livegen.variation.model import VariationModel
-from livegen.variation.notes import notes_to_rows, rows_to_notes
+from livegen.variation.notes import GAP, notes_to_rows, rows_to_notes
 from livegen.variation.vary import vary_rows
 
 PRESS = 64  # a controller value at or above this is a pressed button / pedal
 HISTORY_NOTES = 1024  # the player's notes kept for varying (many bars of dense playing)
 LEAD_TICKS = TICKS_PER_BEAT // 8  # a variation starts at least this far ahead of now
+# A note played up to a 32nd early belongs to the bar it anticipates (a player's downbeat is
+# often early, and the clock follower's estimate of it jitters by a millisecond or two)
+EARLY_TICKS = TICKS_PER_BEAT // 8
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,8 @@ def varied_notes(
     varied = vary_rows(
         model, rows, config.method or None, config.strength, config.steps, seed
     ).reshape(-1, 4)[: len(notes)]
+    if config.keep_rhythm:
+        varied[:, GAP:] = rows.reshape(-1, 4)[: len(notes), GAP:]
     kept = []
     for note in rows_to_notes(varied, start_beat, notes):
         if note.start_beat < end_beat:
@@ -220,7 +228,14 @@ class VaryMove:
             )
         trigger_tick = now_tick()
         span = source_span(trigger_tick, self.bar_ticks, self.config.bars)
-        notes = self.history.notes_in(*span, trigger_tick)
+        notes = self.history.notes_in(span[0] - EARLY_TICKS, span[1] - EARLY_TICKS, trigger_tick)
+        first_beat = span[0] / TICKS_PER_BEAT
+        notes = [  # the early ones on the first beat; the others keep their place in the bar
+            Note(n.pitch, first_beat, max(n.end_beat, first_beat), n.velocity, n.channel)
+            if n.start_beat < first_beat
+            else n
+            for n in notes
+        ]
         bars = f"{self.config.bars} bar{'s' if self.config.bars > 1 else ''}"
         if not notes:
             return VaryOutcome(f"vary: nothing played in the last {bars} to vary")

@@ -62,9 +62,11 @@ def test_a_played_bar_comes_back_varied_from_the_next_bar_line_with_every_note_c
             wait_until(lambda: time.monotonic_ns() >= clock.start_ns + beat * beat_ns, 30, 0.001)
 
         # bar 2 (the follower has locked on the tempo during bar 1): eight eighth notes
+        played_ns = []
         for i, pitch in enumerate((60, 64, 67, 72, 71, 67, 64, 62)):
             at(4 + i / 2)
             peer.send(0x90, pitch, 100)
+            played_ns.append(time.monotonic_ns())
             at(4 + i / 2 + 0.25)
             peer.send(0x80, pitch, 0)
         at(7.6)  # near the end of bar 2: the press varies bar 2, heard in bar 3
@@ -92,7 +94,10 @@ def test_a_played_bar_comes_back_varied_from_the_next_bar_line_with_every_note_c
     last = max(r.t_ns for r in varied) - clock.start_ns
     assert first >= 2 * bar_ns - 0.03e9, f"variation began at {first / beat_ns:.2f} beats"
     assert last < 3 * bar_ns + 0.03e9, f"variation ran to {last / beat_ns:.2f} beats"
-    assert len(varied) <= 8  # the bar's notes, varied; none added
+    # same feel ([vary] keep_rhythm): each played note comes back one bar later, pitch varied
+    assert len(varied) == 8, [r.message for r in varied]
+    for sent, heard in zip(played_ns, sorted(r.t_ns for r in varied), strict=True):
+        assert abs(heard - (sent + bar_ns)) < 0.03e9, f"{(heard - sent - bar_ns) / 1e6:.1f} ms off"
     assert closed == {}, f"left sounding at the end of the bar: {closed}"
     assert left_sounding(peer.received) == set()
 

@@ -78,9 +78,22 @@ def test_a_varied_bar_stays_inside_its_span(kind: str, variation_model_dir) -> N
     model = VariationModel.load(variation_model_dir(kind))
     notes = [n for n in read_midi(MIDI_DIR / "piano_bach_score.mid").notes if n.start_beat < 8]
     notes = [n for n in notes if n.start_beat >= 4]
-    varied = varied_notes(model, notes, (BAR, 2 * BAR), VaryConfig(strength=0.5), seed=1)
+    config = VaryConfig(strength=0.5, keep_rhythm=False)
+    varied = varied_notes(model, notes, (BAR, 2 * BAR), config, seed=1)
     assert 0 < len(varied) <= len(notes)
     assert all(4.0 <= n.start_beat < 8.0 and n.end_beat <= 8.0 for n in varied)
+    assert [n.pitch for n in varied] != [n.pitch for n in notes]
+
+
+@pytest.mark.parametrize("kind", ["vae", "ddpm"])
+def test_keeping_the_rhythm_varies_only_pitches_and_velocities(kind, variation_model_dir) -> None:
+    model = VariationModel.load(variation_model_dir(kind))
+    notes = [n for n in read_midi(MIDI_DIR / "piano_bach_score.mid").notes if n.start_beat < 4]
+    varied = varied_notes(model, notes, (0, BAR), VaryConfig(strength=0.5), seed=1)
+    times = [t for n in varied for t in (n.start_beat, n.end_beat)]
+    assert times == pytest.approx(
+        [t for n in notes for t in (n.start_beat, min(n.end_beat, 4.0))], abs=1e-5
+    )
     assert [n.pitch for n in varied] != [n.pitch for n in notes]
 
 
@@ -177,3 +190,21 @@ def test_a_transformer_folder_as_vary_model_is_one_line(tiny_model) -> None:
 def test_vary_settings_out_of_range_are_one_line(item: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_serve_config(None, [item])
+
+
+def test_a_note_a_hair_early_belongs_to_the_bar_it_anticipates(variation_model_dir) -> None:
+    clock = ManualClock(bpm=120)
+    scheduler = Scheduler(lambda m: None, clock)
+    clock.start()
+    move = VaryMove(VaryConfig(), VariationModel.load(variation_model_dir("vae")))
+    for tick, pitch in ((BAR - 30, 55), (BAR - 2, 60), (BAR + 12, 64)):  # bar 2's downbeat early
+        move.history.hear(tick, 0, pitch, 100)
+        move.history.hear(tick + 6, 0, pitch, 0)
+    clock.advance_ticks(2 * BAR - 6)
+    outcome = move.play(clock.position_ticks, scheduler, channel=3)
+    assert (outcome.notes, outcome.start_tick) == (2, 2 * BAR)
+    for _ in range(BAR):
+        scheduler.pump(clock.now_ns())
+        clock.advance_ticks(1)
+    ons = [s.tick for s in scheduler.sent_log if s.message[0] == 0x93 and s.message[2]]
+    assert ons == [2 * BAR, 2 * BAR + 12]  # on the bar line; the next one keeps its place
