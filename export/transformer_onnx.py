@@ -145,6 +145,7 @@ def export_model_dir(
     verify_steps: int = 300,
     progress: Callable[[str], None] | None = None,
     attention: str = "auto",
+    tokenizer_files: dict[str, str] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Write `out_dir` atomically (temp folder in the same parent, then rename).
 
@@ -193,6 +194,8 @@ def export_model_dir(
                 )
         meta = model_toml(model.config, tokenizer, precision, parity, cache)
         (tmp / "model.toml").write_text(meta)
+        for name, text in (tokenizer_files or {}).items():  # remi-bpe's trained BPE (issue 15)
+            (tmp / Path(name).name).write_text(text)
         tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is ordinary data
         replace_folder(tmp, out_dir)
     except BaseException:
@@ -216,7 +219,14 @@ def export_checkpoint(
     if not isinstance(tokenizer, dict):
         raise ModelLoadError(f"{ckpt_path}: checkpoint has no tokenizer config")
     return export_model_dir(
-        model, tokenizer, out_dir, precision, verify, progress=progress, attention=attention
+        model,
+        tokenizer,
+        out_dir,
+        precision,
+        verify,
+        progress=progress,
+        attention=attention,
+        tokenizer_files=ckpt.get("tokenizer_files"),
     )
 
 

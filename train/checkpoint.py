@@ -127,5 +127,13 @@ def weights_only(state: dict[str, Any], *, half: bool = True) -> dict[str, Any]:
     model = {
         k: (v.half() if half and v.is_floating_point() else v) for k, v in state["model"].items()
     }
-    keep = ("model_kind", "model_config", "tokenizer", "step", "train_config", "metrics")
+    keep = (
+        "model_kind",
+        "model_config",
+        "tokenizer",
+        "tokenizer_files",  # remi-bpe's trained BPE, for export (issue 15)
+        "step",
+        "train_config",
+        "metrics",
+    )
     return {**{k: state[k] for k in keep if k in state}, "model": model}

@@ -146,12 +146,22 @@ def generate(
         constraints=parse_constraints(constraint_text) if constraint_text else Constraints(),
         harmony=Harmony.parse(chords, bars_per_chord, key_name),
     )
-    for result in generate_midi(prompt, out, request, model, count=count):
+    run = generate_midi
+    if not speaks_events(model):  # remi, remi-bpe, triplet: livegen/inference/generate_language
+        from livegen.inference.generate_language import generate_in_language as run
+    for result in run(prompt, out, request, model, count=count):
         made = len(result.notes) - result.prompt_notes
         click.echo(
             f"wrote {result.path}: {result.prompt_notes} prompt notes + {made} generated notes "
             f"({len(result.tokens)} tokens, stopped by {result.stopped_by})"
         )
+
+
+def speaks_events(model: str) -> bool:
+    from livegen.inference.model_dir import read_model_dir
+    from livegen.languages import language_name
+
+    return language_name(read_model_dir(model).tokenizer) == "events"
 
 
 def parse_channels(text: str) -> tuple[int, ...]:

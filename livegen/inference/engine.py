@@ -316,8 +316,10 @@ class Engine:
         """Open a model folder (or "default"); its tokenizer must match the runtime's."""
         info = read_model_dir(model)
         if check_tokenizer:
+            from livegen.languages import refuse_other_language
             from livegen.tokenizer import check_compatible
 
+            refuse_other_language(info.tokenizer, info.path)
             check_compatible(info.tokenizer)
         if info.kind == "hierarchical":
             (event, used), (token, _) = (

@@ -54,6 +54,23 @@ def new_language(name: str) -> Language:
     raise ConfigError("remi-bpe is learned from data: prepare a folder with --tokenizer remi-bpe")
 
 
+def refuse_other_language(settings: dict[str, Any], where: str | Path) -> None:
+    """The live path (serve, demo, bench --live) and events-only tools stream events: a model of
+    another language is refused in one line saying why."""
+    name = language_name(settings) if isinstance(settings, dict) else DEFAULT_LANGUAGE
+    if name == DEFAULT_LANGUAGE:
+        return
+    reason = (
+        "its tokens write each note's duration at the onset, which a held key does not know yet"
+        if name in ("remi", "remi-bpe", "triplet")
+        else "only events streams"
+    )
+    raise TokenizerMismatchError(
+        f"{where} speaks the {name} token language; live play needs events ({reason}); "
+        "use it with livegen generate or eval"
+    )
+
+
 def language_from(settings: dict[str, Any], folder: str | Path | None = None) -> Language:
     """Rebuild the language a manifest, checkpoint or model.toml recorded; `folder` holds its
     files (remi-bpe's trained tokenizer)."""
@@ -89,4 +106,5 @@ __all__ = [
     "language_from",
     "language_name",
     "new_language",
+    "refuse_other_language",
 ]
