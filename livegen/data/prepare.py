@@ -191,16 +191,16 @@ def find_midi_files(root: Path) -> list[Path]:
 
 
 def folder_structure_tokens(out: str | Path) -> bool:
-    """The CLI's default for `structure_tokens`: a prepared folder's own setting (adding files
-    keeps its tokenizer), else on."""
-    manifest = Path(out) / MANIFEST
-    if not manifest.is_file():
-        return True
-    try:
-        saved = read_manifest(Path(out)).get("tokenizer", {})
-    except ConfigError:
-        return True
-    return bool(saved.get("structure_tokens", False))
+    """The CLI's default for `structure_tokens`: the setting of a run stopped in `out` (resuming
+    keeps its tokenizer) or of the finished folder there (adding files keeps it), else on."""
+    for path in (Path(out) / ".partial" / "state.json", Path(out) / MANIFEST):
+        try:
+            saved = json.loads(path.read_bytes()).get("tokenizer", {})
+        except (OSError, ValueError, AttributeError):
+            continue  # absent or unreadable: prepare itself says what is wrong with it
+        if isinstance(saved, dict):
+            return bool(saved.get("structure_tokens", False))
+    return True
 
 
 def tokenize_file(job: tuple[str, dict[str, Any]]) -> tuple[np.ndarray | None, int, str]:
