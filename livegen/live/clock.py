@@ -22,6 +22,9 @@ NS_PER_S = 1_000_000_000
 NS_PER_MIN = 60 * NS_PER_S
 
 TICKS_PER_SPP_UNIT = 6  # a Song Position Pointer unit is a sixteenth note = 6 MIDI clocks
+# At most this many clock ticks are taken as lost in one gap of the input (missed JACK cycles);
+# a longer gap is the DAW's doing, not the transport's.
+MAX_LOST_TICKS = 3
 
 # Transport events clocks announce to listeners.
 EVENT_START = "start"
@@ -192,14 +195,23 @@ class MidiClockFollower(Clock):
         self._next_tick = 0  # position the next 0xF8 stands for
         self._ticks_without_transport = 0
         self.ticks_received = 0
+        self.ticks_lost = 0  # counted from the arrival gap after input was lost (see feed)
 
-    def feed(self, data: bytes | list[int] | tuple[int, ...], t_ns: int) -> bool:
-        """Feed one MIDI message received at `t_ns`; True if it was a clock/transport message."""
+    def feed(
+        self, data: bytes | list[int] | tuple[int, ...], t_ns: int, *, input_lost: bool = False
+    ) -> bool:
+        """Feed one MIDI message received at `t_ns`; True if it was a clock/transport message.
+
+        `input_lost`: the input dropped messages since the last one (a missed JACK cycle). Each
+        0xF8 is counted as the next tick, so a lost one put the whole timeline a tick (14 ms at
+        180 BPM) late for good, the fit sliding over for a beat (measured: 35 notes in a row
+        5-7 ms off); then the gap since the last arrival says how many went missing.
+        """
         if not data:
             return False
         status = data[0]
         if status == CLOCK:
-            self._on_tick(t_ns)
+            self._on_tick(t_ns, input_lost)
         elif status == START:
             self._transport_seen = True
             self._running = True
@@ -225,7 +237,7 @@ class MidiClockFollower(Clock):
             return False
         return True
 
-    def _on_tick(self, t_ns: int) -> None:
+    def _on_tick(self, t_ns: int, input_lost: bool = False) -> None:
         self.ticks_received += 1
         if not self._transport_seen and not self._running:
             self._ticks_without_transport += 1
@@ -239,7 +251,13 @@ class MidiClockFollower(Clock):
         if not self._running:
             return
         tick = self._next_tick
-        self._next_tick += 1
+        line = self._timeline
+        if input_lost and line is not None and self._arrivals:
+            gap_ticks = round((t_ns - self._arrivals[-1][1]) / line.ns_per_tick)
+            lost = min(MAX_LOST_TICKS, max(0, gap_ticks - 1))
+            tick += lost
+            self.ticks_lost += lost
+        self._next_tick = tick + 1
         self._arrivals.append((tick, t_ns))
         if len(self._arrivals) < 2:
             return  # one tick gives a phase but no tempo yet

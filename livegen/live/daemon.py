@@ -25,7 +25,7 @@ from livegen.live.control import Control, NoteView
 from livegen.live.echo import EchoFilter
 from livegen.live.midi_in import MidiByteParser
 from livegen.live.parts import describe, parse_parts, part_channels
-from livegen.live.ports import InputItem, PortPair, input_counters, jack_priority
+from livegen.live.ports import InputItem, PortPair, input_counters, jack_priority, missed_cycles
 from livegen.live.queues import drain
 from livegen.live.realtime import (
     PRIORITY_HINT,
@@ -259,6 +259,7 @@ class Daemon:
     # ---- input thread -------------------------------------------------------------------
     def _input_loop(self) -> None:
         follower = self.clock if isinstance(self.clock, MidiClockFollower) else None
+        missed_seen = missed_cycles(self.ports)
         while not self.stop_event.is_set():
             try:
                 t_ns, data = self.inbox.get(timeout=0.1)
@@ -271,7 +272,8 @@ class Daemon:
                 self.messages_in += 1
                 if message[0] >= SYSTEM:
                     if follower is not None:
-                        follower.feed(message, t_ns)
+                        missed, missed_seen = missed_seen, missed_cycles(self.ports)
+                        follower.feed(message, t_ns, input_lost=missed_seen != missed)
                     continue
                 self._on_channel_message(message, t_ns)
 

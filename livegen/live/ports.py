@@ -467,6 +467,12 @@ def jack_priority(ports: object, timeout_s: float = 1.0) -> int | None:
     return shared.rt_priority if shared.first_cycle.wait(timeout_s) else None
 
 
+def missed_cycles(ports: object) -> int:
+    """Cycles the native JACK client has missed so far (input lost in them); 0 without one."""
+    shared = _jack_input(ports)
+    return 0 if shared is None else shared.missed_cycles
+
+
 def input_counters(ports: object) -> dict[str, int]:
     """What a native JACK client counted: events delivered to `in`, cycles it missed."""
     shared = _jack_input(ports)

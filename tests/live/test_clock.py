@@ -97,6 +97,30 @@ def test_follower_follows_a_tempo_change_within_a_beat() -> None:
     assert line.bpm == pytest.approx(150.0, rel=0.01)
 
 
+def test_follower_counts_ticks_lost_with_the_input_and_stays_in_phase() -> None:
+    """Two 0xF8 lost in a missed JACK cycle: with input_lost, the gap says which tick the next
+    one is, so the timeline stays on the DAW's grid; a gap without lost input stays one tick."""
+    period = NS_PER_MIN / (180 * TICKS_PER_BEAT)
+    for lost_input, expected_tick in ((True, 50), (False, 48)):
+        follower = MidiClockFollower()
+        follower.feed([START], 0)
+        _feed_ticks(follower, 180.0, 48, 0)  # ticks 0..47
+        follower.feed([CLOCK], round(50 * period), input_lost=lost_input)  # 48, 49 never came
+        line = follower.timeline
+        assert line is not None
+        assert line.anchor_tick == expected_tick
+    assert follower.ticks_lost == 0
+    follower = MidiClockFollower()
+    follower.feed([START], 0)
+    _feed_ticks(follower, 180.0, 48, 0)
+    follower.feed([CLOCK], round(50 * period), input_lost=True)
+    for tick in range(51, 75):
+        follower.feed([CLOCK], round(tick * period))
+    line = follower.timeline
+    assert line is not None and follower.ticks_lost == 2
+    assert abs(line.tick_to_ns(80) - 80 * period) < 50_000  # on the grid, not a tick late
+
+
 def test_follower_transport_start_stop_continue_and_song_position() -> None:
     follower = MidiClockFollower()
     events: list[str] = []
