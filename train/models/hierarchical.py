@@ -6,10 +6,12 @@ releases and the time after it is one event). Two transformers, both built from 
 - the **event transformer** runs once per event, over one embedding per event: the sum of the
   event's token embeddings (rotary position = event index). Its output h_e summarises events
   0..e;
-- the **token transformer** decodes event f's tokens one by one. Its input at offset j is the
-  embedding of token j of event f plus a projection of h_{f-1} (zero for the first event of a
-  window), and its output at offset j predicts the next token: token j+1 of event f, or, if that
-  token opens an event, the first token of event f+1.
+- the **token transformer** decodes event f's tokens one by one. Its sequence is a projection
+  of h_{f-1} (zero for the first event of a window) as position 0, then the embeddings of event
+  f's tokens; its output at token j predicts the next token: token j+1 of event f, or, if that
+  token opens an event, the first token of event f+1. (The state is a position of its own, as
+  in SkyTNT's midi-model: added to every token embedding instead, a still-random event state
+  drowned the tokens' identity and training stalled near the unigram loss.)
 
 So every token is predicted from exactly the tokens before it (events 0..f-1 through h_{f-1},
 event f directly): the loss is the same next-token NLL as the flat model's, per token and per
@@ -55,7 +57,7 @@ class HierConfig:
     d_model: int = 256
     d_ff: int = 1024
     context: int = 1024  # events
-    # the token transformer (context = max_event_tokens)
+    # the token transformer (context = max_event_tokens + 1: the event state comes first)
     token_layers: int = 1
     token_heads: int = 2
     token_d_model: int = 128
@@ -108,7 +110,7 @@ class HierConfig:
             n_head=self.token_heads,
             d_model=self.token_d_model,
             d_ff=self.token_d_ff,
-            context=self.max_event_tokens,
+            context=self.max_event_tokens + 1,
             dropout=self.dropout,
             bias=self.bias,
             pad_id=self.pad_id,
@@ -198,16 +200,16 @@ class HierarchicalTransformer(nn.Module):
         hidden = self._events(sums, 0)  # (B, E, d_e)
         # event f is decoded from h_{f-1}; the window's first event from zeros
         before = torch.cat([torch.zeros_like(hidden[:, :1]), hidden[:, :-1]], dim=1)
-        cond = self.cond(before).gather(
-            1, event.unsqueeze(-1).expand(B, T, self.config.token_d_model)
-        )  # (B, T, d_t)
-        x = self.drop(self.tok_emb(idx) + cond)
-        # lay the tokens out as (B*E, L): one row per event, offsets as positions
-        L = int(offset.max()) + 1
-        rows = torch.zeros(B * n_events * L, x.shape[-1], device=idx.device, dtype=x.dtype)
-        slot = (torch.arange(B, device=idx.device).view(B, 1) * n_events + event) * L + offset
-        rows = rows.index_put((slot.reshape(-1),), x.reshape(B * T, -1))
-        h = rows.view(B * n_events, L, -1)
+        # lay the decoder out as (B*E, L): one row per event, its state at position 0 and its
+        # tokens at 1.. (their offset + 1)
+        L = int(offset.max()) + 2
+        d_t = self.config.token_d_model
+        rows = torch.zeros(B, n_events, L, d_t, device=idx.device, dtype=self.tok_emb.weight.dtype)
+        rows[:, :, 0] = self.cond(before)
+        rows = rows.reshape(B * n_events * L, d_t)
+        slot = (torch.arange(B, device=idx.device).view(B, 1) * n_events + event) * L + offset + 1
+        rows = rows.index_put((slot.reshape(-1),), self.tok_emb(idx).reshape(B * T, -1))
+        h = self.drop(rows.view(B * n_events, L, d_t))
         cos, sin = self.token_cos[:L], self.token_sin[:L]
         for block in self.token_blocks:
             h = block(h, cos, sin)
@@ -263,15 +265,25 @@ class HierarchicalTransformer(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """hidden (B, d_e) = h_{f-1}; tokens (B, T) of event f after P of its tokens.
 
-        Returns logits (B, T, V) and the new token keys/values (token_layers, T, B*kv_dim).
+        The state's own position (0) is recomputed from `hidden` in every call, one position
+        through the small decoder, so the cache holds only the event's tokens and the graph has
+        no branch for an event's first call. Returns logits (B, T, V) and the new token
+        keys/values (token_layers, T, B*kv_dim).
         """
         T = tokens.shape[1]
-        positions = past_k[0].shape[0] + torch.arange(T, device=tokens.device)
-        x = self.tok_emb(tokens) + self.cond(hidden).unsqueeze(1)
+        positions = 1 + past_k[0].shape[0] + torch.arange(T, device=tokens.device)
+        state = self.cond(hidden).unsqueeze(1)  # (B, 1, d_t) at position 0
+        x = self.tok_emb(tokens)
+        zero = positions[:1] * 0
+        cos0, sin0 = self.token_cos[zero], self.token_sin[zero]
         cos, sin = self.token_cos[positions], self.token_sin[positions]
+        none = past_k[0][:0]  # (0, B*kv_dim): the state attends to itself only
         new_k, new_v = [], []
         for layer, block in enumerate(self.token_blocks):
-            x, k, v = block.forward_cached(x, positions, past_k[layer], past_v[layer], cos, sin)
+            state, k0, v0 = block.forward_cached(state, zero, none, none, cos0, sin0)
+            past_k_l = torch.cat([k0, past_k[layer]])
+            past_v_l = torch.cat([v0, past_v[layer]])
+            x, k, v = block.forward_cached(x, positions, past_k_l, past_v_l, cos, sin)
             new_k.append(k)
             new_v.append(v)
         return self.lm_head(self.ln_f(x)), torch.stack(new_k), torch.stack(new_v)
