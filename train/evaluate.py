@@ -36,7 +36,7 @@ nll_given_others, nll_alone, nll_ratio, accuracy_given_others, accuracy_alone}.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,9 @@ from livegen.tokenizer import (
 
 from .checkpoint import load_checkpoint
 from .continuations import Sampler, continuation_stats
-from .models.transformer import ModelConfig, Transformer
+from .dataset import structure_mask
+from .models import DEFAULT_KIND, model_family
+from .models.transformer import Transformer
 from .ngram import KneserNey, fit_on_prepared
 from .samples import generate
 
@@ -87,7 +89,8 @@ def load_torch_model(path: str | Path) -> tuple[Transformer, dict[str, Any]]:
 
     source = default_checkpoint_path() if str(path) == "default" else Path(path)
     state = load_checkpoint(source)
-    model = Transformer(ModelConfig(**state["model_config"]))
+    family = model_family(state.get("model_kind", DEFAULT_KIND))  # flat or hierarchical
+    model = family.build(family.config(**state["model_config"]))
     model.load_state_dict({k: v.float() for k, v in state["model"].items()})
     model.eval()
     return model, state
@@ -312,19 +315,34 @@ def ngram_for(
     return KneserNey.fit(docs.tokens, docs.offsets, 4, vocab_size)
 
 
+def _scored_targets(tokens: np.ndarray, offsets: np.ndarray, vocab: Vocab) -> np.ndarray:
+    """Which of score_model's targets (every token but each document's first) count: all but
+    KEY/CHORD tokens, which are given, not predicted."""
+    starts = np.zeros(tokens.size, dtype=bool)
+    starts[offsets[:-1][np.diff(offsets) > 0]] = True
+    return ~structure_mask(vocab)[tokens[~starts]]
+
+
 def collection_results(
-    docs: Documents, nll: np.ndarray, hits: np.ndarray, ngram_lp: np.ndarray | None
+    docs: Documents,
+    nll: np.ndarray,
+    hits: np.ndarray,
+    ngram_lp: np.ndarray | None,
+    scored: np.ndarray | None = None,
 ) -> dict[str, dict[str, Any]]:
     """{collection: {files, tokens, nll, accuracy, ngram_nll, nll_ratio}}, in name order.
 
-    Token i of `nll` belongs to the document whose scored tokens (all but its first) hold it.
+    Token i of `nll` belongs to the document whose scored tokens (all but its first) hold it;
+    `scored` leaves out the targets that are not predicted (KEY/CHORD).
     """
-    scored = np.maximum(np.diff(docs.offsets) - 1, 0)
+    per_doc = np.maximum(np.diff(docs.offsets) - 1, 0)
     names = np.asarray(docs.collections, dtype=object)
-    token_names = np.repeat(names, scored)
+    token_names = np.repeat(names, per_doc)
     out: dict[str, dict[str, Any]] = {}
     for name in sorted(set(docs.collections)):
         mine = token_names == name
+        if scored is not None:
+            mine &= scored
         model_nll = float(nll[mine].mean()) if mine.any() else None
         ngram_nll = float(-ngram_lp[mine].mean()) if ngram_lp is not None and mine.any() else None
         out[name] = {
@@ -349,8 +367,18 @@ def evaluate_model(
     else:
         model, state = load_torch_model(model_path)
     tokenizer = TokenizerConfig.from_dict(state["tokenizer"], where=f"{model_path} tokenizer")
+    # KEY/CHORD tokens are given (by the user, the daemon or the data), never predicted: plain MIDI
+    # is tokenized without them, so models with and without them score the same stream (their ids
+    # come after every other token), and where a prepared folder holds them they are not scored,
+    # as in training.
+    doc_tokenizer = tokenizer if is_prepared(data) else replace(tokenizer, structure_tokens=False)
     docs = load_documents(
-        data, options.split, tokenizer, options.max_files, options.progress, options.collection_by
+        data,
+        options.split,
+        doc_tokenizer,
+        options.max_files,
+        options.progress,
+        options.collection_by,
     )
 
     def score(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -359,6 +387,7 @@ def evaluate_model(
         return score_model(model, tokens, offsets, options.batch_size, options.progress)
 
     nll, hits = score(docs.tokens, docs.offsets)
+    scored = _scored_targets(docs.tokens, docs.offsets, Vocab(doc_tokenizer))
     ngram_source = options.ngram_data
     if ngram_source is None:
         trained_on = state.get("train_config", {}).get("data", {}).get("path")
@@ -368,26 +397,26 @@ def evaluate_model(
             f"--ngram-data {ngram_source}: the MIDI folder being scored; an n-gram fitted on "
             "the scored files knows them by heart (give other files of the same collection)"
         )
-    ngram = ngram_for(ngram_source, tokenizer, options.progress) if nll.size else None
+    ngram = ngram_for(ngram_source, doc_tokenizer, options.progress) if nll.size else None
     ngram_lp = ngram.token_log_probs(docs.tokens, docs.offsets) if ngram is not None else None
-    ngram_nll = float(-ngram_lp.mean()) if ngram_lp is not None else None
-    mean_nll = float(nll.mean()) if nll.size else float("nan")
+    ngram_nll = float(-ngram_lp[scored].mean()) if ngram_lp is not None else None
+    mean_nll = float(nll[scored].mean()) if scored.any() else float("nan")
     report: dict[str, Any] = {
         "model": str(model_path),
         "data": str(data),
         "split": options.split if is_prepared(data) else None,
         "files": docs.n_docs,
         "skipped": [{"file": name, "reason": reason} for name, reason in docs.skipped],
-        "tokens": int(nll.size),
+        "tokens": int(np.count_nonzero(scored)),
         "nll": mean_nll,
-        "perplexity": float(math.exp(mean_nll)) if nll.size else None,
-        "accuracy": float(hits.mean()) if hits.size else None,
+        "perplexity": float(math.exp(mean_nll)) if scored.any() else None,
+        "accuracy": float(hits[scored].mean()) if scored.any() else None,
         "ngram_nll": ngram_nll,
         "ngram_data": ngram_source if ngram is not None else None,
         "nll_ratio": mean_nll / ngram_nll if ngram_nll else None,
         "model_step": state.get("step"),
         "model_params": None if isinstance(model, EngineModel) else model.num_params(),
-        "collections": collection_results(docs, nll, hits, ngram_lp),
+        "collections": collection_results(docs, nll, hits, ngram_lp, scored),
     }
     if isinstance(model, EngineModel):
         sample: Sampler = model.generate
@@ -402,7 +431,7 @@ def evaluate_model(
         from .accompaniment import accompaniment_nll
 
         paths = [p for p in docs.paths if p is not None]
-        report["accompaniment"] = accompaniment_nll(paths, tokenizer, score, options.progress)
+        report["accompaniment"] = accompaniment_nll(paths, doc_tokenizer, score, options.progress)
         report["accompaniment"]["missing_files"] = docs.n_docs - len(paths)
     return report
 
