@@ -5,8 +5,7 @@ feeds the MIDI-clock follower and hands player notes to the performer; the gener
 (lowered priority) runs inference; the scheduler thread (raised priority) owns the output port.
 The main thread supervises: drains UI commands, watches ports, publishes status, keeps the piano
 roll and the recording. Every way out (quit, SIGINT, SIGTERM, an internal error) goes through
-`shutdown`, which ends every sounding note and sends CC123 on every channel used.
-"""
+`shutdown`, which ends every sounding note and sends CC123 on every channel used."""
 
 from __future__ import annotations
 
@@ -19,20 +18,16 @@ import time
 from collections.abc import Callable
 
 from livegen.files import write_atomic
+from livegen.live import ports as midi_ports
+from livegen.live import realtime
 from livegen.live.clock import TICKS_PER_BEAT, Clock, InternalClock, MidiClockFollower
 from livegen.live.context import Performer, PlayerNote, SessionContext
 from livegen.live.control import Control, NoteView
 from livegen.live.echo import EchoFilter
 from livegen.live.midi_in import MidiByteParser
 from livegen.live.parts import describe, parse_parts, part_channels
-from livegen.live.ports import InputItem, PortPair, input_counters, jack_priority, missed_cycles
+from livegen.live.ports import InputItem, PortPair
 from livegen.live.queues import drain
-from livegen.live.realtime import (
-    PRIORITY_HINT,
-    inference_thread_priority,
-    priorities_below,
-    raise_thread_priority,
-)
 from livegen.live.recorder import MODEL, PLAYER, Recorder
 from livegen.live.scheduler import Scheduler
 from livegen.live.serve_config import ServeConfig
@@ -94,6 +89,7 @@ class Daemon:
             late_ns=int(config.timing.late_ms * 1e6),
             drop_ns=int(config.timing.drop_ms * 1e6),
             lead_ns=int(config.timing.latency_ms * 1e6),
+            early_ns=midi_ports.output_ahead_ns(ports),
         )
         self.player_notes: queue.SimpleQueue[PlayerNote] = queue.SimpleQueue()
         self.stop_event = threading.Event()
@@ -117,17 +113,18 @@ class Daemon:
     def start(self) -> None:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         raised: list[tuple[bool, str]] = []
-        midi_priority, inference_priority = priorities_below(jack_priority(self.ports))
+        jack = midi_ports.jack_priority(self.ports)
+        midi_priority, inference_priority = realtime.priorities_below(jack)
 
-        def realtime() -> None:
+        def raise_midi() -> None:
             if self.config.timing.realtime_priority:
-                raised.append(raise_thread_priority(midi_priority))
+                raised.append(realtime.raise_thread_priority(midi_priority))
 
         def inference() -> None:
-            inference_thread_priority(inference_priority)
+            realtime.inference_thread_priority(inference_priority)
 
-        self.scheduler.start(priority=realtime)
-        self._spawn("livegen-input", self._input_loop, realtime)
+        self.scheduler.start(priority=raise_midi)
+        self._spawn("livegen-input", self._input_loop, raise_midi)
         if self.performer is not None:
             rt_ok = self.config.timing.realtime_priority
             self._spawn("livegen-generator", self._generator_loop, inference if rt_ok else None)
@@ -141,8 +138,9 @@ class Daemon:
             time.sleep(0.005)
         if self.config.timing.realtime_priority:
             failed = [why for ok, why in raised if not ok]
+            hint = realtime.PRIORITY_HINT
             self.priority_note = (
-                PRIORITY_HINT.format(why=failed[0]) if failed else (raised[0][1] if raised else "")
+                hint.format(why=failed[0]) if failed else (raised[0][1] if raised else "")
             )
             if failed:
                 log.warning(self.priority_note)
@@ -242,7 +240,7 @@ class Daemon:
             "send_errors": stats.send_errors,
             "messages_in": self.messages_in,
             "held_released": self.held_released,
-            **input_counters(self.ports),
+            **midi_ports.input_counters(self.ports),
             "echoes_dropped": self.echoes.dropped,
             "send_lateness_ms": summary(lateness_ms),
             "priority": self.priority_note,
@@ -251,15 +249,16 @@ class Daemon:
             report.update(self.performer.report())
         return report
 
-    def _send(self, data: list[int]) -> None:
-        """The scheduler's sender: the output port, remembering what went out (see echo.py)."""
-        self.ports.output.send(data)
+    def _send(self, data: list[int], *due_ns: int) -> None:
+        """The scheduler's sender: the output port (with the due time when the port places
+        messages in its cycle), remembering what went out (see echo.py)."""
+        self.ports.output.send(data, *due_ns)
         self.echoes.sent(tuple(data), time.monotonic_ns())
 
     # ---- input thread -------------------------------------------------------------------
     def _input_loop(self) -> None:
         follower = self.clock if isinstance(self.clock, MidiClockFollower) else None
-        missed_seen = missed_cycles(self.ports)
+        missed_seen = midi_ports.missed_cycles(self.ports)
         while not self.stop_event.is_set():
             try:
                 t_ns, data = self.inbox.get(timeout=0.1)
@@ -272,7 +271,7 @@ class Daemon:
                 self.messages_in += 1
                 if message[0] >= SYSTEM:
                     if follower is not None:
-                        missed, missed_seen = missed_seen, missed_cycles(self.ports)
+                        missed, missed_seen = missed_seen, midi_ports.missed_cycles(self.ports)
                         follower.feed(message, t_ns, input_lost=missed_seen != missed)
                     continue
                 self._on_channel_message(message, t_ns)

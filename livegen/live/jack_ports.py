@@ -112,7 +112,8 @@ class JackVirtualClient:
     def __init__(self, jack: Any, name: str, on_input: InputHandler) -> None:
         self._on_input = on_input
         # The scheduler thread appends, the process callback pops: deque ends are thread-safe.
-        self._pending: collections.deque[bytes] = collections.deque()
+        # (message, due monotonic ns or 0 for "now")
+        self._pending: collections.deque[tuple[bytes, int]] = collections.deque()
         self.process_errors = 0
         self.events_in = 0  # MIDI events the input port delivered (before any filtering)
         # cycles this client did not run (it was late): events sent to it then are lost
@@ -137,9 +138,12 @@ class JackVirtualClient:
         self.client.activate()
         self.name = self.client.name
 
-    def send(self, message: list[int]) -> None:
-        """Queue a message for the next cycle (called by the scheduler thread only)."""
-        self._pending.append(bytes(message))
+    def send(self, message: list[int], due_ns: int = 0) -> None:
+        """Queue a message (called by the scheduler thread only): at `due_ns`, its frame in the
+        cycle that holds that time (it must come a period ahead); without one, at the next
+        cycle's start. Frame 0 for everything put each note up to a period (1.3 ms at 64
+        frames) late, half a period on average."""
+        self._pending.append((bytes(message), due_ns))
 
     def _process(self, frames: int) -> None:
         # Runs on JACK's real-time thread: must never raise (JACK-Client would stop the client).
@@ -154,31 +158,38 @@ class JackVirtualClient:
             frame = self.client.last_frame_time
             pending = self._pending
             if self._owed_again:
-                pending.extendleft(reversed(self._owed_again))
+                pending.extendleft((m, 0) for m in reversed(self._owed_again))
                 self._owed_again = []
             if self._last_frame is not None and frame - self._last_frame > frames:
                 self.missed_cycles += (frame - self._last_frame) // frames - 1
                 owed = self._offs.owed(self._last_frame)
                 self.resent_offs += len(owed)
-                pending.extendleft(reversed(owed))  # first: they were due before the rest
+                pending.extendleft((m, 0) for m in reversed(owed))  # due before the rest
                 # this cycle may be the late one whose buffer the server no longer takes
                 # (measured: written here only, the note-off never arrived): the next one too
                 self._owed_again = owed
             self._last_frame = frame
             self.outport.clear_buffer()
+            ns_per_frame = self._ns_per_frame
+            start_ns = time.monotonic_ns() - round(
+                self.client.frames_since_cycle_start * ns_per_frame
+            )
+            offset = 0  # events go into a cycle's buffer in time order
             while pending:
-                message = pending.popleft()
+                message, due_ns = pending[0]
+                if due_ns:
+                    at = round((due_ns - start_ns) / ns_per_frame)
+                    if at >= frames:
+                        break  # a later cycle's
+                    offset = max(offset, at)
+                pending.popleft()
                 try:
-                    self.outport.write_midi_event(0, message)
+                    self.outport.write_midi_event(offset, message)
                 except Exception:  # the cycle's buffer is full: the rest goes out next cycle
-                    pending.appendleft(message)
+                    pending.appendleft((message, 0))
                     self.dropped_out += 1
                     break
                 self._offs.written(frame, message)
-            start_ns = time.monotonic_ns() - round(
-                self.client.frames_since_cycle_start * self._ns_per_frame
-            )
-            ns_per_frame = self._ns_per_frame
             for offset, data in self.inport.incoming_midi_events():
                 self.events_in += 1
                 raw = bytes(data)

@@ -467,6 +467,16 @@ def jack_priority(ports: object, timeout_s: float = 1.0) -> int | None:
     return shared.rt_priority if shared.first_cycle.wait(timeout_s) else None
 
 
+def output_ahead_ns(ports: object) -> int:
+    """How long before its due time the scheduler hands a message to the output: two periods
+    for the native JACK client (it places each at its frame in the cycle that holds the due
+    time, so it must have it before that cycle starts, with a period to spare); 0 otherwise."""
+    shared = _jack_input(ports)
+    if shared is None:
+        return 0
+    return round(2e9 * shared.client.blocksize / shared.client.samplerate)
+
+
 def missed_cycles(ports: object) -> int:
     """Cycles the native JACK client has missed so far (input lost in them); 0 without one."""
     shared = _jack_input(ports)

@@ -74,6 +74,7 @@ class Scheduler:
         late_ns: int = 5_000_000,
         drop_ns: int = 60_000_000,
         lead_ns: int = 0,
+        early_ns: int = 0,
         log_size: int = 100_000,
     ) -> None:
         self._send_raw = send
@@ -82,6 +83,10 @@ class Scheduler:
         self.drop_ns = drop_ns
         # send this much before each tick: compensates a known output latency (MIDI transport)
         self.lead_ns = lead_ns
+        # Hand messages to the port this much before they are due, with their due time: a port
+        # that places each at its frame in the cycle (livegen.live.jack_ports) needs them a
+        # period ahead. 0: `send(message)` exactly when due.
+        self.early_ns = early_ns
         self.stats = SchedulerStats()
         self.sent_log: collections.deque[Sent] = collections.deque(maxlen=log_size)
         # the same messages for one consumer on another thread (the daemon's roll and recorder)
@@ -169,7 +174,8 @@ class Scheduler:
         timeout_s = 0.02
         line = self.clock.timeline
         if self._heap and line is not None:
-            wait_ns = line.tick_to_ns(self._heap[0][0]) - self.lead_ns - self.clock.now_ns()
+            due_ns = line.tick_to_ns(self._heap[0][0]) - self.lead_ns - self.early_ns
+            wait_ns = due_ns - self.clock.now_ns()
             timeout_s = min(timeout_s, max(0.0, wait_ns / 1e9))
         try:
             op = self._inbox.get(timeout=timeout_s) if timeout_s > 0 else self._inbox.get_nowait()
@@ -192,7 +198,7 @@ class Scheduler:
         while self._heap:
             tick, kind, _, note_id = self._heap[0]
             deadline_ns = line.tick_to_ns(tick) - self.lead_ns
-            if deadline_ns > now_ns:
+            if deadline_ns - self.early_ns > now_ns:
                 break
             heapq.heappop(self._heap)
             note = self._notes.get(note_id)
@@ -317,7 +323,10 @@ class Scheduler:
 
     def _emit(self, tick: int, deadline_ns: int, now_ns: int, message: tuple[int, ...]) -> None:
         try:
-            self._send_raw(list(message))
+            if self.early_ns and deadline_ns:
+                self._send_raw(list(message), deadline_ns)  # type: ignore[call-arg]
+            else:
+                self._send_raw(list(message))
         except Exception as err:  # a vanished port must not kill the thread that ends notes
             self.stats.send_errors += 1
             if self.stats.send_errors == 1:

@@ -186,3 +186,28 @@ def test_latency_compensation_sends_early_by_the_lead() -> None:
     clock.advance_ns(1)
     scheduler.pump(clock.now_ns())
     assert sent == [[0x90, 60, 100]]
+
+
+def test_a_port_that_places_messages_in_time_gets_them_early_with_their_due_time() -> None:
+    """early_ns: handed over that much before the tick, with the tick's time (JACK places it at
+    its frame), still counted as on time; messages with no tick (silence) get no due time."""
+    clock = ManualClock(bpm=120.0)
+    sent: list[tuple] = []
+    scheduler = Scheduler(
+        lambda message, *due: sent.append((message, *due)), clock, early_ns=2_000_000
+    )
+    clock.start()
+    scheduler.add(ScheduledNote(24, 48, 60, 100, 0))
+    line = clock.timeline
+    assert line is not None
+    due_ns = line.tick_to_ns(24)
+    clock.advance_ns(due_ns - 2_000_000 - clock.now_ns() - 1)
+    scheduler.pump(clock.now_ns())
+    assert sent == []
+    clock.advance_ns(1)
+    scheduler.pump(clock.now_ns())
+    assert sent == [([0x90, 60, 100], due_ns)]
+    assert scheduler.stats.late_notes == 0
+    scheduler.silence()
+    scheduler.pump(clock.now_ns())
+    assert sent[-2:] == [([0x80, 60, 0],), ([0xB0, ALL_NOTES_OFF, 0],)]
