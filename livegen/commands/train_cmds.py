@@ -174,6 +174,16 @@ def evaluate(
         )
         click.echo(json.dumps(found, indent=1) if as_json else format_variation(found))
         return
+    from livegen.train.language_eval import speaks_other_language
+
+    if speaks_other_language(model_path):  # remi, remi-bpe, triplet (docs/tokenizers.md)
+        from livegen.train.language_eval import evaluate_in_language, format_language_report
+
+        found = evaluate_in_language(
+            model_path, data_path, split=split, max_files=max_files, progress=not as_json
+        )
+        click.echo(json.dumps(found, indent=1) if as_json else format_language_report(found))
+        return
     from livegen.train.evaluate import EvalOptions, evaluate_model, format_report
 
     options = EvalOptions(

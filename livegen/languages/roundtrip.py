@@ -36,6 +36,7 @@ class LanguageRoundTrip:
     max_offset_error_beats: float
     median_offset_error_beats: float
     max_velocity_error: int  # MIDI velocity units
+    ends_within_half_step: int  # kept notes whose end is within half a grid step too
     tokens: list[int]
     decoded: list[Note]
     score: Score
@@ -74,7 +75,7 @@ def compare(language: Language, original: list[Note], decoded: list[Note]) -> di
     strikes = Counter(
         (language.part_of(n), n.pitch, beat_to_step(n.start_beat, spb)) for n in original
     )
-    kept = merged = 0
+    kept = merged = ends = 0
     onset_errors, offset_errors, velocity_errors = [0.0], [], [0]
     for note in sorted(original, key=lambda n: n.start_beat):
         key = (language.part_of(note), note.pitch)
@@ -93,6 +94,7 @@ def compare(language: Language, original: list[Note], decoded: list[Note]) -> di
             onset_errors.append(abs(match.start_beat - note.start_beat))
             offset_errors.append(abs(match.end_beat - note.end_beat))
             velocity_errors.append(abs(match.velocity - note.velocity))
+            ends += abs(match.end_beat - note.end_beat) <= tolerance
         elif strikes[(*key, beat_to_step(note.start_beat, spb))] > 1:
             merged += 1
     return {
@@ -102,6 +104,7 @@ def compare(language: Language, original: list[Note], decoded: list[Note]) -> di
         "max_offset_error_beats": max(offset_errors, default=0.0),
         "median_offset_error_beats": statistics.median(offset_errors) if offset_errors else 0.0,
         "max_velocity_error": max(velocity_errors),
+        "ends_within_half_step": ends,
     }
 
 

@@ -3,6 +3,7 @@ carries the language (remi-bpe's BPE file included) and the live path refuses it
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -94,3 +95,16 @@ def test_fine_tuning_across_languages_is_refused(made, tmp_path: Path) -> None:
     config = load_train_config(SMOKE, {**overrides, "run.progress": False})
     with pytest.raises(TokenizerMismatchError):
         train(config, init_from=str(model.parent / "run" / "checkpoint.pt"))
+
+
+def test_eval_scores_bits_per_note_the_same_through_torch_and_onnx(made) -> None:
+    from livegen.train.language_eval import evaluate_in_language
+
+    name, data, model = made
+    onnx = evaluate_in_language(model, data, split="val", progress=False)
+    torch = evaluate_in_language(model.parent / "run" / "checkpoint.pt", data, split="val")
+    assert onnx["language"] == torch["language"] == name
+    assert onnx["tokens"] == torch["tokens"] > 0
+    assert abs(onnx["nll"] - torch["nll"]) < 1e-3
+    per_note = torch["nll"] * torch["tokens"] / torch["notes"] / math.log(2)
+    assert torch["bits_per_note"] == pytest.approx(per_note)
