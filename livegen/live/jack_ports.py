@@ -7,6 +7,10 @@ rtmidi input callback feeds, and drains what the scheduler thread queued with `s
 frame 0 of the cycle, the same latency as rtmidi's JACK backend (which drains a ringbuffer there).
 The `jack` package (JACK-Client) is imported lazily: without it or libjack, `available()` is False.
 
+The program changes written (a band's instruments, sent at the stream's start) are written again
+when the `out` port gains a connection: a DAW wired after the daemon started still hears each
+part on its instrument.
+
 A missed cycle (an xrun) can lose what the graph's buffers held, a note-off among it, and leave a
 note stuck on the synth: the note-offs written in the cycles just before a gap are written again
 in the first cycle after it (`NoteOffLedger`). A second note-off for a key already off is harmless.
@@ -27,6 +31,7 @@ from livegen.music.midi import (
     ALL_NOTES_OFF,
     ALL_SOUND_OFF,
     CONTROL_CHANGE,
+    PROGRAM_CHANGE,
     SYSEX_START,
     is_note_off,
     is_note_on,
@@ -122,6 +127,8 @@ class JackVirtualClient:
         self.dropped_out = 0
         self.resent_offs = 0  # note-offs written again after a missed cycle
         self._owed_again: list[bytes] = []
+        self._programs: dict[int, bytes] = {}  # channel -> the last program change written
+        self._listeners = 0  # connections of `out` in the last cycle
         self.alive = True
         self.shutdown_reason = ""  # why the server let go of the client (its shutdown callback)
         self._users = 2
@@ -169,6 +176,11 @@ class JackVirtualClient:
                 # (measured: written here only, the note-off never arrived): the next one too
                 self._owed_again = owed
             self._last_frame = frame
+            if self._programs:  # counted every cycle: before any note reaches the newcomer
+                listeners = self.outport.number_of_connections
+                if listeners > self._listeners:  # someone new: tell them the instruments
+                    pending.extendleft((m, 0) for m in reversed(self._programs.values()))
+                self._listeners = listeners
             self.outport.clear_buffer()
             ns_per_frame = self._ns_per_frame
             start_ns = time.monotonic_ns() - round(
@@ -190,6 +202,8 @@ class JackVirtualClient:
                     self.dropped_out += 1
                     break
                 self._offs.written(frame, message)
+                if message[0] & 0xF0 == PROGRAM_CHANGE:
+                    self._programs[message[0] & 0x0F] = message
             for offset, data in self.inport.incoming_midi_events():
                 self.events_in += 1
                 raw = bytes(data)
