@@ -242,6 +242,7 @@ class Daemon:
             "held_released": self.held_released,
             **midi_ports.input_counters(self.ports),
             "echoes_dropped": self.echoes.dropped,
+            "clock_ticks_lost": getattr(self.clock, "ticks_lost", 0),
             "send_lateness_ms": summary(lateness_ms),
             "priority": self.priority_note,
         }

@@ -123,6 +123,7 @@ class JackVirtualClient:
         self.events_in = 0  # MIDI events the input port delivered (before any filtering)
         # cycles this client did not run (it was late): events sent to it then are lost
         self.missed_cycles = 0
+        self.late_callbacks = 0  # cycles whose callback began after the cycle was over
         self._last_frame: int | None = None
         self.dropped_out = 0
         self.resent_offs = 0  # note-offs written again after a missed cycle
@@ -183,9 +184,10 @@ class JackVirtualClient:
                 self._listeners = listeners
             self.outport.clear_buffer()
             ns_per_frame = self._ns_per_frame
-            start_ns = time.monotonic_ns() - round(
-                self.client.frames_since_cycle_start * ns_per_frame
-            )
+            since = self.client.frames_since_cycle_start
+            if since > frames:
+                self.late_callbacks += 1
+            start_ns = time.monotonic_ns() - round(since * ns_per_frame)
             offset = 0  # events go into a cycle's buffer in time order
             while pending:
                 message, due_ns = pending[0]

@@ -491,5 +491,6 @@ def input_counters(ports: object) -> dict[str, int]:
     return {
         "events_in": shared.events_in,
         "missed_cycles": shared.missed_cycles,
+        "late_callbacks": shared.late_callbacks,
         "resent_note_offs": shared.resent_offs,
     }
