@@ -142,6 +142,12 @@ class ServeConfig:
         if not 0 <= self.threads <= 256:
             raise ConfigError(f"threads {self.threads} not in 0..256 (0 = the engine's default)")
         parse_parts(self.parts)
+        bound = dict(self.cc).get(self.vary.cc)
+        if bound is not None:  # the vary press would take the controller from the knob
+            raise ConfigError(
+                f"controller {self.vary.cc} is both vary.cc and bound to {bound!r} in [cc]; "
+                "move one of them (vary.cc = -1: no vary controller)"
+            )
 
 
 def resolve_config_path(name: str | None) -> Path:

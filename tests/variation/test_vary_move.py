@@ -208,3 +208,11 @@ def test_a_note_a_hair_early_belongs_to_the_bar_it_anticipates(variation_model_d
         clock.advance_ticks(1)
     ons = [s.tick for s in scheduler.sent_log if s.message[0] == 0x93 and s.message[2]]
     assert ons == [2 * BAR, 2 * BAR + 12]  # on the bar line; the next one keeps its place
+
+
+def test_a_controller_both_vary_and_a_knob_is_one_line() -> None:
+    with pytest.raises(
+        ConfigError, match=r"controller 1 is both vary\.cc and bound to 'temperature'"
+    ):
+        load_serve_config(None, ["vary.cc=1"])  # default.toml binds 1 (mod wheel) to temperature
+    assert load_serve_config(None, ["vary.cc=-1"]).vary.cc == -1
