@@ -22,7 +22,7 @@ from livegen.live import ports as midi_ports
 from livegen.live import realtime
 from livegen.live.clock import TICKS_PER_BEAT, Clock, InternalClock, MidiClockFollower
 from livegen.live.context import Performer, PlayerNote, SessionContext
-from livegen.live.control import Control, NoteView
+from livegen.live.control import Control, NoteView, PartMix
 from livegen.live.echo import EchoFilter
 from livegen.live.midi_in import MidiByteParser
 from livegen.live.parts import describe, parse_parts, part_channels
@@ -83,6 +83,7 @@ class Daemon:
         self.vary = vary or VaryMove(config.vary, beats_per_bar=config.beats_per_bar)
         self.echoes = EchoFilter()
         self.parts = parse_parts(config.parts)
+        control.part_mix = {part.role: PartMix() for part in self.parts} | control.part_mix
         self.scheduler = Scheduler(
             self._send,
             clock,
@@ -251,8 +252,7 @@ class Daemon:
         return report
 
     def _send(self, data: list[int], *due_ns: int) -> None:
-        """The scheduler's sender: the output port (with the due time when the port places
-        messages in its cycle), remembering what went out (see echo.py)."""
+        """The scheduler's sender: the port (due time: jack_ports), remembering it (echo.py)."""
         self.ports.output.send(data, *due_ns)
         self.echoes.sent(tuple(data), time.monotonic_ns())
 

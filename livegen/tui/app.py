@@ -82,6 +82,7 @@ class LivegenApp(App[None]):
         Binding("p", "panic", "panic"),
         # not in the footer: an 80-column footer is full (the wide layout's key list shows it)
         Binding("v", "vary", "vary", show=False),
+        *(Binding(str(n), f"toggle_part({n})", f"part {n}", show=False) for n in range(1, 9)),
         Binding("space", "pause", "pause", key_display="␣"),
         Binding("r", "record", "rec"),
         Binding("s", "save_preset", "save"),
@@ -273,6 +274,17 @@ class LivegenApp(App[None]):
         """The daemon answers with the outcome (bar, notes) or why not on the message line."""
         self.control.send("vary")
         self.say("vary: your last bar comes back varied on the next bar line")
+
+    def action_toggle_part(self, number: int) -> None:
+        """Mute or unmute the band's part `number` (counted from 1, as the status lists them)."""
+        roles = list(self.control.part_mix)
+        if not 1 <= number <= len(roles):
+            self.say(f"no part {number}: the band has {len(roles)} (--set parts=...)")
+            return
+        role = roles[number - 1]
+        muted = not self.control.part_mix[role].muted
+        self.control.set_part(role, muted=muted)
+        self.say(f"{role} {'muted' if muted else 'plays again'}")
 
     def action_pause(self) -> None:
         self.paused = not self.paused

@@ -9,7 +9,7 @@ import threading
 from textual import events
 from tui_helpers import drain, screen_text
 
-from livegen.live.control import Control, NoteView
+from livegen.live.control import Control, NoteView, PartMix
 from livegen.live.knobs import Knobs
 from livegen.tui.log_bridge import logs_to_app
 from livegen.tui.messages import DaemonNotice
@@ -110,6 +110,22 @@ def test_command_keys_queue_commands_for_the_daemon(drive):
         await pilot.pause(0.1)
         await pilot.press("space", "r")
         assert [c.name for c in drain(control)] == ["resume", "record_off"]
+
+    drive(control, scenario)
+
+
+def test_digit_keys_mute_and_unmute_the_parts_of_the_band(drive):
+    control = Control()
+    control.part_mix = {"bass": PartMix(), "drums": PartMix(), "keys": PartMix()}
+
+    async def scenario(app, pilot):
+        await pilot.press("2")
+        assert control.part_mix["drums"].muted and not control.part_mix["bass"].muted
+        assert message(app) == "drums muted"
+        await pilot.press("2", "1")
+        assert not control.part_mix["drums"].muted and control.part_mix["bass"].muted
+        await pilot.press("5")
+        assert message(app).startswith("no part 5: the band has 3")
 
     drive(control, scenario)
 

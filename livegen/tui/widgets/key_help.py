@@ -13,6 +13,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("l / u", "MIDI learn the knob / unbind it"),
     ("p", "panic: all notes off"),
     ("v", "vary: your last bar(s) back varied"),
+    ("1 … 8", "mute / unmute a part of the band"),
     ("space", "pause / resume generation"),
     ("r", "record on / off"),
     ("s / o", "save / load a preset"),
