@@ -10,7 +10,7 @@ from textual import events
 from tui_helpers import drain, screen_text
 
 from livegen.live.control import Control, NoteView, PartMix
-from livegen.live.knobs import Knobs
+from livegen.live.knobs import KNOB_NAMES, Knobs
 from livegen.tui.log_bridge import logs_to_app
 from livegen.tui.messages import DaemonNotice
 from livegen.tui.scene import publish_scene
@@ -65,8 +65,8 @@ def test_enter_types_a_value_and_nonsense_is_rejected(drive):
         await pilot.press("enter", *"7", "enter")
         assert control.knobs.temperature == 1.5
         assert "temperature 7.0 not in" in message(app)
-        for _ in range(9):
-            await pilot.press("down")  # out channel, typed 1-16
+        for _ in range(KNOB_NAMES.index("output_channel")):
+            await pilot.press("down")  # the out channel's row (rows in knob order), typed 1-16
         await pilot.press("enter", *"16", "enter")
         assert control.knobs.output_channel == 15
         await pilot.press("enter", "escape")  # Esc leaves the value alone
