@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from livegen.errors import ConfigError
-from livegen.live.knobs import CC_RANGES, KNOB_NAMES, Knobs, cc_to_value
+from livegen.live.knobs import CC_RANGES, KNOB_NAMES, Knobs, cc_to_value, part_control
 
 NoteSource = Literal["player", "model", "planned"]
 
@@ -135,7 +135,13 @@ class Control:
         knob = self.cc_bindings.get(cc)
         if knob is None:
             return None
-        self.set(**{knob: cc_to_value(knob, value)})
+        part = part_control(knob)
+        if part is None:
+            self.set(**{knob: cc_to_value(knob, value)})
+        elif part[0] == "mute":
+            self.set_part(part[1], muted=value >= 64)
+        else:
+            self.set_part(part[1], density=cc_to_value("density", value))
         return knob
 
     def set_part(

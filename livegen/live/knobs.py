@@ -114,18 +114,30 @@ def cc_to_value(knob: str, cc_value: int) -> float | int:
     return round(value) if SPECS_BY_NAME[knob].integer else value
 
 
+# A controller may also move one part of the band (livegen.live.parts): "mute:ROLE" (value 64 and
+# up mutes it) or "density:ROLE" (sweeps that part's density like the density knob's).
+PART_CONTROLS = ("mute", "density")
+
+
+def part_control(name: str) -> tuple[str, str] | None:
+    """("mute" or "density", role) for a part binding like "mute:drums"; None for a knob."""
+    what, sep, role = name.partition(":")
+    return (what, role) if sep and what in PART_CONTROLS and role else None
+
+
 def parse_cc_table(table: Any, where: str) -> dict[int, str]:
-    """A `[cc]` table (controller number = knob name) from a serve config or a preset."""
+    """A `[cc]` table (controller number = knob name, or a part's "mute:ROLE" /
+    "density:ROLE") from a serve config or a preset."""
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table of controller number = knob name")
     bindings: dict[int, str] = {}
     for key, knob in table.items():
         if not (str(key).isdigit() and 0 <= int(key) <= 127):
             raise ConfigError(f"{where}: controller {key!r} is not a number 0..127")
-        if knob not in CC_RANGES:
+        if knob not in CC_RANGES and part_control(str(knob)) is None:
             raise ConfigError(
                 f"{where}: controller {key} -> {knob!r}; knobs a controller can move: "
-                f"{', '.join(CC_RANGES)}"
+                f"{', '.join(CC_RANGES)}, or a part's mute:ROLE / density:ROLE"
             )
         bindings[int(key)] = str(knob)
     return bindings

@@ -13,7 +13,8 @@ import pytest
 from livegen.cli import main
 from livegen.errors import ConfigError
 from livegen.live.clock import TICKS_PER_BEAT
-from livegen.live.knobs import Knobs
+from livegen.live.control import Control
+from livegen.live.knobs import Knobs, parse_cc_table
 from livegen.live.parts import (
     Part,
     PartMix,
@@ -102,3 +103,17 @@ def test_a_muted_part_goes_quiet_and_the_others_play_on(tiny_model_dir: Path) ->
     assert daemon.control.part_mix["bass"].density == 2.0
     with pytest.raises(ConfigError, match="density"):
         daemon.control.set_part("bass", density=9)
+
+
+def test_controllers_mute_a_part_and_sweep_its_density() -> None:
+    bindings = parse_cc_table({"20": "mute:drums", "21": "density:bass"}, "serve.toml [cc]")
+    control = Control()
+    control.cc_bindings = bindings
+    assert control.handle_cc(20, 127) == "mute:drums"
+    assert control.part_mix["drums"].muted
+    control.handle_cc(20, 0)
+    assert not control.part_mix["drums"].muted
+    control.handle_cc(21, 127)  # the density knob's controller sweep, 0..2
+    assert control.part_mix["bass"].density == pytest.approx(2.0)
+    with pytest.raises(ConfigError, match="mute:ROLE / density:ROLE"):
+        parse_cc_table({"20": "loud:drums"}, "serve.toml [cc]")
