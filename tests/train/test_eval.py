@@ -232,6 +232,7 @@ def two_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
     args = ["data", "prepare", "--source", f"pop909={root / 'pop'}"]
     args += ["--source", f"other={root / 'other'}", "--out", str(root / "prepared")]
     args += ["--workers", "1", "--val-fraction", "0", "--test-fraction", "0.5", "--quiet"]
+    args += ["--no-structure-tokens"]  # the smoke model has no CHORD tokens
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     return root
@@ -404,3 +405,27 @@ def test_an_exported_model_folder_measures_the_accompaniment_like_its_checkpoint
     assert onnx_acc["tokens"] == torch_acc["tokens"] > 0
     for key in ("nll_given_others", "nll_alone"):
         assert onnx_acc[key] == pytest.approx(torch_acc[key], abs=1e-3)
+
+
+def test_key_and_chord_tokens_are_given_so_eval_never_scores_them() -> None:
+    import numpy as np
+    from livegen.train.evaluate import _scored_targets
+
+    from livegen.tokenizer import TokenizerConfig, Vocab
+
+    vocab = Vocab(TokenizerConfig(structure_tokens=True))
+    chord = vocab.id_of("CHORD_C")
+    doc1 = [vocab.bos, vocab.key("C"), vocab.bar, chord, vocab.note_on(60), vocab.velocity(8)]
+    doc2 = [vocab.bos, vocab.note_on(62), vocab.velocity(8)]
+    tokens = np.array(doc1 + doc2)
+    offsets = np.array([0, len(doc1), len(doc1) + len(doc2)])
+    # targets: every token but each document's first
+    assert _scored_targets(tokens, offsets, vocab).tolist() == [
+        False,  # KEY_C
+        True,  # BAR
+        False,  # CHORD_C
+        True,
+        True,
+        True,
+        True,
+    ]
