@@ -60,6 +60,7 @@ from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_sta
 from .dataset import AugmentConfig, TrainBatches, structure_mask, val_windows
 from .grow_vocab import grow_token_rows
 from .language_run import LanguageVocab, check_saved_language, language_entries, plain_batches
+from .midi_data import check_data_path, with_prepared_data
 from .models import DEFAULT_KIND, model_family
 from .optim import apply_gradients, autocast_for, optimization
 from .precision import PrecisionChoice, resolve_precision
@@ -214,10 +215,11 @@ def train(
         dist.init_process_group(backend=backend)
         if device.type == "cuda":
             torch.cuda.set_device(device)
-    read_manifest(Path(config.data.path))  # a wrong --data fails before the run folder is made
+    check_data_path(config.data.path)  # a wrong --data fails before the run folder is made
     lock = locked_run_folder(Path(config.run.out_dir)) if rank == 0 else contextlib.nullcontext()
     try:
         with lock:
+            config = with_prepared_data(config, distributed=distributed)  # MIDI files: OUT/data
             return _train(
                 config, resume, init_from, allow_data_change, device, rank, world, started
             )

@@ -148,8 +148,7 @@ def test_train_export_generate_bench_end_to_end_through_the_cli(tmp_path: Path) 
         return done.stdout
 
     config = str(ROOT / "configs" / "train" / "hier-smoke.toml")
-    livegen("data", "prepare", "--source", str(midi), "--out", "data")
-    livegen("train", "--config", config, "--data", "data", "--out", "R")
+    livegen("train", "--config", config, "--data", str(midi), "--out", "R")  # prepared into R/data
     said = livegen("export", "--onnx", "R/checkpoint.pt", "-o", "M", "--verify")
     assert "greedy agreement 100.0%" in said
     livegen("export", "--onnx", "R/checkpoint.pt", "-o", "M8", "--precision", "int8", "--verify")
