@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import hier_smoke_config
+from conftest import HIER_SMOKE_CONFIG, hier_smoke_config
 from livegen.train.checkpoint import load_checkpoint, save_checkpoint, weights_only
 from livegen.train.loop import evaluate_windows, train
 from livegen.train.models.hierarchical import HierarchicalTransformer, HierConfig
@@ -80,3 +85,29 @@ def test_fine_tuning_a_hierarchical_checkpoint_keeps_its_kind(hier_smoke_run, pr
     )
     assert tuned.step == 2
     assert load_checkpoint(tmp_path / "tuned")["model_kind"] == "hierarchical"
+
+
+def test_bf16_autocast_trains_a_hierarchical_model_on_cpu(prepared: Path, tmp_path: Path) -> None:
+    steps = {**QUIET, "optim.max_steps": 3, "run.precision": "bf16"}
+    result = train(hier_smoke_config(prepared, tmp_path / "bf16", **steps))
+    assert result.step == 3 and result.val_loss is not None
+    assert all(math.isfinite(loss) for loss in _losses(tmp_path / "bf16"))
+
+
+@pytest.mark.slow
+def test_torchrun_trains_a_hierarchical_model_in_two_processes(prepared: Path, tmp_path: Path):
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    sets = ["optim.max_steps=4", "run.sample_every=0", "run.ngram_baseline=false"]
+    sets.append("run.progress=false")
+    out = tmp_path / "ddp"
+    done = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "livegen.cli", "train",
+         "--config", str(HIER_SMOKE_CONFIG), "--data", str(prepared), "--out", str(out),
+         *[arg for s in sets for arg in ("--set", s)]],
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = load_checkpoint(out)
+    assert state["model_kind"] == "hierarchical"
+    assert state["step"] == 4 and state["data_position"]["world"] == 2
