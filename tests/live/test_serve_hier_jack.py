@@ -8,6 +8,7 @@ sounding when stopped.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -36,16 +37,17 @@ def test_a_hierarchical_model_plays_in_every_mode(
 ) -> None:
     name = f"lghier{mode[:3]}"
     peer = Peer(f"peer{name}")
-    log = tmp_path / "serve.log"
+    log, stats = tmp_path / "serve.log", tmp_path / "stats.json"
     # density 4: the tiny random model's one-bar answer has notes whatever its draws
     knobs = ["--set", "output_channel=5", "--set", "answer_bars=1", "--set", "density=4"]
+    knobs += ["--stats-json", str(stats)]
     process = start_serve(
         jack_server,
         ["--virtual", name, "--model", str(hier_model_dir), "--mode", mode, "--bpm", "180", *knobs],
         log,
     )
     try:
-        assert wait_until(lambda: "serving" in _log(log), 30), _log(log)
+        assert wait_until(lambda: "serving" in _log(log), 60), _log(log)  # load 10+ here
         peer.connect(name)
         time.sleep(0.3)
         for i in range(24):  # two bars of eighths at 180 BPM, each one a rollback
@@ -63,3 +65,8 @@ def test_a_hierarchical_model_plays_in_every_mode(
     assert channels == {5}
     assert balance(peer.received) == {}, "a note was left sounding"
     assert "Traceback" not in _log(log)
+    report = json.loads(stats.read_text())
+    if mode == "call":  # the model waits for the phrase's end: nothing written ahead to undo
+        assert report["tokens"] >= 1, report
+    else:  # it plays along: each player note lands in what it had written, which is rolled back
+        assert report["replans"] >= 12 and report["rollback_tokens"] >= 12, report
