@@ -263,6 +263,23 @@ def test_collections_of_a_prepared_folder_partition_its_tokens(smoke_run, two_so
     assert set(collections) == {"pop909", "other"}  # the test split holds both
 
 
+def test_token_kinds_partition_the_scored_tokens_and_name_what_was_predicted(
+    smoke_run, two_sources
+) -> None:
+    report = evaluate_model(
+        smoke_run, two_sources / "pop", EvalOptions(prompts=0, progress=False)
+    )  # pop songs: velocities, channels and time shifts all occur
+    kinds = report["kinds"]
+    assert {"NOTE_ON", "NOTE_OFF", "VELOCITY", "TIME_SHIFT"} <= set(kinds)
+    assert "BOS" not in kinds  # a document's first token is never a target
+    assert sum(k["tokens"] for k in kinds.values()) == report["tokens"]
+    weighted = sum(k["nll"] * k["tokens"] for k in kinds.values()) / report["tokens"]
+    assert weighted == pytest.approx(report["nll"], rel=1e-6)
+    # counted by the vocabulary's own kinds: every NOTE_ON is followed by its VELOCITY
+    assert kinds["VELOCITY"]["tokens"] == kinds["NOTE_ON"]["tokens"]
+    assert list(kinds) == sorted(kinds, key=lambda name: Vocab().offsets[TokenKind[name]])
+
+
 def test_a_plain_folder_is_one_collection_or_one_per_subfolder(smoke_run, two_sources) -> None:
     quiet = EvalOptions(prompts=0, progress=False)
     report = evaluate_model(smoke_run, two_sources / "pop", quiet)
