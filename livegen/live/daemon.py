@@ -4,8 +4,9 @@ Threads: rtmidi's callback only stamps and enqueues; the input thread (raised pr
 feeds the MIDI-clock follower and hands player notes to the performer; the generator thread
 (lowered priority) runs inference; the scheduler thread (raised priority) owns the output port.
 The main thread supervises: drains UI commands, watches ports, publishes status, keeps the piano
-roll and the recording. Every way out (quit, SIGINT, SIGTERM, an internal error) goes through
-`shutdown`, which ends every sounding note and sends CC123 on every channel used."""
+roll and the recording (real-time too, lowest of all: it holds the GIL the JACK callback needs).
+Every way out (quit, SIGINT, SIGTERM, an internal error) goes through `shutdown`, which ends
+every sounding note and sends CC123 on every channel used."""
 
 from __future__ import annotations
 
@@ -103,6 +104,7 @@ class Daemon:
         self._last_input_ns = 0  # the player's last note or controller
         self.messages_in = 0
         self.priority_note = ""
+        self._supervisor_priority = 0  # SCHED_FIFO while supervising; 0: as started
         self._parser = MidiByteParser()
         self._threads: list[threading.Thread] = []
         self._sounding_views: dict[tuple[str, int, int], NoteView] = {}
@@ -115,15 +117,17 @@ class Daemon:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         raised: list[tuple[bool, str]] = []
         jack = midi_ports.jack_priority(self.ports)
-        midi_priority, inference_priority = realtime.priorities_below(jack)
+        priorities = realtime.priorities_below(jack)
 
         def raise_midi() -> None:
             if self.config.timing.realtime_priority:
-                raised.append(realtime.raise_thread_priority(midi_priority))
+                raised.append(realtime.raise_thread_priority(priorities.midi))
 
         def inference() -> None:
-            realtime.inference_thread_priority(inference_priority)
+            realtime.inference_thread_priority(priorities.inference)
 
+        if self.config.timing.realtime_priority:  # this thread supervises: see realtime.py
+            self._supervisor_priority = priorities.supervisor
         self.scheduler.start(priority=raise_midi)
         self._spawn("livegen-input", self._input_loop, raise_midi)
         if self.performer is not None:
@@ -187,21 +191,25 @@ class Daemon:
         """Start, supervise until stopped, shut down; returns the exit code."""
         try:
             self.start()
-            next_port_check = 0.0
-            while not self.stop_event.wait(SUPERVISE_PERIOD_S):
-                self.supervise()
-                now = time.monotonic()
-                if now >= next_port_check:
-                    next_port_check = now + PORT_CHECK_PERIOD_S
-                    self._check_ports()
-                if on_tick is not None:
-                    on_tick()
+            with realtime.real_time_while(self._supervisor_priority):
+                self._supervise_until_stopped(on_tick)
         except Exception as err:
             log.exception("daemon failed")
             self.fail(f"internal error: {err}")
         finally:
             self.shutdown()
         return self.exit_code
+
+    def _supervise_until_stopped(self, on_tick: Callable[[], None] | None) -> None:
+        next_port_check = 0.0
+        while not self.stop_event.wait(SUPERVISE_PERIOD_S):
+            self.supervise()
+            now = time.monotonic()
+            if now >= next_port_check:
+                next_port_check = now + PORT_CHECK_PERIOD_S
+                self._check_ports()
+            if on_tick is not None:
+                on_tick()
 
     def shutdown(self) -> None:
         """Silence everything, stop threads, flush the recording, close the ports."""

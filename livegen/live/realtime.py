@@ -9,6 +9,14 @@ the JACK server's cycle. Measured (issue 13): jackd's default priority is 10 and
 with the input thread at 40 parsing a flood and the generator at 10 on a 2-core machine, the
 server missed its cycle 264 times in 5 s and the daemon lost 260 of the events sent to it (among
 them note-offs, so keys stayed held); below JACK, 21 missed cycles and none lost.
+
+Every thread of the daemon that runs Python holds the GIL, which the JACK client's process
+callback needs each cycle: one left at normal priority is a priority inversion. The supervisor
+(status, piano roll, port checks) was: preempted by other processes while holding the GIL, it
+made the process callback miss its cycle and lose the events in it (issue 13's lead (a), measured
+on the loaded 2-core machine: 100 random notes and a note-off for every key, 16 per 10 ms, lost
+4-78 of 2,164 events in 6 of 6 runs and left keys held in 4; with the supervisor real-time below
+the generator, 10 of 10 runs got every event). It runs real-time too, lowest of all.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 FIFO_PRIORITY = 40  # below JACK's own real-time threads (typically 70+), above everything else
 # The inference thread holds the GIL between onnxruntime calls. At normal priority, other busy
@@ -28,14 +38,25 @@ FIFO_PRIORITY_INFERENCE = 10
 NICE_RAISED = -10
 
 
-def priorities_below(jack_priority: int | None) -> tuple[int, int]:
-    """(MIDI threads, inference thread) SCHED_FIFO priorities under a JACK client thread running
-    at `jack_priority` (0: JACK is not real-time; None: no native JACK client). 0 means no
+@dataclass(frozen=True)
+class ThreadPriorities:
+    """SCHED_FIFO priorities of the daemon's threads; 0 means not real-time."""
+
+    midi: int  # input and scheduler threads
+    inference: int  # the generator thread
+    supervisor: int  # the thread that publishes status and checks ports (rests 50 ms a loop)
+
+
+def priorities_below(jack_priority: int | None) -> ThreadPriorities:
+    """The daemon's priorities under a JACK client thread running at `jack_priority` (0: JACK is
+    not real-time; None: no native JACK client), each below the one before. 0 means no
     SCHED_FIFO (nice only): a real-time thread would starve a JACK that is not one."""
     if jack_priority is None:
-        return FIFO_PRIORITY, FIFO_PRIORITY_INFERENCE
-    midi = max(0, min(FIFO_PRIORITY, jack_priority - 1))
-    return midi, max(0, min(FIFO_PRIORITY_INFERENCE, midi - 1))
+        midi, inference = FIFO_PRIORITY, FIFO_PRIORITY_INFERENCE
+    else:
+        midi = max(0, min(FIFO_PRIORITY, jack_priority - 1))
+        inference = max(0, min(FIFO_PRIORITY_INFERENCE, midi - 1))
+    return ThreadPriorities(midi, inference, max(0, inference - 1))
 
 
 def raise_thread_priority(fifo_priority: int = FIFO_PRIORITY) -> tuple[bool, str]:
@@ -60,10 +81,31 @@ def raise_thread_priority(fifo_priority: int = FIFO_PRIORITY) -> tuple[bool, str
 
 
 def inference_thread_priority(fifo_priority: int = FIFO_PRIORITY_INFERENCE) -> None:
-    """Real-time below the MIDI threads where allowed (see FIFO_PRIORITY_INFERENCE), else as is."""
+    """Real-time below the MIDI threads where allowed (see FIFO_PRIORITY_INFERENCE), else as is.
+    Also for the supervisor, at a priority below the inference thread's."""
     if hasattr(os, "sched_setscheduler") and fifo_priority > 0:
         with contextlib.suppress(OSError):
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(fifo_priority))
+
+
+@contextlib.contextmanager
+def real_time_while(fifo_priority: int) -> Iterator[None]:
+    """The calling thread at SCHED_FIFO `fifo_priority` inside (where allowed; 0: unchanged),
+    and as it was after: the supervisor is the main thread when there is no TUI."""
+    if fifo_priority <= 0 or not hasattr(os, "sched_setscheduler"):
+        yield
+        return
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(fifo_priority))
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, policy, param)
 
 
 PRIORITY_HINT = (
