@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from livegen.errors import ConfigError
+from livegen.live.control import Control
 from livegen.live.knobs import CC_RANGES, KNOB_NAMES, KNOB_SPECS, Knobs, cc_to_value
 
 
@@ -36,3 +37,11 @@ def test_temperature_zero_is_greedy_and_valid() -> None:
 def test_a_bad_knob_is_one_config_error(changes: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Knobs(**changes)
+
+
+def test_the_model_is_chosen_at_start_and_offered_as_no_live_knob() -> None:
+    """Issue 13, point 4: the `model` knob loads a new model live or is not offered; it is not
+    (serve --model / the config's model picks it at start), so nothing may turn it live."""
+    assert "model" not in KNOB_NAMES and "model" not in CC_RANGES
+    with pytest.raises(ConfigError, match="unknown knob 'model'"):
+        Control().set(model="other")
