@@ -104,12 +104,20 @@ def default_checkpoint_path() -> Path:
     return Path(livegen.__file__).parent / "assets" / "models" / "default" / CHECKPOINT
 
 
+def rank_device(device: torch.device) -> torch.device:
+    """A CUDA device without an index is this process's GPU (torchrun's LOCAL_RANK): every rank
+    on plain `cuda` would share GPU 0. An explicit index, or any other device, stays."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return device
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            return rank_device(torch.device("cuda"))
         return torch.device("cpu")
-    device = torch.device(name)
+    device = rank_device(torch.device(name))
     if device.type == "cuda" and not torch.cuda.is_available():
         raise DeviceError(f"device {name!r} asked for, but CUDA is not available; use 'cpu'")
     if device.type == "mps" and not torch.backends.mps.is_available():
@@ -459,7 +467,7 @@ def _train(
                 )
                 window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
             bar.update()
-            stopping = should_stop(stop, run, step - start_step, started, world)
+            stopping = should_stop(stop, run, step - start_step, started, world, device)
             if is_main:
                 due = step % run.eval_every == 0 or step == opt.max_steps
                 if due and val_rows.size:
