@@ -71,8 +71,9 @@ class Peer:
                 count, since = len(self.received), time.monotonic()
             time.sleep(0.01)
 
-    def connect(self, daemon_name: str, timeout_s: float = 30.0) -> None:
-        """Wait for the daemon's ports and connect to both."""
+    def connect(self, daemon_name: str, timeout_s: float = 90.0) -> None:
+        """Wait for the daemon's ports and connect to both (its start-up took over 30 s under
+        nice 10 on the 2-core machine at load average 16-18)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             outs = [p for p in self.out.get_ports() if p == f"{daemon_name}:in"]
