@@ -10,6 +10,8 @@ of chord tones alone, the strong-beat chord-tone share, and the in-key share. Dr
         [--chords "C G Am F"] [--key "C major"] [--mode-key "D dorian"] [--bars 8] [--count 8]
 
 The key of the progression for the "chord or key" measure is --key (C major by default).
+A mode given to `--key` (D dorian) also locks its scale, as `livegen generate --key` does; the
+row "KEY_Dm only (no lock)" is the KEY token alone, what the model itself makes of it.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from livegen.inference.model_dir import read_model_dir
 from livegen.machine import cpu_info
 from livegen.music.chord_fit import FitReport, chord_fit
 from livegen.music.chords import parse_progression
-from livegen.music.keys import parse_key
-from livegen.tokenizer import TokenizerConfig
+from livegen.music.keys import MAJOR_MINOR, parse_key
+from livegen.tokenizer import TokenizerConfig, Vocab
 from livegen.tokenizer.vocab import DRUM_CHANNEL
 
 MEASURES = (
@@ -104,6 +106,9 @@ def main(
         mode_runs = [("off", Harmony())]
         if tokenizer.structure_tokens:
             mode_runs.append((f"--key '{mode_key}'", Harmony((), 1, mode)))
+            if mode.quality not in MAJOR_MINOR:  # the KEY token alone: the model's own share
+                token = Vocab(tokenizer).name(Vocab(tokenizer).key_of(mode))
+                mode_runs.append((f"{token} only (no lock)", Harmony((), 1, mode, False)))
         for label, harmony in mode_runs:
             paths = run(model, harmony, bars, count, seed)
             reports = [measure(p, [parse_progression("N")[0]], mode, bars) for p in paths]

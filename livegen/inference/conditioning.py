@@ -11,6 +11,12 @@ can be told chords or a key: the KEY tokens of other models were never trained (
 them), so a model without them is a one-line error pointing at `--constraints key=...`, the hard
 key lock every model obeys.
 
+A mode (`--key "D dorian"`) is more than its KEY token can say: the token names the tonic and the
+third (KEY_Dm, as training data labels keys), and in the data a KEY_Dm piece's sixth is mostly
+B flat, so the model plays D minor. Whoever names a mode asks for exactly its seven notes
+(music/keys.py), so a mode's scale is also locked (the sampler's key lock), unless
+`--constraints key=...` sets a lock of its own.
+
 Constraints text: comma-separated `name=value` pairs, e.g.
 `"pitch=48-84, polyphony=4, density=2, channels=1-2, key=D dorian"` (channels as MIDI numbers
 1-16, a range or `+`-joined list; density = note onsets per beat).
@@ -18,14 +24,14 @@ Constraints text: comma-separated `name=value` pairs, e.g.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from livegen.errors import ConfigError
 from livegen.inference.sampler import Constraints
 from livegen.music.chords import Chord, parse_progression
-from livegen.music.keys import Key, parse_key
+from livegen.music.keys import MAJOR_MINOR, Key, parse_key
 from livegen.tokenizer.vocab import TokenKind, Vocab
 
 CONSTRAINT_NAMES = ("pitch", "polyphony", "density", "channels", "key")
@@ -42,6 +48,8 @@ class Harmony:
     chords: tuple[Chord, ...] = ()
     bars_per_chord: int = 1
     key: Key | None = None
+    # a mode's scale is locked besides its KEY token (off only to measure the token alone)
+    lock_mode: bool = True
 
     def __post_init__(self) -> None:
         if self.bars_per_chord < 1:
@@ -62,6 +70,13 @@ class Harmony:
         if not self.chords:
             return None
         return self.chords[(bar // self.bars_per_chord) % len(self.chords)]
+
+    def constrain(self, constraints: Constraints) -> Constraints:
+        """`constraints` plus the lock of a mode's scale (a key lock already set wins)."""
+        key = self.key
+        if not self.lock_mode or key is None or key.quality in MAJOR_MINOR or constraints.key:
+            return constraints
+        return replace(constraints, key=key.name)
 
     def check_model(self, vocab: Vocab, model: str) -> None:
         """A model without CHORD tokens was never trained with KEY/CHORD tokens: say so."""

@@ -220,7 +220,8 @@ def generate_midi(
     if request.harmony.active and prompt == [vocab.bos] and config.use_bars:
         prompt.append(vocab.bar)  # no prompt: the progression starts at once, on bar 1
     channels = continuation_channels(request, prompt_notes)
-    request = replace(request, constraints=replace(request.constraints, channels=channels))
+    constraints = request.harmony.constrain(replace(request.constraints, channels=channels))
+    request = replace(request, constraints=constraints)
     results = []
     for path, (tokens, reason) in zip(
         paths, generate_batch(engine, prompt, request, vocab, progress, beats_per_bar), strict=True

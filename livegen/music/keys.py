@@ -33,6 +33,7 @@ SCALES: dict[str, tuple[int, ...]] = {
     "locrian": (0, 1, 3, 5, 6, 8, 10),
 }
 MODES: tuple[str, ...] = tuple(SCALES)
+MAJOR_MINOR = ("major", "minor")  # the qualities a KEY token names; the rest are modes
 _QUALITIES = {
     "": "major",
     "maj": "major",

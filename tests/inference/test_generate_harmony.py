@@ -3,6 +3,7 @@ sampled; the constraints' text form; one-line errors for bad names and for model
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,31 @@ def test_a_chord_is_written_when_it_changes(chord_model, tmp_path) -> None:
     )[0]
     bars = _bars([VOCAB.bar, *result.tokens])
     assert bars[:5] == [["KEY_Dm", "CHORD_Dm7"], [], ["CHORD_G7"], [], ["CHORD_Dm7"]]
+
+
+@pytest.mark.parametrize(
+    ("key", "lock_mode", "e_allowed"),
+    [
+        ("Eb lydian", True, False),  # a mode: its scale (no E natural) is locked
+        ("Eb lydian", False, True),  # its KEY token alone (KEY_D#) does not forbid E
+        ("Eb major", True, True),  # a major or minor key is only a token
+    ],
+)
+def test_a_mode_locks_its_scale_a_key_is_a_token(chord_model, tmp_path, key, lock_mode, e_allowed):
+    """The model likes C, E and G equally: E natural is outside E flat lydian."""
+    harmony = replace(Harmony.parse(None, key=key), lock_mode=lock_mode)
+    request = GenerateRequest(bars=4, seed=3, harmony=harmony)
+    notes = generate_midi(None, tmp_path / "o.mid", request, chord_model)[0].notes
+    classes = {n.pitch % 12 for n in notes}
+    assert classes <= {0, 4, 7} and {0, 7} <= classes
+    assert (4 in classes) == e_allowed
+
+
+def test_a_key_lock_of_ones_own_wins_over_the_modes() -> None:
+    harmony = Harmony.parse("C", key="D dorian")
+    assert harmony.constrain(Constraints()).key == "D dorian"
+    assert harmony.constrain(Constraints(key="C major")).key == "C major"
+    assert Harmony.parse("C", key="D minor").constrain(Constraints()) == Constraints()
 
 
 def test_a_model_without_chord_tokens_is_one_line_naming_the_hard_lock(tiny_model, tmp_path):
