@@ -50,7 +50,6 @@ from livegen.data.shards import is_prepared, load_split, read_manifest
 from livegen.errors import ConfigError
 from livegen.tokenizer import (
     TokenizerConfig,
-    TokenKind,
     Vocab,
     check_compatible,
 )
@@ -58,6 +57,7 @@ from livegen.tokenizer import (
 from .checkpoint import load_checkpoint
 from .continuations import Sampler, continuation_stats
 from .dataset import structure_mask
+from .eval_breakdown import collection_results, collection_table, kind_results, kind_table
 from .models import DEFAULT_KIND, model_family
 from .models.transformer import Transformer
 from .ngram import KneserNey, fit_on_prepared
@@ -325,67 +325,6 @@ def _scored_targets(tokens: np.ndarray, offsets: np.ndarray, vocab: Vocab) -> np
     return ~structure_mask(vocab)[tokens[~starts]]
 
 
-def collection_results(
-    docs: Documents,
-    nll: np.ndarray,
-    hits: np.ndarray,
-    ngram_lp: np.ndarray | None,
-    scored: np.ndarray | None = None,
-) -> dict[str, dict[str, Any]]:
-    """{collection: {files, tokens, nll, accuracy, ngram_nll, nll_ratio}}, in name order.
-
-    Token i of `nll` belongs to the document whose scored tokens (all but its first) hold it;
-    `scored` leaves out the targets that are not predicted (KEY/CHORD).
-    """
-    per_doc = np.maximum(np.diff(docs.offsets) - 1, 0)
-    names = np.asarray(docs.collections, dtype=object)
-    token_names = np.repeat(names, per_doc)
-    out: dict[str, dict[str, Any]] = {}
-    for name in sorted(set(docs.collections)):
-        mine = token_names == name
-        if scored is not None:
-            mine &= scored
-        model_nll = float(nll[mine].mean()) if mine.any() else None
-        ngram_nll = float(-ngram_lp[mine].mean()) if ngram_lp is not None and mine.any() else None
-        out[name] = {
-            "files": int(np.count_nonzero(names == name)),
-            "tokens": int(np.count_nonzero(mine)),
-            "nll": model_nll,
-            "accuracy": float(hits[mine].mean()) if mine.any() else None,
-            "ngram_nll": ngram_nll,
-            "nll_ratio": model_nll / ngram_nll if model_nll is not None and ngram_nll else None,
-        }
-    return out
-
-
-def kind_results(
-    docs: Documents,
-    nll: np.ndarray,
-    hits: np.ndarray,
-    ngram_lp: np.ndarray | None,
-    scored: np.ndarray,
-    vocab: Vocab,
-) -> dict[str, dict[str, Any]]:
-    """{token kind: {tokens, nll, accuracy, ngram_nll}} of the scored targets, in vocabulary
-    order: where the model is confidently wrong (a high NLL on a kind it mostly gets right, as
-    VELOCITY was for a model trained on music21's fixed velocities) shows here, not in the mean."""
-    starts = np.zeros(docs.tokens.size, dtype=bool)
-    starts[docs.offsets[:-1][np.diff(docs.offsets) > 0]] = True
-    target_kinds = vocab.kinds[docs.tokens[~starts]]
-    out: dict[str, dict[str, Any]] = {}
-    for kind in TokenKind:
-        mine = (target_kinds == int(kind)) & scored
-        if not mine.any():
-            continue
-        out[kind.name] = {
-            "tokens": int(np.count_nonzero(mine)),
-            "nll": float(nll[mine].mean()),
-            "accuracy": float(hits[mine].mean()),
-            "ngram_nll": float(-ngram_lp[mine].mean()) if ngram_lp is not None else None,
-        }
-    return out
-
-
 def evaluate_model(
     model_path: str | Path, data: str | Path, options: EvalOptions = EvalOptions()
 ) -> dict[str, Any]:
@@ -486,14 +425,9 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"  skipped {len(report['skipped'])} files:")
         lines.extend(f"    {s['file']}: {s['reason']}" for s in report["skipped"])
     if report["collections"]:
-        lines += _collection_table(report["collections"])
+        lines += collection_table(report["collections"])
     if report.get("kinds"):
-        lines.append("  by token kind   tokens   NLL     4-gram  accuracy")
-        lines.extend(
-            f"    {name:<12} {k['tokens']:>7,}  {f(k['nll'], '6.3f')}  "
-            f"{f(k['ngram_nll'], '6.3f')}  {f(k['accuracy'], '.3f')}"
-            for name, k in report["kinds"].items()
-        )
+        lines += kind_table(report["kinds"])
     c = report["continuations"]
     if c.get("prompts"):
         lines += [
@@ -526,21 +460,3 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{f(a['accuracy_given_others'], '.3f')} vs {f(a['accuracy_alone'], '.3f')})"
             )
     return "\n".join(lines)
-
-
-def _collection_table(collections: dict[str, dict[str, Any]]) -> list[str]:
-    def f(value: Any, fmt: str) -> str:
-        return "n/a" if value is None else format(value, fmt)
-
-    width = max(len("collection"), *map(len, collections))
-    lines = [
-        f"  {'collection':<{width}}  {'files':>6}  {'tokens':>10}  {'NLL':>7}  {'4-gram':>7}  "
-        f"{'ratio':>6}  {'acc':>5}"
-    ]
-    for name, c in collections.items():
-        lines.append(
-            f"  {name:<{width}}  {c['files']:>6}  {c['tokens']:>10,}  {f(c['nll'], '7.4f')}  "
-            f"{f(c['ngram_nll'], '7.4f')}  {f(c['nll_ratio'], '6.3f')}  "
-            f"{f(c['accuracy'], '5.3f')}"
-        )
-    return lines
