@@ -29,6 +29,11 @@ RNG state is saved; the other ranks' dropout streams then differ after a resume.
 Multi-GPU: run under `torchrun --nproc_per_node N livegen train ...`; each process takes its own
 windows (rank in the batch seed), gradients are averaged by DDP (gloo on CPU, nccl on CUDA), and
 rank 0 alone validates, plots, samples and writes checkpoints.
+
+Long because `_train` is one function on purpose: model, optimizer, scaler, data position, stop
+flag and metrics form the state that exact resume restores together, and keeping their order of
+updates in one place is what makes a resumed run repeat the uninterrupted one; what could leave
+(precision, stopping, checkpoints, the run folder, data) already lives in modules of its own.
 """
 
 from __future__ import annotations

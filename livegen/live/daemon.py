@@ -6,7 +6,12 @@ feeds the MIDI-clock follower and hands player notes to the performer; the gener
 The main thread supervises: drains UI commands, watches ports, publishes status, keeps the piano
 roll and the recording (real-time too, lowest of all: it holds the GIL the JACK callback needs).
 Every way out (quit, SIGINT, SIGTERM, an internal error) goes through `shutdown`, which ends
-every sounding note and sends CC123 on every channel used."""
+every sounding note and sends CC123 on every channel used.
+
+Long because it is the one place that owns every thread's start, priority and shutdown order:
+split, the all-notes-off guarantee would depend on several modules agreeing on that order. The
+parts that need no thread ownership (ports, realtime priorities, the clock, the scheduler, the
+performer, parts and harmony) already live in modules of their own."""
 
 from __future__ import annotations
 
