@@ -44,6 +44,14 @@ MUSIC21_SOURCE = (
 )
 
 
+DEFAULT_LIMITS = (
+    "Folk tunes, chorales and Renaissance vocal polyphony, quantized and with near-constant"
+    " velocities (music21 writes fixed velocities): it knows melody, meter and modal/diatonic"
+    " harmony far better than expressive timing, drums or dense piano textures. Fine-tune"
+    " on your own MIDI for those."
+)
+
+
 def collection_source(name: str, music21_collections: frozenset[str]) -> str:
     """Source and licence of a collection: POP909 by name, music21's by the manifest's origin."""
     if name.lower().startswith("pop909"):
@@ -79,6 +87,7 @@ def render(
     manifest: dict[str, Any] | None,
     hardware: str,
     notes: str = "",
+    limits: str = "",
 ) -> str:
     cfg = state["train_config"]
     model = state["model_config"]
@@ -183,24 +192,20 @@ def render(
             f" {_fmt(cont['out_of_range'], '.3f')}, stuck notes {cont['stuck_notes']} (prompt"
             f" {cont['stuck_notes_prompt']}).",
         ]
+    config_file = cfg.get("source") or "configs/train/default.toml"
     lines += [
         "",
-        "Reproduce: `livegen data prepare --source music21 --out data/music21` then",
-        "`livegen train --config configs/train/default.toml` and",
-        f"`livegen eval --model runs/default --data data/music21 --split {report.get('split')}`.",
+        f"Reproduce: prepare the data as `{config_file}` says in its comments, then",
+        f"`livegen train --config {config_file}` and",
+        f"`livegen eval --model {cfg['run']['out_dir']} --data {cfg['data']['path']} --split"
+        f" {report.get('split')}`.",
         "Fine-tune on your own MIDI: `livegen data prepare --source MY_MIDI --out data/mine`,",
         "`livegen train --config configs/train/finetune.toml --init-from default --data data/mine"
         " --out runs/mine` (this folder ships `checkpoint.pt`, fp16 weights, for that).",
-        "",
-        "## Limits",
-        "",
-        "Folk tunes, chorales and Renaissance vocal polyphony, quantized and with near-constant"
-        " velocities (music21 writes fixed velocities): it knows melody, meter and modal/diatonic"
-        " harmony far better than expressive timing, drums or dense piano textures. Fine-tune"
-        " on your own MIDI for those.",
     ]
     if notes:
         lines += ["", notes]
+    lines += ["", "## Limits", "", limits or DEFAULT_LIMITS]
     return "\n".join(lines) + "\n"
 
 
@@ -209,8 +214,22 @@ def render(
 @click.argument("eval_json", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--hardware", default=f"CPU ({platform.processor() or 'unknown'})")
-@click.option("--notes", default="")
-def main(run_dir: Path, eval_json: Path, out: Path, hardware: str, notes: str) -> None:
+@click.option("--notes", default="", help="Markdown added before Limits.")
+@click.option(
+    "--notes-file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Markdown file added before Limits (after --notes).",
+)
+@click.option("--limits", default="", help="What the model is bad at (Markdown).")
+def main(
+    run_dir: Path,
+    eval_json: Path,
+    out: Path,
+    hardware: str,
+    notes: str,
+    notes_file: Path | None,
+    limits: str,
+) -> None:
     """Write MODEL_CARD.md for RUN_DIR from its checkpoint, metrics and EVAL_JSON."""
     from .checkpoint import load_checkpoint
 
@@ -219,7 +238,9 @@ def main(run_dir: Path, eval_json: Path, out: Path, hardware: str, notes: str) -
     report = json.loads(eval_json.read_text())
     data = Path(state["train_config"]["data"]["path"])
     manifest = read_manifest(data) if is_prepared(data) else None
-    write_atomic(out, render(state, records, report, manifest, hardware, notes))
+    if notes_file is not None:
+        notes = "\n\n".join(x for x in (notes, notes_file.read_text().strip()) if x)
+    write_atomic(out, render(state, records, report, manifest, hardware, notes, limits))
 
 
 if __name__ == "__main__":
