@@ -57,7 +57,10 @@ def first_bars(path: Path, bars: int, out: Path) -> Path:
         for n in score.notes
         if bar0 <= n.start_beat < end
     ]
-    tempo_bpm = 60_000_000 / score.tempos[0][1]
+    # the tempo in force at the first note: a file may open with a slow pickup tempo (POP909-style
+    # transcriptions start at 13 BPM for one beat), which would stretch the whole render
+    in_force = [t for beat, t in score.tempos if beat <= start] or [score.tempos[0][1]]
+    tempo_bpm = 60_000_000 / in_force[-1]
     signature = score.time_signatures[:1] or ((0.0, 4, 4),)
     meter = tuple((0.0, num, den) for _, num, den in signature)
     return write_midi(notes, out, tempo_bpm=tempo_bpm, time_signatures=meter)
