@@ -72,12 +72,18 @@ def test_a_key_names_its_tonic_and_third(key: str, name: str) -> None:
     assert parsed is not None and Vocab().name(Vocab().key_of(parsed)) == name
 
 
-def test_the_shipped_models_saved_tokenizer_is_the_runtime_default() -> None:
+def test_the_shipped_model_speaks_the_runtime_language_plus_chord_tokens() -> None:
     saved = read_model_dir("default").tokenizer
+    check_compatible(saved)  # no error: the runtime builds its vocabulary from the model
+    assert TokenizerConfig.from_dict(saved) == WITH_CHORDS
+    assert check_grows_into(TokenizerConfig().to_dict(), WITH_CHORDS)  # every other id as before
+
+
+def test_an_off_option_leaves_the_saved_tokenizer_as_models_before_it_saved_it() -> None:
+    saved = TokenizerConfig().to_dict()
     assert "structure_tokens" not in saved
-    check_compatible(saved)  # no error
+    check_compatible(saved)
     assert TokenizerConfig.from_dict(saved) == TokenizerConfig()
-    assert TokenizerConfig().to_dict() == saved  # an off option leaves the saved data as it was
 
 
 def test_the_runtime_loads_models_with_chord_tokens_too() -> None:

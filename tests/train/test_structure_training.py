@@ -104,9 +104,11 @@ def test_growing_keeps_the_old_rows_and_adds_small_ones_tied_as_before() -> None
     assert grown["blocks.0.w"] is weights["blocks.0.w"]  # not token-indexed by name
 
 
-def test_the_shipped_model_fine_tunes_onto_chord_tokens_and_runs_in_the_engine(
+def test_the_shipped_model_fine_tunes_on_chord_data_and_runs_in_the_engine(
     prepared_with_chords: Path, tmp_path: Path, capsys
 ) -> None:
+    # The shipped model was itself grown onto the CHORD tokens (issue 10's run): its vocabulary
+    # is the data's, so nothing grows; the growing is specified by the test above.
     pytest.importorskip("onnx")
     from livegen.export.transformer_onnx import export_checkpoint
 
@@ -115,18 +117,16 @@ def test_the_shipped_model_fine_tunes_onto_chord_tokens_and_runs_in_the_engine(
     if not default_checkpoint_path().is_file():
         pytest.skip("no shipped default checkpoint in livegen/assets/models/default")
     shipped = load_checkpoint(default_checkpoint_path())
-    old = shipped["model_config"]["vocab_size"]
-    assert old == Vocab().size
+    assert shipped["model_config"]["vocab_size"] == VOCAB.size
     config = smoke_config(prepared_with_chords, tmp_path / "run", **QUIET, **{"optim.lr": 1e-4})
     train(config, init_from="default")
-    assert f"vocabulary grown from {old} to {VOCAB.size}" in capsys.readouterr().err
+    assert "vocabulary grown" not in capsys.readouterr().err
     tuned = load_checkpoint(tmp_path / "run")
     assert tuned["model_config"]["vocab_size"] == VOCAB.size
     assert tuned["tokenizer"]["structure_tokens"] is True
     rows = tuned["model"]["tok_emb.weight"].float()
     before = shipped["model"]["tok_emb.weight"].float()
-    assert (rows[:old] - before).abs().max() < 0.01  # two small steps from the shipped rows
-    assert rows[old:].std() < 0.05  # the appended rows start small
+    assert (rows - before).abs().max() < 0.01  # two small steps from the shipped rows
     folder, _ = export_checkpoint(tmp_path / "run" / "checkpoint.pt", tmp_path / "model")
     engine = Engine.load(folder)
     logits = engine.prefill([VOCAB.bos, VOCAB.bar, VOCAB.chord(parse_chord("C"))])
