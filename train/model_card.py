@@ -107,6 +107,7 @@ def render(
     by_collection = works_by_collection(manifest or {})
     from_music21 = music21_collections(manifest or {})
     cont = report.get("continuations", {})
+    scored = report.get("split") or "held-out MIDI"  # a plain MIDI folder has no split
     lines = [
         "# livegen default model",
         "",
@@ -169,12 +170,11 @@ def render(
         f"| model, val (training-time windows) | {_fmt(last_val.get('loss'))} |"
         f" {_fmt(last_val.get('accuracy'), '.3f')} |",
         f"| 4-gram Kneser-Ney, val | {_fmt(last_val.get('ngram_nll'))} | |",
-        f"| model, {report.get('split')} ({report['files']} files, {report['tokens']:,} tokens)"
+        f"| model, {scored} ({report['files']} files, {report['tokens']:,} tokens)"
         f" | {_fmt(report['nll'])} | {_fmt(report['accuracy'], '.3f')} |",
-        f"| 4-gram Kneser-Ney, {report.get('split')} | {_fmt(report['ngram_nll'])} | |",
+        f"| 4-gram Kneser-Ney, {scored} | {_fmt(report['ngram_nll'])} | |",
         "",
-        f"Ratio model / 4-gram on {report.get('split')}: {_fmt(report.get('nll_ratio'), '.3f')}"
-        " (goal: <= 0.8).",
+        f"Ratio model / 4-gram on {scored}: {_fmt(report.get('nll_ratio'), '.3f')} (goal: <= 0.8).",
     ]
     if last_val.get("loss") and last_val.get("ngram_nll"):
         lines[-1] += f" On val: {last_val['loss'] / last_val['ngram_nll']:.3f}."
@@ -197,8 +197,8 @@ def render(
         "",
         f"Reproduce: prepare the data as `{config_file}` says in its comments, then",
         f"`livegen train --config {config_file}` and",
-        f"`livegen eval --model {cfg['run']['out_dir']} --data {cfg['data']['path']} --split"
-        f" {report.get('split')}`.",
+        f"`livegen eval --model {cfg['run']['out_dir']} --data {report.get('data')}"
+        + (f" --split {report['split']}`." if report.get("split") else "`."),
         "Fine-tune on your own MIDI: `livegen data prepare --source MY_MIDI --out data/mine`,",
         "`livegen train --config configs/train/finetune.toml --init-from default --data data/mine"
         " --out runs/mine` (this folder ships `checkpoint.pt`, fp16 weights, for that).",
