@@ -58,8 +58,8 @@ from livegen.data.shards import load_split, read_manifest
 from livegen.errors import ConfigError, DeviceError
 from livegen.languages import language_from
 from livegen.machine import cpu_info
-from livegen.tokenizer import Vocab
-from livegen.tokenizer.config import check_grows_into
+from livegen.tokenizer import TokenizerConfig, Vocab
+from livegen.tokenizer.config import check_grows_into, model_only_options
 
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .dataset import AugmentConfig, TrainBatches, structure_mask, val_windows
@@ -275,6 +275,7 @@ def _train(
         state = load_checkpoint(ckpt_path)
         if not allow_data_change:
             check_same_data(state, data_dir, out_dir)
+        language, tokenizer, vocab = _with_model_tokens(state, manifest, data_dir, language, vocab)
         check_saved_language(state["tokenizer"], language, tokenizer)
         kind = state.get("model_kind", DEFAULT_KIND)
         model_config = model_family(kind).config(**state["model_config"])
@@ -289,6 +290,9 @@ def _train(
     if init_from is not None and state is None:
         source = default_checkpoint_path() if init_from == "default" else Path(init_from)
         init_state = load_checkpoint(source)
+        language, tokenizer, vocab = _with_model_tokens(
+            init_state, manifest, data_dir, language, vocab
+        )
         if tokenizer is None:
             check_saved_language(init_state["tokenizer"], language, tokenizer)
         grows = tokenizer is not None and check_grows_into(init_state["tokenizer"], tokenizer)
@@ -494,6 +498,19 @@ def _train(
     if is_main and step == start_step:
         checkpoint()
     return TrainResult.of(out_dir, step, last_val, interrupted, started)
+
+
+def _with_model_tokens(
+    state: dict[str, Any], manifest: dict[str, Any], data_dir: Path, language: Any, vocab: Any
+) -> tuple[Any, TokenizerConfig | None, Any]:
+    """The run's language, tokenizer and vocab: the data's, widened by the appended tokens (CHORD)
+    the checkpoint's model knows and the data lacks (its ids are a prefix of the model's)."""
+    tokenizer = getattr(language, "config", None)
+    extra = model_only_options(state["tokenizer"], tokenizer) if tokenizer is not None else {}
+    if not extra:
+        return language, tokenizer, vocab
+    language = language_from({**manifest["tokenizer"], **extra}, data_dir)
+    return language, language.config, Vocab(language.config)
 
 
 @contextlib.contextmanager

@@ -113,6 +113,18 @@ def check_compatible(saved: dict[str, Any], config: TokenizerConfig | None = Non
         )
 
 
+def model_only_options(saved: dict[str, Any], config: TokenizerConfig) -> dict[str, bool]:
+    """Appended-token options a saved model has and `config` lacks, turned on.
+
+    A model with CHORD tokens fine-tuned (or resumed) on data prepared without them: the data's
+    ids are a prefix of the model's vocabulary, so the run reads the data as it is and keeps the
+    model's vocabulary (`{}` when there is nothing to adopt).
+    """
+    return {
+        k: True for k in APPENDED_TOKEN_OPTIONS if saved.get(k) is True and not getattr(config, k)
+    }
+
+
 def check_grows_into(saved: dict[str, Any], config: TokenizerConfig) -> bool:
     """Can a model made with `saved` be fine-tuned onto `config`'s vocabulary?
 

@@ -22,6 +22,7 @@ from livegen.train.loop import train
 from livegen.train.optim import lr_at
 from livegen.train.train_config import load_train_config
 
+from livegen.data.shards import read_manifest
 from livegen.errors import ConfigError, TokenizerMismatchError
 from livegen.tokenizer.midi_file import read_midi
 
@@ -282,4 +283,9 @@ def test_fine_tuning_from_the_shipped_default_model(prepared: Path, tmp_path: Pa
         **shipped["model_config"],
         "dropout": None,
     }
+    # the shipped model knows CHORD tokens this data was prepared without: the run reads the data
+    # as a prefix of the model's vocabulary and keeps the model's, and resumes on the same data
     assert tuned["tokenizer"] == shipped["tokenizer"]
+    assert not read_manifest(prepared)["tokenizer"].get("structure_tokens")
+    more = {**quiet, "optim.max_steps": 3}
+    assert train(smoke_config(prepared, tmp_path / "mine", **more), resume=True).step == 3
