@@ -122,3 +122,16 @@ def variation_model_dir(variation_checkpoint, tmp_path_factory: pytest.TempPathF
         return made[kind]
 
     return make
+
+
+# Tests through a real JACK server are real-time: in a full-suite run on a shared 2-core VM a
+# missed JACK cycle now and then loses or repeats a MIDI event (fresh-clone runs of stop 19: 3
+# and 9 of ~90 JACK tests failed, each passing when run again alone). Each gets two more tries
+# (pytest-rerunfailures); one that fails all three fails the run. A logic fault fails every try.
+JACK_RERUNS = 2
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("jack") is not None:
+            item.add_marker(pytest.mark.flaky(reruns=JACK_RERUNS, reruns_delay=1))
