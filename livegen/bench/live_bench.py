@@ -33,6 +33,7 @@ from livegen.inference.model_dir import read_model_dir
 from livegen.live.jackserver import JackServer, start_dummy_server
 from livegen.live.ports import find_port
 from livegen.live.realtime import DutyCycle, inference_thread_priority, raise_thread_priority
+from livegen.live.signal_mask import stop_signals_held
 from livegen.machine import cpu_info
 from livegen.music.midi import CLOCK, NOTE_OFF, NOTE_ON, START, STOP, is_note_on
 from livegen.percentiles import summary
@@ -66,8 +67,9 @@ class _Daw:
     """Clock, player and a listener on the daemon's output, all on one JACK server."""
 
     def __init__(self, bpm: float) -> None:
-        self.out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT}-daw")
-        self.inp = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT}-daw-in")
+        with stop_signals_held():
+            self.out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT}-daw")
+            self.inp = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT}-daw-in")
         self.inp.ignore_types(sysex=True, timing=True, active_sense=True)
         # (callback time, JACK delta time s, message): the callback can be held up by this
         # process's GIL; rtmidi's deltas come from JACK's own clock and are not
@@ -87,8 +89,9 @@ class _Daw:
             outs, ins = self.out.get_ports(), self.inp.get_ports()
             theirs = [p for p in ins if p == f"{CLIENT}:out"]
             if f"{CLIENT}:in" in outs and theirs:
-                self.out.open_port(find_port(outs, f"{CLIENT}:in", "output"))
-                self.inp.open_port(ins.index(theirs[0]))
+                with stop_signals_held():
+                    self.out.open_port(find_port(outs, f"{CLIENT}:in", "output"))
+                    self.inp.open_port(ins.index(theirs[0]))
                 return
             time.sleep(0.1)
         raise TimeoutError("the daemon's ports did not appear")
@@ -118,8 +121,9 @@ class _Daw:
 
     def close(self) -> None:
         self.inp.cancel_callback()
-        self.out.delete()
-        self.inp.delete()
+        with stop_signals_held():
+            self.out.delete()
+            self.inp.delete()
 
 
 def arrival_times_ns(received: list[tuple[int, float, tuple[int, ...]]]) -> list[int]:

@@ -34,6 +34,7 @@ from livegen.live.clock import TICKS_PER_BEAT
 from livegen.live.jackserver import JackServer, server_running, start_dummy_server
 from livegen.live.ports import find_port
 from livegen.live.serve_run import ServeOptions, build_daemon
+from livegen.live.signal_mask import stop_signals_held
 from livegen.music.midi import ALL_NOTES_OFF, CONTROL_CHANGE, NOTE_OFF, NOTE_ON
 
 log = logging.getLogger("livegen")
@@ -215,9 +216,11 @@ def run_demo(options: DemoOptions) -> None:
 
 def _play(daemon, events: list, options: DemoOptions, stop: threading.Event) -> None:
     """The virtual player: sends the prompt into the daemon's input on the daemon's clock."""
-    player = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT}-player")
+    with stop_signals_held():  # a stop signal during the opening is handled after it
+        player = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT}-player")
     try:
-        player.open_port(find_port(player.get_ports(), f"{CLIENT}:in", "output"))
+        with stop_signals_held():
+            player.open_port(find_port(player.get_ports(), f"{CLIENT}:in", "output"))
         while daemon.clock.timeline is None and not stop.is_set():
             time.sleep(0.01)
         line = daemon.clock.timeline
@@ -244,4 +247,5 @@ def _play(daemon, events: list, options: DemoOptions, stop: threading.Event) -> 
             tail_s if deadline is None else max(0.0, min(tail_s, deadline - time.monotonic()))
         )
     finally:
-        player.delete()
+        with stop_signals_held():
+            player.delete()

@@ -29,6 +29,7 @@ import rtmidi
 
 from livegen.errors import PortError
 from livegen.live.jack_ports import JackVirtualClient, load_jack
+from livegen.live.signal_mask import stop_signals_held
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,9 @@ def _lister(api: int) -> tuple[rtmidi.MidiIn, rtmidi.MidiOut]:
         pair = _LISTERS.get(key)
         if pair is None:
             name = f"{CLIENT_NAME}-ports"
-            pair = (rtmidi.MidiIn(rtapi=api, name=name), rtmidi.MidiOut(rtapi=api, name=name))
-            pair[1].get_port_count()  # connects now: a backend that cannot is not kept
+            with stop_signals_held():
+                pair = (rtmidi.MidiIn(rtapi=api, name=name), rtmidi.MidiOut(rtapi=api, name=name))
+                pair[1].get_port_count()  # connects now: a backend that cannot is not kept
             _LISTERS[key] = pair
         return pair
 
@@ -117,7 +119,8 @@ def _jack_watcher() -> Any | None:
         watcher = None
         if jack is not None:
             try:
-                watcher = jack.Client(f"{CLIENT_NAME}-watch", no_start_server=True)
+                with stop_signals_held():
+                    watcher = jack.Client(f"{CLIENT_NAME}-watch", no_start_server=True)
             except jack.JackError as err:
                 log.debug("no JACK watcher: %s", err)
             else:
@@ -283,11 +286,13 @@ def _check(
     present = state.name in names
     if state.ok and not present:
         state.ok = False
-        midi.close_port()
+        with stop_signals_held():
+            midi.close_port()
         log.warning("%s port %r vanished; waiting for it to come back", what, state.name)
     elif not state.ok and present:
         try:
-            midi.open_port(names.index(state.name), name="in" if what == "input" else "out")
+            with stop_signals_held():
+                midi.open_port(names.index(state.name), name="in" if what == "input" else "out")
         except rtmidi.SystemError as err:
             log.warning("%s port %r is back but cannot be opened: %s", what, state.name, err)
             return False
@@ -389,13 +394,14 @@ class PortPair:
         now = time.monotonic()
         if self._gone is None and now >= self._next_probe_s:
             self._next_probe_s = now + RTMIDI_SERVER_PROBE_S
-            try:
-                probe = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT_NAME}-probe")
-                probe.get_ports()
-            except rtmidi.SystemError as err:
-                self._gone = f"the JACK server stopped ({err})"
-            else:
-                probe.delete()
+            with stop_signals_held():
+                try:
+                    probe = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT_NAME}-probe")
+                    probe.get_ports()
+                except rtmidi.SystemError as err:
+                    self._gone = f"the JACK server stopped ({err})"
+                else:
+                    probe.delete()
         return self._gone
 
     def close(self) -> None:
@@ -406,7 +412,8 @@ class PortPair:
             return
         for port in (self.input, self.output):
             try:
-                port.close()
+                with stop_signals_held():
+                    port.close()
             except Exception as err:  # closing must never hide the real exit reason
                 log.debug("closing port: %s", err)
 
@@ -421,6 +428,18 @@ def open_ports(
     virtual: str | None = None,
 ) -> PortPair:
     """Open the ports the command line names; `virtual` NAME makes NAME:in and NAME:out."""
+    with stop_signals_held():
+        return _open_ports(sink, backend, port, in_port, out_port, virtual)
+
+
+def _open_ports(
+    sink: queue.SimpleQueue[InputItem],
+    backend: str,
+    port: str | None,
+    in_port: str | None,
+    out_port: str | None,
+    virtual: str | None,
+) -> PortPair:
     if virtual is not None and (port or in_port or out_port):
         raise PortError("give either --virtual NAME or --port/--in-port/--out-port, not both")
     if virtual is None and not (port or in_port or out_port):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import queue
+import signal
+import subprocess
 import time
 
 import pytest
@@ -141,3 +144,23 @@ def test_listing_and_probing_reuse_one_client_per_server(jack_server: JackServer
         assert ports._lister(rtmidi.API_UNIX_JACK) is first
     finally:
         pair.close()
+
+
+def test_ports_open_and_close_while_stop_signals_keep_arriving(jack_server: JackServer) -> None:
+    """A stop signal during a JACK client's opening used to cut libjack's request short (EINTR:
+    'Cannot read socket ... Interrupted system call') and the client failed to open; a demo
+    stopped just as it started exited 1. Signals now wait until the opening is done."""
+    received: list[int] = []
+    previous = signal.signal(signal.SIGHUP, lambda signum, _frame: received.append(signum))
+    sender = subprocess.Popen(
+        ["bash", "-c", f"while kill -HUP {os.getpid()} 2>/dev/null; do sleep 0.002; done"]
+    )
+    try:
+        for i in range(8):
+            pair = open_ports(queue.SimpleQueue(), backend="jack", virtual=f"lgsignals{i}")
+            pair.close()
+    finally:
+        sender.kill()
+        sender.wait()
+        signal.signal(signal.SIGHUP, previous)
+    assert received, "no signal arrived while the ports opened: the test proved nothing"
