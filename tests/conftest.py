@@ -124,10 +124,12 @@ def variation_model_dir(variation_checkpoint, tmp_path_factory: pytest.TempPathF
     return make
 
 
-# Tests through a real JACK server are real-time: in a full-suite run on a shared 2-core VM a
-# missed JACK cycle now and then loses or repeats a MIDI event (fresh-clone runs of stop 19: 3
-# and 9 of ~90 JACK tests failed, each passing when run again alone). Each gets two more tries
-# (pytest-rerunfailures); one that fails all three fails the run. A logic fault fails every try.
+# Tests through a real JACK server are real-time: on a shared 2-core VM a missed JACK cycle now
+# and then loses or repeats a MIDI event (the daemon's input is a Python process callback that
+# needs the GIL each 5.3 ms cycle). Run as scripts/test.sh runs them (each JACK module in its own
+# process), 3 of 44 failed once at load ~2.6 (a burst lost 12 of 2,164 events; two serve tests),
+# each passing when run again. Each gets two more tries (pytest-rerunfailures); one that fails
+# all three fails the run. A logic fault fails every try.
 JACK_RERUNS = 2
 
 
