@@ -40,6 +40,8 @@ command -v jackd >/dev/null || apt_install jackd2
 command -v fluidsynth >/dev/null || apt_install fluidsynth fluid-soundfont-gm || true
 # qemu-user runs a test under an emulated AVX2 CPU without AVX-512/VNNI (int8 kernels differ there).
 [ "$what" = dev ] && { command -v qemu-x86_64 >/dev/null || apt_install qemu-user || true; }
+# mma renders band parts from chord charts (`livegen data render-band`; its tests skip without it).
+[ "$what" = dev ] && { command -v mma >/dev/null || apt_install mma || true; }
 
 if [ ! -x .venv/bin/python ]; then
   say "creating the virtual environment .venv ($python)"

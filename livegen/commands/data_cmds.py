@@ -132,6 +132,41 @@ def convert_music21(
         click.echo(f"  {where}: {reason}", err=True)
 
 
+@data.command("render-band")
+@click.argument("pop909", type=click.Path(file_okay=False))
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option(
+    "--grooves",
+    help="Comma-separated mma grooves, one per song by song number (default: 8Beat, SoftRock, "
+    "PopBallad, Ballad, BasicRock, R&B, DSoul, BVFunk, FolkRock, 60sRock).",
+)
+@click.option("--limit", type=click.IntRange(1), help="Only the first this many songs.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def render_band(
+    pop909: str, out: str, grooves: str | None, limit: int | None, workers: int, quiet: bool
+) -> None:
+    """Render a band (drums, bass, chords) for POP909's songs with mma into OUT (resumable).
+
+    Each song's chord labels become an mma chart; the rendered parts join the song's melody in
+    OUT/midi/NNN.mid, with its labels in OUT/chords and OUT/keys (`data prepare --source
+    band=OUT/midi`). mma's output is GPL-2-derived synthetic accompaniment: training data only.
+    """
+    from livegen.data.band_source import DEFAULT_GROOVES
+    from livegen.data.band_source import render_band as run_render
+
+    names = tuple(g.strip() for g in grooves.split(",") if g.strip()) if grooves else None
+    report = run_render(
+        pop909, out, names or DEFAULT_GROOVES, limit=limit, workers=workers, progress=not quiet
+    )
+    click.echo(
+        f"{len(report.written)} songs rendered, {len(report.cached)} already there, "
+        f"{len(report.skipped)} skipped"
+    )
+    for song, reason in report.skipped:
+        click.echo(f"  {song}: {reason}", err=True)
+
+
 @data.command("chord-accuracy")
 @click.option(
     "--corpus",
