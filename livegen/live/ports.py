@@ -7,28 +7,24 @@ With JACK, `--virtual NAME` makes ONE native JACK client NAME with ports `in` an
 object is its own JACK client and the ports come out as NAME:in and NAME-01:out.
 A JACK server that dies is noticed (`PortPair.server_gone`: JACK-Client's shutdown callback, or
 for rtmidi's clients a new client that cannot connect) and the daemon stops with one line.
-Listing ports and probing a backend go through ONE long-lived client per MIDI system and JACK
-server (`_lister`), and watching a JACK server through one non-activated native client: a
-temporary client per listing or probe came and went in the JACK graph every few seconds, and one
-was seen stuck "Triggered" there.
+Listing ports, probing a backend and watching a JACK server go through the process's kept
+clients (livegen.live.kept_clients).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import rtmidi
 
 from livegen.errors import PortError
 from livegen.live.jack_ports import JackVirtualClient, load_jack
+from livegen.live.kept_clients import CLIENT_NAME, jack_watcher, lister
 from livegen.live.signal_mask import stop_signals_held
 
 log = logging.getLogger(__name__)
@@ -40,7 +36,6 @@ BACKENDS: dict[str, int] = {
     "winmm": rtmidi.API_WINDOWS_MM,
 }
 BACKEND_CHOICES = ("auto", *BACKENDS)
-CLIENT_NAME = "livegen"
 RTMIDI_SERVER_PROBE_S = 5.0  # how often rtmidi's JACK ports check that the server is alive
 LOOPMIDI_HINT = (
     "Windows MIDI cannot create virtual ports; install loopMIDI "
@@ -83,58 +78,9 @@ def resolve_backend(backend: str) -> int:
     )
 
 
-_LISTERS: dict[tuple[int, str | None], tuple[rtmidi.MidiIn, rtmidi.MidiOut]] = {}
-_WATCHERS: dict[str | None, Any] = {}  # JACK server name -> non-activated jack.Client
-_CLIENTS_LOCK = threading.Lock()
-
-
-def _jack_server() -> str | None:
-    """The JACK server a client opened now talks to (libjack reads this variable)."""
-    return os.environ.get("JACK_DEFAULT_SERVER")
-
-
-def _lister(api: int) -> tuple[rtmidi.MidiIn, rtmidi.MidiOut]:
-    """The process's one (MidiIn, MidiOut) pair that lists `api`'s ports, made on first use and
-    kept (per JACK server: tests start several). rtmidi.SystemError when it cannot connect."""
-    key = (api, _jack_server() if api == rtmidi.API_UNIX_JACK else None)
-    with _CLIENTS_LOCK:
-        pair = _LISTERS.get(key)
-        if pair is None:
-            name = f"{CLIENT_NAME}-ports"
-            with stop_signals_held():
-                pair = (rtmidi.MidiIn(rtapi=api, name=name), rtmidi.MidiOut(rtapi=api, name=name))
-                pair[1].get_port_count()  # connects now: a backend that cannot is not kept
-            _LISTERS[key] = pair
-        return pair
-
-
-def _jack_watcher() -> Any | None:
-    """A native JACK client that never joins the graph (not activated), kept to hear its
-    server's shutdown; None without JACK-Client or when the server cannot be reached."""
-    server = _jack_server()
-    with _CLIENTS_LOCK:
-        if server in _WATCHERS:
-            return _WATCHERS[server]
-        jack = load_jack()
-        watcher = None
-        if jack is not None:
-            try:
-                with stop_signals_held():
-                    watcher = jack.Client(f"{CLIENT_NAME}-watch", no_start_server=True)
-            except jack.JackError as err:
-                log.debug("no JACK watcher: %s", err)
-            else:
-                watcher.gone = ""
-                watcher.set_shutdown_callback(
-                    lambda status, reason: setattr(watcher, "gone", reason or "no reason given")
-                )
-        _WATCHERS[server] = watcher
-        return watcher
-
-
 def _backend_works(api: int) -> bool:
     try:
-        _lister(api)
+        lister(api)
     except rtmidi.SystemError:
         return False
     return True
@@ -144,7 +90,7 @@ def list_ports(backend: str = "auto") -> tuple[list[str], list[str]]:
     """(input port names, output port names) for a backend."""
     api = resolve_backend(backend)
     try:
-        midi_in, midi_out = _lister(api)
+        midi_in, midi_out = lister(api)
         return midi_in.get_ports(), midi_out.get_ports()
     except rtmidi.SystemError as err:
         raise PortError(f"cannot list MIDI ports with {_api_name(api)}: {err}") from err
@@ -200,7 +146,7 @@ class _RtmidiPort:
         """The port names other clients see in the direction of our virtual port (our input is
         an output port to them), or None when the backend cannot list them."""
         try:
-            midi_in, midi_out = _lister(self._api)
+            midi_in, midi_out = lister(self._api)
             return (midi_out if isinstance(self._midi, rtmidi.MidiIn) else midi_in).get_ports()
         except rtmidi.SystemError:
             return None
@@ -388,7 +334,7 @@ class PortPair:
         # dies. A native client hears it (its shutdown callback) without joining the graph;
         # only without JACK-Client, a new rtmidi client that cannot connect tells, every
         # RTMIDI_SERVER_PROBE_S.
-        watcher = _jack_watcher()
+        watcher = jack_watcher()
         if watcher is not None:
             return f"the JACK server stopped ({watcher.gone})" if watcher.gone else None
         now = time.monotonic()

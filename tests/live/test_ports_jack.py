@@ -133,15 +133,16 @@ def test_listing_and_probing_reuse_one_client_per_server(jack_server: JackServer
     """No client per listing or backend probe (one was seen stuck in the JACK graph): the
     process keeps one pair, and still sees ports that appear later."""
     from livegen.live import ports
+    from livegen.live.kept_clients import lister
 
-    first = ports._lister(rtmidi.API_UNIX_JACK)
+    first = lister(rtmidi.API_UNIX_JACK)
     list_ports("jack")
     ports.resolve_backend("auto")
     sink: queue.SimpleQueue[InputItem] = queue.SimpleQueue()
     pair = open_ports(sink, backend="jack", virtual="lglater")
     try:
         assert "lglater:in" in list_ports("jack")[1]
-        assert ports._lister(rtmidi.API_UNIX_JACK) is first
+        assert lister(rtmidi.API_UNIX_JACK) is first
     finally:
         pair.close()
 
