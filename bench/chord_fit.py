@@ -10,6 +10,8 @@ of chord tones alone, the strong-beat chord-tone share, and the in-key share. Dr
         [--chords "C G Am F"] [--key "C major"] [--mode-key "D dorian"] [--bars 8] [--count 8]
 
 The key of the progression for the "chord or key" measure is --key (C major by default).
+Each run with chords is made at every --chord-weights value: 0 is the CHORD token alone (what the
+model makes of it), 1 the default lean on the bar's chord tones (inference/conditioning.py).
 A mode given to `--key` (D dorian) also locks its scale, as `livegen generate --key` does; the
 row "KEY_Dm only (no lock)" is the KEY token alone, what the model itself makes of it.
 """
@@ -79,10 +81,17 @@ def pooled(reports: list[FitReport], name: str, threshold: float | None) -> str:
 @click.option("--bars", default=8, show_default=True)
 @click.option("--count", default=8, show_default=True)
 @click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--chord-weights",
+    default="0,1",
+    show_default=True,
+    help="Comma-separated --chord-weight values to run with the chords given.",
+)
 def main(
     models: tuple[str, ...], chords: str, key_name: str, mode_key: str, bars: int, count: int,
-    seed: int,
+    seed: int, chord_weights: str,
 ) -> None:  # fmt: skip
+    weights = [float(w) for w in chord_weights.split(",")]
     progression = parse_progression(chords)
     key = parse_key(key_name)
     mode = parse_key(mode_key)
@@ -95,8 +104,13 @@ def main(
         tokenizer = TokenizerConfig.from_dict(read_model_dir(model).tokenizer)
         runs = [("off", Harmony())]
         if tokenizer.structure_tokens:
-            runs.append((f"--chords '{chords}' --key '{key_name}'", Harmony(progression, 1, key)))
-            runs.append((f"--chords '{chords}'", Harmony(progression, 1, None)))
+            for weight in weights:
+                with_key = Harmony(progression, 1, key, chord_weight=weight)
+                alone = Harmony(progression, 1, None, chord_weight=weight)
+                runs.append(
+                    (f"--chords '{chords}' --key '{key_name}' --chord-weight {weight:g}", with_key)
+                )
+                runs.append((f"--chords '{chords}' --chord-weight {weight:g}", alone))
         for label, harmony in runs:
             paths = run(model, harmony, bars, count, seed)
             reports = [measure(p, progression, key, bars) for p in paths]

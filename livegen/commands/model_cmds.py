@@ -103,6 +103,13 @@ def export(checkpoint: Path, out: Path, precision: str, attention: str, verify: 
     "trained with key tokens; --constraints key=... locks notes with any model).",
 )
 @click.option(
+    "--chord-weight",
+    type=click.FloatRange(0, 10),
+    default=1.0,
+    show_default=True,
+    help="How hard to lean on the chord's tones (strong beats most); 0: the chord token alone.",
+)
+@click.option(
     "--constraints",
     "constraint_text",
     metavar="PAIRS",
@@ -124,6 +131,7 @@ def generate(
     chords: str | None,
     bars_per_chord: int,
     key_name: str | None,
+    chord_weight: float,
     constraint_text: str | None,
 ) -> None:
     """Continue PROMPT.mid (or start from nothing) and write prompt + continuation to OUT.
@@ -144,7 +152,7 @@ def generate(
         seed=seed,
         channels=None if channels is None else parse_channels(channels),
         constraints=parse_constraints(constraint_text) if constraint_text else Constraints(),
-        harmony=Harmony.parse(chords, bars_per_chord, key_name),
+        harmony=Harmony.parse(chords, bars_per_chord, key_name, chord_weight),
     )
     run = generate_midi
     if not speaks_events(model):  # remi, remi-bpe, triplet: livegen/inference/generate_language

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from livegen.errors import ConfigError
+from livegen.inference.chord_bias import ChordToneBias
 from livegen.inference.sampler import Constraints
 from livegen.music.chords import Chord, parse_progression
 from livegen.music.keys import MAJOR_MINOR, Key, parse_key
@@ -50,16 +51,28 @@ class Harmony:
     key: Key | None = None
     # a mode's scale is locked besides its KEY token (off only to measure the token alone)
     lock_mode: bool = True
+    # how hard the sampler leans on the bar's chord tones (inference/chord_bias.py; 0: the CHORD
+    # token alone, what the model itself makes of it)
+    chord_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.bars_per_chord < 1:
             raise ConfigError(f"--bars-per-chord must be >= 1, got {self.bars_per_chord}")
+        if not 0 <= self.chord_weight <= 10:
+            raise ConfigError(f"--chord-weight must be in 0..10, got {self.chord_weight}")
 
     @classmethod
-    def parse(cls, chords: str | None, bars_per_chord: int = 1, key: str | None = None) -> Harmony:
+    def parse(
+        cls,
+        chords: str | None,
+        bars_per_chord: int = 1,
+        key: str | None = None,
+        chord_weight: float = 1.0,
+    ) -> Harmony:
         """From the command line's texts; ConfigError (one line) for a bad chord or key name."""
         progression = parse_progression(chords) if chords else ()
-        return cls(progression, bars_per_chord, parse_key(key, what="--key") if key else None)
+        key_of = parse_key(key, what="--key") if key else None
+        return cls(progression, bars_per_chord, key_of, chord_weight=chord_weight)
 
     @property
     def active(self) -> bool:
@@ -107,6 +120,7 @@ class HarmonyWriter:
         self.next_bar_step = (position // steps_per_bar + 1) * steps_per_bar
         self._shift_base = vocab.offsets[TokenKind.TIME_SHIFT] - 1  # + steps = TIME_SHIFT id
         self._max_shift = vocab.config.max_shift_steps
+        self._chord_tones = ChordToneBias(vocab, steps_per_bar)
 
     def bar_due(self, position: int) -> bool:
         return position >= self.next_bar_step
@@ -119,6 +133,15 @@ class HarmonyWriter:
         if room < self._max_shift:
             mask[self._shift_base + room + 1 : self._shift_base + self._max_shift + 1] = False
         return mask
+
+    def lean(self, logits: np.ndarray, position: int, channel: int) -> np.ndarray:
+        """`logits` leaning toward the bar's chord tones for a note starting at `position` on
+        `channel` (inference/chord_bias.py); unchanged before the first bar line."""
+        if self.bar == 0:
+            return logits
+        in_bar = position - (self.next_bar_step - self.steps_per_bar)
+        chord = self.harmony.chord_at(self.bar - 1)
+        return self._chord_tones.lean(logits, chord, in_bar, channel, self.harmony.chord_weight)
 
     def at_bar_line(self, position: int) -> list[int]:
         """Tokens to write right after the BAR at `position` (KEY at the first, then the CHORD

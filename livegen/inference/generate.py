@@ -107,6 +107,7 @@ class _Row:
                 mask = combined if combined.any() else mask  # never leave the stream stuck
             if self.harmony is not None:
                 mask = self.harmony.restrict(mask, position)
+                logits = self.harmony.lean(logits, position, self.state.channel)
             token = sampler.sample(logits, params, mask)
         if token == self.vocab.eos:
             self.reason = "eos"

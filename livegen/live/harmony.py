@@ -24,6 +24,8 @@ import logging
 import numpy as np
 
 from livegen.errors import ConfigError
+from livegen.inference.chord_bias import ChordToneBias
+from livegen.music.chords import VOCABULARY as CHORDS
 from livegen.music.chords import Chord, parse_progression
 from livegen.music.estimate import estimate_chord
 from livegen.tokenizer.vocab import TokenKind, Vocab
@@ -63,6 +65,7 @@ class LiveHarmony:
         self._bar = vocab.bar
         self.setting: tuple[Chord, ...] | str = ()
         self._text = ""
+        self._chord_tones = ChordToneBias(vocab, bar_steps)
         self.reset()
 
     def reset(self) -> None:
@@ -181,6 +184,15 @@ class LiveHarmony:
         """The stream went back to `step`: chords written after it are gone."""
         while self.written and self.written[-1][0] > step:
             self.written.pop()
+
+    def lean(self, logits: np.ndarray, step: int, channel: int) -> np.ndarray:
+        """`logits` leaning toward the tones of the chord the stream is under at `step` (the
+        last CHORD written), for a note the model starts there on `channel`
+        (inference/chord_bias.py); unchanged while chords are off."""
+        if not self.active or not self.written:
+            return logits
+        chord = CHORDS[self.vocab.arg_list[self.written[-1][1]]]
+        return self._chord_tones.lean(logits, chord, step % self.bar_steps, channel)
 
     def restrict(self, mask: np.ndarray, step: int) -> np.ndarray:
         """No BAR from the model, and no time shift past the next chord boundary."""

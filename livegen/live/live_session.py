@@ -516,6 +516,7 @@ class LiveSession:
             logits = logits.copy()
             bias = math.log(density) if density > 0 else -np.inf
             logits[self._is_note_on] += np.float32(bias)
+        logits = self.harmony.lean(logits, self.step, self.channel)
         token = self.sampler.sample(logits, knobs, mask)
         if self.channel not in band.active and self._starts_note[token]:
             # the model wants to play in a part that is not its own: steer it into one of its
