@@ -73,6 +73,8 @@ class LiveHarmony:
         self.written: list[tuple[int, int]] = []  # (step, CHORD token) fed to the model
         self._notes: list[list[int]] = []  # [pitch, velocity, start step, end step or -1]
         self._open: dict[tuple[int, int], list[int]] = {}
+        self._heard: Chord | None = None  # follow: the player's chord when last heard, and where
+        self._heard_step = -1
 
     # ---- the knob ----------------------------------------------------------------------------
     def set_knob(self, text: str) -> None:
@@ -174,6 +176,12 @@ class LiveHarmony:
                     out.extend(self._chord_token(step))
             elif token == self._bar:
                 out.extend(self._chord_token(step))
+        if self.setting == FOLLOW:
+            # the lean follows the player's chord at once; its token waits for the next beat
+            # (a chord struck on the bar line reaches the daemon just after it wrote the old one
+            # there: measured through JACK, tests/live/test_follow_jack.py with the shipped
+            # default, the G bar after F had 9-12 of 16-21 note-ons on G's tones without this)
+            self._heard, self._heard_step = self.followed_chord(step), step
         return out
 
     def fed(self) -> list[tuple[float, str]]:
@@ -192,6 +200,8 @@ class LiveHarmony:
         if not self.active or not self.written:
             return logits
         chord = CHORDS[self.vocab.arg_list[self.written[-1][1]]]
+        if self._heard is not None and self.written[-1][0] < self._heard_step:
+            chord = self._heard
         return self._chord_tones.lean(logits, chord, step % self.bar_steps, channel)
 
     def restrict(self, mask: np.ndarray, step: int) -> np.ndarray:

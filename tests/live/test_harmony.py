@@ -80,6 +80,30 @@ def test_follow_names_the_held_triad_each_beat() -> None:
     assert live.due(120, VOCAB.shift(24)) == []  # still F: not written again
 
 
+def _leaned_classes(live: LiveHarmony, step: int) -> set[int]:
+    flat = np.zeros(VOCAB.size, dtype=np.float32)
+    leaned = live.lean(flat, step, channel=0)
+    favoured = np.flatnonzero(leaned > leaned[VOCAB.note_on(61)])  # C#: in none of the triads
+    return {VOCAB.arg_list[t] % 12 for t in favoured if VOCAB.kind(t) == TokenKind.NOTE_ON}
+
+
+def test_follow_leans_on_the_chord_the_player_struck_just_after_the_beat_was_decided() -> None:
+    """F was written on the bar line; the player's G triad arrives a step later: the model's
+    next notes lean toward G at once, while G's token waits for the next beat."""
+    live = harmony(FOLLOW)
+    for pitch in (65, 69, 72):  # F held before the bar line
+        live.note_player(0, pitch, 90, 0)
+    assert names(live.due(96, VOCAB.shift(96))) == ["BAR", "CHORD_F"]
+    assert _leaned_classes(live, 97) == {5, 9, 0}
+    for pitch in (65, 69, 72):
+        live.note_player(0, pitch, 0, 97)
+    for pitch in (67, 71, 74):
+        live.note_player(0, pitch, 90, 97)
+    assert names(live.insert([VOCAB.shift(1)], 96)) == ["TIME_SHIFT_1"]  # no token yet
+    assert _leaned_classes(live, 98) == {7, 11, 2}
+    assert names(live.due(120, VOCAB.shift(22))) == ["CHORD_G"]  # the next beat writes it
+
+
 def test_follow_with_nothing_played_is_no_chord() -> None:
     assert names(harmony(FOLLOW).due(24, VOCAB.shift(24))) == ["CHORD_N"]
 
