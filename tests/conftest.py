@@ -19,18 +19,21 @@ settings.register_profile("livegen", deadline=None)
 settings.load_profile("livegen")
 
 
-def _shared_testdata() -> Path:
-    """The shared real-MIDI test folder: the checkout sits beside ../shared (CI and sessions);
-    a clone elsewhere on such a machine finds it at /work/shared. LIVEGEN_TESTDATA overrides."""
-    beside = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
-    for candidate in (beside, Path("/work/shared/testdata")):
+def _shared(folder: str) -> Path:
+    """A folder of ../shared that holds a `midi` folder (testdata, corpus/pop909): the checkout
+    sits beside ../shared (CI and sessions); a clone elsewhere on such a machine finds it under
+    /work/shared. Missing, the tests that need it fail saying where they looked."""
+    beside = Path(__file__).resolve().parents[1].parent / "shared" / folder
+    for candidate in (beside, Path("/work/shared") / folder):
         if (candidate / "midi").is_dir():
             return candidate
-    return beside  # missing: the tests that need it fail saying where they looked
+    return beside
 
 
-# Set before test modules are collected, so every module reads one location.
-os.environ.setdefault("LIVEGEN_TESTDATA", str(_shared_testdata()))
+# Set before test modules are collected, so every module reads one location (the variables
+# override): LIVEGEN_TESTDATA, the real test MIDI; LIVEGEN_POP909, the POP909 corpus.
+os.environ.setdefault("LIVEGEN_TESTDATA", str(_shared("testdata")))
+os.environ.setdefault("LIVEGEN_POP909", str(_shared("corpus/pop909")))
 
 
 _servers_started = itertools.count()

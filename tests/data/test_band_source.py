@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -35,16 +36,7 @@ MMA_MISSING = "mma is not installed (apt-get install mma)"
 needs_mma = pytest.mark.skipif(shutil.which("mma") is None, reason=MMA_MISSING)
 
 
-def _pop909() -> Path:
-    """POP909 beside the checkout (../shared/corpus), or at /work/shared/corpus on this machine."""
-    beside = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "pop909"
-    for candidate in (beside, Path("/work/shared/corpus/pop909")):
-        if (candidate / "midi").is_dir():
-            return candidate
-    return beside
-
-
-POP909 = _pop909()
+POP909 = Path(os.environ["LIVEGEN_POP909"])  # tests/conftest.py finds it
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,16 +12,7 @@ from livegen.data.structure_accuracy import read_keys_only
 from livegen.tokenizer.midi_file import read_midi
 
 
-def _pop909() -> Path:
-    """POP909 beside the checkout (../shared/corpus), or at /work/shared/corpus on this machine."""
-    beside = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "pop909"
-    for candidate in (beside, Path("/work/shared/corpus/pop909")):
-        if (candidate / "midi").is_dir():
-            return candidate
-    return beside
-
-
-POP909 = _pop909()
+POP909 = Path(os.environ["LIVEGEN_POP909"])  # tests/conftest.py finds it
 
 
 def test_the_command_reports_every_figure(capsys: pytest.CaptureFixture[str]) -> None:

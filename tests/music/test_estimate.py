@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,18 +13,7 @@ from livegen.music.chords import NONE, QUALITIES, VOCABULARY, Chord, parse_chord
 from livegen.music.estimate import estimate_chord, estimate_key
 from livegen.music.keys import parse_key
 
-
-def _pop909() -> Path:
-    """POP909 beside the checkout (../shared/corpus), or at /work/shared/corpus on such a machine;
-    missing, the tests that need it fail saying where they looked."""
-    beside = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "pop909"
-    for candidate in (beside, Path("/work/shared/corpus/pop909")):
-        if (candidate / "midi").is_dir():
-            return candidate
-    return beside
-
-
-POP909 = _pop909()
+POP909 = Path(os.environ["LIVEGEN_POP909"])  # tests/conftest.py finds it
 
 
 def _notes(
