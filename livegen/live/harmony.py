@@ -195,12 +195,13 @@ class LiveHarmony:
 
     def lean(self, logits: np.ndarray, step: int, channel: int) -> np.ndarray:
         """`logits` leaning toward the tones of the chord the stream is under at `step` (the
-        last CHORD written), for a note the model starts there on `channel`
-        (inference/chord_bias.py); unchanged while chords are off."""
+        last CHORD written; following, the chord heard since), for a note the model starts
+        there on `channel` (inference/chord_bias.py); unchanged while chords are off."""
         if not self.active or not self.written:
             return logits
         chord = CHORDS[self.vocab.arg_list[self.written[-1][1]]]
-        if self._heard is not None and self.written[-1][0] < self._heard_step:
+        heard_later = self._heard is not None and self.written[-1][0] < self._heard_step
+        if self.setting == FOLLOW and heard_later:
             chord = self._heard
         return self._chord_tones.lean(logits, chord, step % self.bar_steps, channel)
 
