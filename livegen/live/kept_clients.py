@@ -17,7 +17,7 @@ from typing import Any
 
 import rtmidi
 
-from livegen.live.jack_ports import load_jack
+from livegen.live import jack_ports
 from livegen.live.signal_mask import stop_signals_held
 
 log = logging.getLogger("livegen")
@@ -56,7 +56,7 @@ def jack_watcher() -> Any | None:
     with _CLIENTS_LOCK:
         if server in _WATCHERS:
             return _WATCHERS[server]
-        jack = load_jack()
+        jack = jack_ports.load_jack()  # looked up here: a test can take JACK-Client away
         watcher = None
         if jack is not None:
             try:

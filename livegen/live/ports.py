@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import rtmidi
 
 from livegen.errors import PortError
-from livegen.live.jack_ports import JackVirtualClient, load_jack
+from livegen.live import jack_ports
+from livegen.live.jack_ports import JackVirtualClient
 from livegen.live.kept_clients import CLIENT_NAME, jack_watcher, lister
 from livegen.live.signal_mask import stop_signals_held
 
@@ -283,7 +284,7 @@ class JackVirtualOutput:
 
 def _open_jack_virtual(sink: queue.SimpleQueue[InputItem], name: str) -> PortPair | None:
     """NAME:in and NAME:out on one native JACK client; None when JACK-Client cannot load."""
-    jack = load_jack()
+    jack = jack_ports.load_jack()
     if jack is None:
         log.warning(
             "JACK-Client (pip install JACK-Client) or libjack is missing: the ports will be "

@@ -24,7 +24,7 @@ PROMPT = Path(os.environ["LIVEGEN_TESTDATA"]) / "midi"
 # the rtmidi fallback for --virtual (no JACK-Client): its clients outlive the server the demo
 # stops, and libjack says so on stderr ("Cannot read socket fd ... CheckRes error ...")
 WITHOUT_JACK_CLIENT = (
-    "import livegen.live.ports as p; p.load_jack = lambda: None; "
+    "import livegen.live.jack_ports as j; j.load_jack = lambda: None; "
     "from livegen.cli import main; raise SystemExit(main())"
 )
 

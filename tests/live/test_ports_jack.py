@@ -108,9 +108,9 @@ def test_a_second_client_of_the_same_virtual_name_reports_the_names_jack_gave(
 ) -> None:
     """Through rtmidi (no JACK-Client) JACK renames a second client `dup` to dup-02: the names
     the daemon logs are the ports others see, not the name it asked for."""
-    import livegen.live.ports as ports
+    from livegen.live import jack_ports
 
-    monkeypatch.setattr(ports, "load_jack", lambda: None)
+    monkeypatch.setattr(jack_ports, "load_jack", lambda: None)
     first = open_ports(queue.SimpleQueue(), backend="jack", virtual="dup")
     second = open_ports(queue.SimpleQueue(), backend="jack", virtual="dup")
     try:

@@ -489,7 +489,7 @@ def test_an_unwritable_record_path_fails_at_start(jack_server: JackServer, tmp_p
 
 # the rtmidi fallback for --virtual (no JACK-Client): two rtmidi clients instead of one
 WITHOUT_JACK_CLIENT = (
-    "import livegen.live.ports as p; p.load_jack = lambda: None; "
+    "import livegen.live.jack_ports as j; j.load_jack = lambda: None; "
     "from livegen.cli import main; raise SystemExit(main())"
 )
 
