@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import queue
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -79,6 +80,9 @@ class Control:
         self._knobs = knobs or Knobs()
         self._status = Status()
         self.commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        # Set with every command: the daemon's supervisor wakes on it instead of finding the
+        # command at its next 50 ms poll (a vary pressed just before a bar line must make it)
+        self.wake = threading.Event()
         # deque.append is atomic in CPython: the daemon appends, the UI copies.
         self.roll: collections.deque[NoteView] = collections.deque(maxlen=roll_size)
         # Notes not yet played (speculated) and notes sounding now; the daemon swaps the tuples.
@@ -163,3 +167,4 @@ class Control:
     def send(self, name: str, **args: Any) -> None:
         """UI side: queue a command for the daemon."""
         self.commands.put(Command(name, args))
+        self.wake.set()

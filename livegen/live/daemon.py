@@ -187,10 +187,12 @@ class Daemon:
         self.error = self.error or message
         self.exit_code = 1
         self.stop_event.set()
+        self.control.wake.set()
 
     def request_stop(self, *_: object) -> None:
-        """Signal handlers call this: it only sets an event."""
+        """Signal handlers call this: it only sets events."""
         self.stop_event.set()
+        self.control.wake.set()
 
     def run(self, *, on_tick: Callable[[], None] | None = None) -> int:
         """Start, supervise until stopped, shut down; returns the exit code."""
@@ -207,7 +209,12 @@ class Daemon:
 
     def _supervise_until_stopped(self, on_tick: Callable[[], None] | None) -> None:
         next_port_check = 0.0
-        while not self.stop_event.wait(SUPERVISE_PERIOD_S):
+        wake = self.control.wake
+        while not self.stop_event.is_set():
+            wake.wait(SUPERVISE_PERIOD_S)  # every period, or at once when a command comes
+            wake.clear()
+            if self.stop_event.is_set():
+                break
             self.supervise()
             now = time.monotonic()
             if now >= next_port_check:
@@ -305,7 +312,8 @@ class Daemon:
             if event.control in (ALL_NOTES_OFF, ALL_SOUND_OFF):
                 self._release_held(t_ns, event.channel)
             if self.vary.is_press(event.control, event.value):
-                self.control.send("vary")  # varied on the supervisor thread, not this one
+                # varied on the supervisor thread, not this one, from the bar(s) before the press
+                self.control.send("vary", at_ns=t_ns)
                 return
             try:
                 self.control.handle_cc(event.control, event.value)
@@ -409,7 +417,9 @@ class Daemon:
                 if self.recorder is not None:
                     self.recorder.enabled = name == "record_on"
             elif name == "vary":  # its one-line outcome goes to the log and the TUI
-                outcome = self.vary.request(self.clock, self.scheduler, self.control, self.paused)
+                outcome = self.vary.request(
+                    self.clock, self.scheduler, self.control, self.paused, command.args.get("at_ns")
+                )
                 log.info(outcome.message)
                 self.control.publish(message=outcome.message)
             elif name == "quit":

@@ -202,9 +202,17 @@ class VaryMove:
         return self._cc_pressed and not was
 
     def request(
-        self, clock: Clock, scheduler: Scheduler, control: Control, paused: bool
+        self,
+        clock: Clock,
+        scheduler: Scheduler,
+        control: Control,
+        paused: bool,
+        pressed_ns: int | None = None,
     ) -> VaryOutcome:
-        """The daemon's `vary` command: play, on `[vary] channel` or the output_channel knob."""
+        """The daemon's `vary` command: play, on `[vary] channel` or the output_channel knob.
+
+        `pressed_ns` (monotonic): when the controller was pressed; the bars varied are those
+        before the press, not before the moment this thread got to it (None: now)."""
         line = clock.timeline
         if line is None or not clock.running:
             return VaryOutcome("vary: the clock is not running")
@@ -215,18 +223,25 @@ class VaryMove:
             lambda: (clock.timeline or line).ns_to_tick(clock.now_ns()),
             scheduler,
             control.knobs.output_channel if channel < 0 else channel,
+            None if pressed_ns is None else line.ns_to_tick(pressed_ns),
         )
 
     def play(
-        self, now_tick: Callable[[], float], scheduler: Scheduler, channel: int
+        self,
+        now_tick: Callable[[], float],
+        scheduler: Scheduler,
+        channel: int,
+        trigger_tick: float | None = None,
     ) -> VaryOutcome:
-        """Vary the last bar(s) and schedule them (see the module docstring)."""
+        """Vary the last bar(s) before `trigger_tick` (None: now) and schedule them (see the
+        module docstring)."""
         if self.model is None:
             return VaryOutcome(
                 "vary: no variation model; set vary_model to an exported vae/ddpm folder "
                 "(livegen export of a vae or ddpm checkpoint), e.g. --set vary_model=models/vae"
             )
-        trigger_tick = now_tick()
+        if trigger_tick is None:
+            trigger_tick = now_tick()
         span = source_span(trigger_tick, self.bar_ticks, self.config.bars)
         notes = self.history.notes_in(span[0] - EARLY_TICKS, span[1] - EARLY_TICKS, trigger_tick)
         first_beat = span[0] / TICKS_PER_BEAT

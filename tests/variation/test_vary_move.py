@@ -132,6 +132,25 @@ def test_the_variation_plays_from_the_next_bar_through_replans_and_stops_on_sile
     assert ons == offs  # every varied note ended within its bar
 
 
+def test_a_press_handled_after_the_bar_line_still_varies_the_bars_before_the_press(
+    variation_model_dir,
+) -> None:
+    """The supervisor gets to a press a little after it happened: the source is the bar the
+    player pressed at the end of, and the variation starts on the first bar line still ahead."""
+    clock = ManualClock(bpm=120)
+    scheduler = Scheduler(lambda m: None, clock)
+    clock.start()
+    move = VaryMove(VaryConfig(), VariationModel.load(variation_model_dir("vae")), seed=3)
+    _played_bar(move)  # bar 1
+    move.history.hear(BAR + 30, 0, 48, 90)  # bar 2 has begun: a note past its half
+    move.history.hear(BAR + 60, 0, 48, 0)
+    clock.advance_ticks(BAR + 60)  # handled well into bar 2
+    late = move.play(clock.position_ticks, scheduler, channel=5, trigger_tick=BAR - 6)
+    assert late.notes == 8 and late.start_tick == 2 * BAR, late.message
+    now = move.play(clock.position_ticks, scheduler, channel=5)  # pressed now: bar 2, its 1 note
+    assert now.notes == 1 and now.start_tick == 2 * BAR, now.message
+
+
 def test_a_sounding_variation_ends_on_silence(variation_model_dir) -> None:
     clock = ManualClock(bpm=120)
     sent: list[list[int]] = []
