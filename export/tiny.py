@@ -50,6 +50,31 @@ def make_tiny_model_dir(
     return folder
 
 
+def make_liking_model_dir(
+    path: str | Path, liked: list[int], tokenizer: dict[str, Any], vocab_size: int
+) -> Path:
+    """A 1-layer model set by hand to give the `liked` token ids equal probability and every
+    other token almost none, whatever the context: logits = lm_head(ln_f(x)) with ln_f's weight
+    zero and bias one is lm_head's row sums, 32 for a liked token and 0 for the rest.
+
+    Tests of generation under constraints use it: a random model moves time too rarely to reach
+    a bar line before it samples EOS, and a trained one takes hours. `tokenizer` is the record a
+    checkpoint stores (`TokenizerConfig.to_dict()`), `vocab_size` that tokenizer's vocabulary.
+    """
+    torch.manual_seed(0)
+    config = ModelConfig(
+        vocab_size=vocab_size, n_layer=1, n_head=2, d_model=32, d_ff=64, tie_weights=False
+    )
+    model = Transformer(config)
+    with torch.no_grad():
+        model.ln_f.weight.zero_()
+        model.ln_f.bias.fill_(1.0)
+        model.lm_head.weight.zero_()
+        model.lm_head.weight[liked] = 1.0
+    folder, _ = export_model_dir(model, tokenizer, path)
+    return folder
+
+
 def make_tiny_hier_model_dir(
     path: str | Path, context: int = 512, seed: int = 0, precision: str = "fp32"
 ) -> Path:

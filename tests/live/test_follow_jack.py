@@ -36,27 +36,16 @@ def chord_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     play middle-register notes (a random one rarely moves time)."""
     if os.environ.get("LIVEGEN_FOLLOW_MODEL"):
         return Path(os.environ["LIVEGEN_FOLLOW_MODEL"])
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from livegen.export.transformer_onnx import export_model_dir
-    from livegen.train.models.transformer import ModelConfig, Transformer
+    from livegen.export.tiny import make_liking_model_dir
 
     tokenizer = TokenizerConfig(structure_tokens=True)
     vocab = Vocab(tokenizer)
-    torch.manual_seed(0)
-    model = Transformer(
-        ModelConfig(vocab_size=vocab.size, n_layer=1, n_head=2, d_model=32, d_ff=64,
-                    tie_weights=False)
-    )  # fmt: skip
     liked = [*vocab.ids_of_kind(TokenKind.TIME_SHIFT), *vocab.ids_of_kind(TokenKind.VELOCITY)]
     liked += [vocab.note_on(p) for p in range(55, 80)] + [vocab.note_off(p) for p in range(55, 80)]
-    with torch.no_grad():  # logits = lm_head(ones): equal for the liked tokens, 0 for the rest
-        model.ln_f.weight.zero_()
-        model.ln_f.bias.fill_(1.0)
-        model.lm_head.weight.zero_()
-        model.lm_head.weight[liked] = 1.0
-    folder, _ = export_model_dir(model, tokenizer.to_dict(), tmp_path_factory.mktemp("f") / "m")
-    return folder
+    folder = tmp_path_factory.mktemp("f") / "m"
+    return make_liking_model_dir(folder, liked, tokenizer.to_dict(), vocab.size)
 
 
 def _sleep_until(t_ns: int) -> None:
