@@ -12,6 +12,7 @@ from livegen.inference.sampler import (
     MusicState,
     Sampler,
     SamplingParams,
+    _nucleus_order,
 )
 from livegen.music.keys import key_pitch_classes
 from livegen.tokenizer.vocab import DRUM_CHANNEL, TokenKind, Vocab
@@ -63,6 +64,21 @@ def test_top_p_keeps_the_smallest_set_reaching_p() -> None:
     assert set(draws(SamplingParams(top_p=0.7), logits).tolist()) == {0, 1}
     assert set(draws(SamplingParams(top_p=0.76), logits).tolist()) == {0, 1, 2}
     assert set(draws(SamplingParams(top_p=0.01), logits).tolist()) == {0}
+
+
+@pytest.mark.parametrize("scale", [0.1, 1.0, 4.0, 12.0])  # flat .. peaked, as a model's are
+@pytest.mark.parametrize("top_p", [0.5, 0.9, 0.95, 0.999])
+def test_the_nucleus_is_ordered_as_a_full_sort_orders_it(scale: float, top_p: float) -> None:
+    # only tokens that can be in the nucleus are sorted; its prefix must be the full sort's,
+    # ties (here: many equal logits) broken by id as the full stable sort breaks them
+    for seed in range(20):
+        logits = np.round(np.random.default_rng(seed).normal(0, scale, 732), 1)
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        full = np.argsort(-probs, kind="stable")
+        cut = int(np.searchsorted(np.cumsum(probs[full]), top_p)) + 1
+        order = _nucleus_order(probs, top_p)
+        assert order[:cut].tolist() == full[:cut].tolist()
 
 
 def test_mask_excludes_tokens_even_the_likeliest() -> None:
