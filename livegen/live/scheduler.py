@@ -25,6 +25,7 @@ from livegen.music.midi import ALL_NOTES_OFF, CONTROL_CHANGE, NOTE_OFF, NOTE_ON
 
 log = logging.getLogger(__name__)
 
+IDLE_WAIT_S = 0.02  # the thread's longest wait: how soon it sees the clock start again
 _OFF, _ON = 0, 1  # at equal ticks a note-off goes first, so a repeated pitch re-sounds
 
 Sender = Callable[[list[int]], None]
@@ -170,13 +171,22 @@ class Scheduler:
             self._silence(self.clock.now_ns())
             raise
 
-    def _wait_for_work(self) -> None:
-        timeout_s = 0.02
+    def wait_timeout_s(self, now_ns: int) -> float:
+        """How long the thread may wait for a posted operation before the next event is due.
+
+        While the clock is stopped or has gone quiet (an external clock's timeline past its
+        expiry) nothing is due, however far behind the plan's first event is: pump sends
+        nothing then, and a zero wait would spin a core until the clock came back (measured:
+        112% CPU for as long as a DAW that vanished without a Stop stayed away)."""
+        timeout_s = IDLE_WAIT_S
         line = self.clock.timeline
-        if self._heap and line is not None:
+        if self._heap and line is not None and line.alive(now_ns):
             due_ns = line.tick_to_ns(self._heap[0][0]) - self.lead_ns - self.early_ns
-            wait_ns = due_ns - self.clock.now_ns()
-            timeout_s = min(timeout_s, max(0.0, wait_ns / 1e9))
+            timeout_s = min(timeout_s, max(0.0, (due_ns - now_ns) / 1e9))
+        return timeout_s
+
+    def _wait_for_work(self) -> None:
+        timeout_s = self.wait_timeout_s(self.clock.now_ns())
         try:
             op = self._inbox.get(timeout=timeout_s) if timeout_s > 0 else self._inbox.get_nowait()
         except queue.Empty:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from livegen.live.clock import ManualClock
-from livegen.live.scheduler import ScheduledNote, Scheduler
+from livegen.live.scheduler import IDLE_WAIT_S, ScheduledNote, Scheduler
 from livegen.music.midi import ALL_NOTES_OFF
 
 
@@ -56,6 +58,22 @@ def test_nothing_is_sent_a_nanosecond_early() -> None:
     clock.advance_ns(1)
     scheduler.pump(clock.now_ns())
     assert sent == [[0x90, 60, 100]]
+
+
+def test_a_clock_gone_quiet_with_notes_overdue_lets_the_thread_rest() -> None:
+    # a DAW that vanished without a Stop: its timeline expires with the plan's notes behind
+    # it; nothing may go out, and the thread must wait for work, not spin on the overdue note
+    clock, scheduler, sent = _setup()
+    scheduler.add(ScheduledNote(24, 48, 60, 100, 0))
+    scheduler.pump(clock.now_ns())  # takes the note in; nothing due yet
+    line = clock.timeline
+    assert line is not None
+    clock.advance_ticks(30)
+    assert scheduler.wait_timeout_s(clock.now_ns()) == 0.0  # overdue on a live clock: now
+    clock._publish(dataclasses.replace(line, expires_ns=line.tick_to_ns(20)), None)
+    assert scheduler.wait_timeout_s(clock.now_ns()) == IDLE_WAIT_S
+    scheduler.pump(clock.now_ns())
+    assert sent == []
 
 
 def test_tempo_change_moves_pending_notes() -> None:
