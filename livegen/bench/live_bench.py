@@ -33,7 +33,7 @@ from livegen.inference.model_dir import read_model_dir
 from livegen.live.jackserver import JackServer, start_dummy_server
 from livegen.live.ports import find_port
 from livegen.live.realtime import DutyCycle, inference_thread_priority, raise_thread_priority
-from livegen.live.signal_mask import stop_signals_held
+from livegen.live.signal_mask import stop_signals_held, stop_signals_interrupt
 from livegen.machine import cpu_info
 from livegen.music.midi import CLOCK, NOTE_OFF, NOTE_ON, START, STOP, is_note_on
 from livegen.percentiles import summary
@@ -207,6 +207,13 @@ def gil_probe(model: str, seconds: float) -> dict[str, object]:
 
 
 def run_live_bench(options: LiveBenchOptions, echo=print) -> dict[str, object]:
+    """Time `livegen serve` through a private JACK server (see the module docstring); a stop
+    signal meanwhile ends the daemon and the server it started before the exception goes on."""
+    with stop_signals_interrupt():
+        return _run_live_bench(options, echo)
+
+
+def _run_live_bench(options: LiveBenchOptions, echo=print) -> dict[str, object]:
     read_model_dir(options.model)  # a missing model is one clear error before anything starts
     if options.server is not None:
         server = JackServer(options.server, None)

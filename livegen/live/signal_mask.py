@@ -37,3 +37,27 @@ def stop_signals_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt in the main thread for the duration, as
+    SIGINT does, so a command that started processes (a JACK server, a daemon) stops them in
+    its `finally` when a `timeout` or a closed terminal ends it. Python's default for both is
+    to die on the spot, which left a benchmark's daemon and jackd running (found: an orphaned
+    `serve` spinning a core for 14 minutes after `timeout 120 livegen bench --live`)."""
+    names = ("SIGTERM", "SIGHUP")
+    previous = {
+        name: signal.signal(getattr(signal, name), _interrupt)
+        for name in names
+        if hasattr(signal, name)
+    }
+    try:
+        yield
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
