@@ -37,7 +37,7 @@ from torch import nn
 
 from livegen.config import dump_toml, to_mapping
 from livegen.errors import ModelLoadError
-from livegen.inference.model_dir import FORMAT_VERSION, PRECISIONS
+from livegen.inference.model_dir import CUDA_GRAPH, FORMAT_VERSION, PRECISIONS
 
 OPSET = 17
 ATTENTIONS = ("auto", "gqa", "portable")
@@ -121,6 +121,7 @@ def model_toml(
     precision: str,
     parity: dict[str, Any],
     cache: str = "fixed",
+    cuda: dict[str, Any] | None = None,
 ) -> str:
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
@@ -133,6 +134,8 @@ def model_toml(
     }
     if parity:
         meta["parity"] = parity
+    if cuda:
+        meta["cuda"] = cuda
     return dump_toml(meta)
 
 
@@ -146,8 +149,13 @@ def export_model_dir(
     progress: Callable[[str], None] | None = None,
     attention: str = "auto",
     tokenizer_files: dict[str, str] | None = None,
+    cuda_graph: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
     """Write `out_dir` atomically (temp folder in the same parent, then rename).
+
+    cuda_graph: also write CUDA_GRAPH, the same GroupQueryAttention graph in fp16, which the
+    engine runs instead of model.onnx when it runs on CUDA (the op computes in fp16/bf16 there;
+    an int8 model.onnx is for CPUs). Verified like model.onnx, on this machine's onnxruntime.
 
     attention: "gqa" (GroupQueryAttention graph, the measured fastest), "portable" (the traced
     graph, any onnxruntime) or "auto" (gqa unless the model uses relative attention, which
@@ -163,6 +171,8 @@ def export_model_dir(
     if attention == "gqa" and model.config.position == "relative":
         raise ModelLoadError("attention 'gqa' cannot express relative attention; use 'portable'")
     cache = "shared" if attention == "gqa" else "fixed"
+    if cuda_graph and cache != "shared":
+        raise ModelLoadError("a CUDA graph is a GroupQueryAttention graph: use attention 'gqa'")
     out_dir = Path(out_dir)
     check_model_folder(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -175,6 +185,9 @@ def export_model_dir(
             fp32 = tmp / "model.fp32.onnx"
             onnx.save(build_gqa_graph(model), str(fp32))
             quantize(fp32, tmp / "model.onnx", precision)
+            if cuda_graph:
+                say(f"writing {CUDA_GRAPH} (fp16) for CUDA")
+                quantize(fp32, tmp / CUDA_GRAPH, "fp16")
             fp32.unlink()
         else:
             say(f"tracing the cached graphs (prefill and decode), {precision}")
@@ -192,7 +205,21 @@ def export_model_dir(
                     f"export failed verification: max |logit diff| {parity['max_abs_diff']:.3g}"
                     f" > {parity['tolerance']} or greedy tokens differ"
                 )
-        meta = model_toml(model.config, tokenizer, precision, parity, cache)
+        cuda: dict[str, Any] = {}
+        if cuda_graph:
+            cuda = {"graph": CUDA_GRAPH, "precision": "fp16"}
+            if verify:
+                say(f"verifying {CUDA_GRAPH} against PyTorch over {verify_steps} tokens")
+                cuda_parity = verify_parity(
+                    model, tmp, "fp16", cache, steps=verify_steps, graph=CUDA_GRAPH
+                )
+                if not cuda_parity["ok"]:
+                    raise ModelLoadError(
+                        f"{CUDA_GRAPH} failed verification: max |logit diff| "
+                        f"{cuda_parity['max_abs_diff']:.3g} > {cuda_parity['tolerance']}"
+                    )
+                cuda["parity"] = cuda_parity
+        meta = model_toml(model.config, tokenizer, precision, parity, cache, cuda)
         (tmp / "model.toml").write_text(meta)
         for name, text in (tokenizer_files or {}).items():  # remi-bpe's trained BPE (issue 15)
             (tmp / Path(name).name).write_text(text)
@@ -211,6 +238,7 @@ def export_checkpoint(
     verify: bool = False,
     progress: Callable[[str], None] | None = None,
     attention: str = "auto",
+    cuda_graph: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
     """`livegen export --onnx CKPT -o DIR`: load, export, optionally verify."""
     check_model_folder(Path(out_dir), (Path(ckpt_path),))  # before the long work
@@ -227,6 +255,7 @@ def export_checkpoint(
         progress=progress,
         attention=attention,
         tokenizer_files=ckpt.get("tokenizer_files"),
+        cuda_graph=cuda_graph,
     )
 
 
@@ -237,6 +266,7 @@ def verify_parity(
     cache: str = "fixed",
     steps: int = 300,
     seed: int = 0,
+    graph: str = "model.onnx",
 ) -> dict[str, Any]:
     """Run PyTorch (KVCache) and onnxruntime (the engine's runner) in lockstep.
 
@@ -248,13 +278,19 @@ def verify_parity(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # single-token steps: extra threads only add contention
     try:
-        return _lockstep(model, folder, precision, cache, steps, seed)
+        return _lockstep(model, folder, precision, cache, steps, seed, graph)
     finally:
         torch.set_num_threads(threads)
 
 
 def _lockstep(
-    model: Transformer, folder: Path, precision: str, cache: str, steps: int, seed: int
+    model: Transformer,
+    folder: Path,
+    precision: str,
+    cache: str,
+    steps: int,
+    seed: int,
+    graph: str = "model.onnx",
 ) -> dict[str, Any]:
     from livegen.inference.engine import DECODE_GRAPH, make_session, open_runner
     from livegen.inference.model_dir import ModelInfo
@@ -266,7 +302,7 @@ def _lockstep(
     decode = folder / DECODE_GRAPH
     runner = open_runner(
         info,
-        make_session(folder / "model.onnx")[0],
+        make_session(folder / graph)[0],
         decode_session=make_session(decode)[0] if decode.is_file() else None,
     )
     cache = KVCache(model)

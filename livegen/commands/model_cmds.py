@@ -27,16 +27,30 @@ from livegen.errors import LivegenError
     "ops (relative attention, other runtimes); auto: gqa where possible.",
 )  # fmt: skip
 @click.option("--verify", is_flag=True, help="Compare with PyTorch over a 300-token run.")
-def export(checkpoint: Path, out: Path, precision: str, attention: str, verify: bool) -> None:
+@click.option(
+    "--cuda-graph", is_flag=True,
+    help="Also write model.cuda.onnx (fp16), which the engine runs on CUDA instead of "
+    "model.onnx (gqa attention only).",
+)  # fmt: skip
+def export(
+    checkpoint: Path, out: Path, precision: str, attention: str, verify: bool, cuda_graph: bool
+) -> None:
     """Export a checkpoint to an ONNX model folder (model.onnx + model.toml) with a KV cache.
 
     A variation checkpoint (kind vae or ddpm) becomes its own folder: encoder + decoder, or the
     denoiser, always checked against PyTorch. A hierarchical checkpoint becomes event.onnx +
     token.onnx (--attention does not apply).
     """
-    from livegen.export import variation_onnx
+    from livegen.export import hierarchical_onnx, variation_onnx
     from livegen.export.transformer_onnx import export_checkpoint  # needs torch and onnx (cli.py)
 
+    if cuda_graph and (
+        variation_onnx.is_variation_checkpoint(checkpoint)
+        or hierarchical_onnx.is_hierarchical_checkpoint(checkpoint)
+    ):
+        raise click.BadParameter(
+            "a CUDA graph is written for flat transformer models only", param_hint="--cuda-graph"
+        )
     if variation_onnx.is_variation_checkpoint(checkpoint):
         if precision != "fp32":
             raise click.BadParameter(
@@ -49,8 +63,6 @@ def export(checkpoint: Path, out: Path, precision: str, attention: str, verify: 
             f"(tolerance {parity['tolerance']}), pitch agreement {parity['pitch_agreement']:.1%}"
         )
         return
-    from livegen.export import hierarchical_onnx
-
     say = lambda m: click.echo(f"export: {m}", err=True)  # noqa: E731
     if hierarchical_onnx.is_hierarchical_checkpoint(checkpoint):
         folder, parity = hierarchical_onnx.export_hierarchical(
@@ -58,8 +70,9 @@ def export(checkpoint: Path, out: Path, precision: str, attention: str, verify: 
         )
     else:
         folder, parity = export_checkpoint(
-            checkpoint, out, precision, verify, progress=say, attention=attention
-        )
+            checkpoint, out, precision, verify, progress=say, attention=attention,
+            cuda_graph=cuda_graph,
+        )  # fmt: skip
     click.echo(f"wrote {folder} ({precision})")
     if parity:
         click.echo(

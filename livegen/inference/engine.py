@@ -74,17 +74,23 @@ def no_cuda_message(available: list[str]) -> str:
     )
 
 
-def make_session(
-    path: str | Path, device: str = "cpu", threads: int | None = None
-) -> tuple[ort.InferenceSession, str]:
-    """An onnxruntime session on `device`; returns it and the device actually used."""
+def resolve_device(device: str) -> str:
+    """ "cpu" or "cuda": where `device` ("cpu", "cuda", "auto") runs with this onnxruntime;
+    DeviceError when it cannot."""
     if device not in DEVICES:
         raise DeviceError(f"device {device!r} not one of {', '.join(DEVICES)}")
     available = ort.get_available_providers()
     has_cuda = "CUDAExecutionProvider" in available
     if device == "cuda" and not has_cuda:
         raise DeviceError(no_cuda_message(available))
-    use_cuda = device == "cuda" or (device == "auto" and has_cuda)
+    return "cuda" if device == "cuda" or (device == "auto" and has_cuda) else "cpu"
+
+
+def make_session(
+    path: str | Path, device: str = "cpu", threads: int | None = None
+) -> tuple[ort.InferenceSession, str]:
+    """An onnxruntime session on `device`; returns it and the device actually used."""
+    use_cuda = resolve_device(device) == "cuda"
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or DEFAULT_THREADS
     options.inter_op_num_threads = 1
@@ -376,7 +382,9 @@ class Engine:
                 make_session(p, device, threads) for p in graph_paths(info.path)
             )
             return cls(info, (event, token), used, batch, overflow)
-        session, used = make_session(info.onnx_path, device, threads)
+        # on CUDA the folder's fp16 CUDA graph when it has one (GroupQueryAttention computes in
+        # fp16/bf16 there; an int8 model.onnx is for CPUs)
+        session, used = make_session(info.graph_for(resolve_device(device)), device, threads)
         decode_session = None
         if batch == 1 and (info.path / DECODE_GRAPH).is_file():
             decode_session = make_session(info.path / DECODE_GRAPH, device, threads)[0]

@@ -20,6 +20,9 @@ GRAPHS = {
     "transformer": ("model.onnx",),
     "hierarchical": ("event.onnx", "token.onnx"),  # export/hierarchical_onnx.py
 }
+# the fp16 GroupQueryAttention graph a folder may hold beside model.onnx for CUDA, where the op
+# computes in fp16/bf16 only (`livegen export --cuda-graph`; model.toml's [cuda] names it)
+CUDA_GRAPH = "model.cuda.onnx"
 DEFAULT_MODEL_DIR = Path(__file__).parents[1] / "assets" / "models" / "default"
 
 
@@ -36,10 +39,18 @@ class ModelInfo:
     tokenizer: dict[str, Any]
     parity: dict[str, Any] = field(default_factory=dict)
     kind: str = "transformer"
+    cuda_graph: str = ""  # file name of the graph to run on CUDA instead ("" = model.onnx)
 
     @property
     def onnx_path(self) -> Path:
         return self.path / "model.onnx"
+
+    def graph_for(self, device: str) -> Path:
+        """The graph to run on `device` ("cpu" or "cuda"): the CUDA graph there when the
+        folder has one, else model.onnx."""
+        if device == "cuda" and self.cuda_graph:
+            return self.path / self.cuda_graph
+        return self.onnx_path
 
     @property
     def n_layer(self) -> int:
@@ -128,11 +139,14 @@ def read_model_dir(model: str | Path) -> ModelInfo:
             tokenizer=dict(meta["tokenizer"]),
             parity=dict(meta.get("parity", {})),
             kind=kind,
+            cuda_graph=str(dict(meta.get("cuda", {})).get("graph", "")),
         )
         for key in ("n_layer", "n_head", "d_model", "context", "vocab_size"):
             int(info.model[key])
     except (KeyError, TypeError, ValueError) as err:
         raise ModelLoadError(f"{toml_path}: missing or bad entry {err}") from err
+    if info.cuda_graph and not (path / info.cuda_graph).is_file():
+        raise ModelLoadError(f"{toml_path}: [cuda] graph {info.cuda_graph!r} is not in {path}")
     if info.cache not in CACHE_LAYOUTS:
         raise ModelLoadError(f"{toml_path}: cache {info.cache!r} not one of {CACHE_LAYOUTS}")
     if info.precision not in PRECISIONS:

@@ -17,6 +17,7 @@ from livegen.export.transformer_onnx import TOLERANCES, export_checkpoint, expor
 from livegen.train.models.transformer import POSITIONS, ModelConfig, Transformer
 from onnx import numpy_helper
 
+from livegen.config import read_toml
 from livegen.errors import ModelLoadError
 from livegen.inference.model_dir import read_model_dir
 
@@ -174,3 +175,38 @@ def test_the_decode_graph_computes_what_the_general_graph_does(
         np.testing.assert_allclose(
             fast.feed(seq[:, t : t + 1]), general.feed(seq[:, t : t + 1]), atol=1e-5
         )
+
+
+def test_a_cuda_graph_is_an_fp16_copy_verified_and_named_in_model_toml(tmp_path: Path) -> None:
+    # the engine runs model.cuda.onnx on CUDA (GroupQueryAttention computes in fp16 there) and
+    # model.onnx everywhere else; both are checked against PyTorch at export
+    folder, _ = export_model_dir(
+        tiny("rope"), TOKENIZER, tmp_path / "m", precision="int8", verify=True, cuda_graph=True
+    )
+    info = read_model_dir(folder)
+    assert info.cuda_graph == "model.cuda.onnx"
+    assert info.graph_for("cuda") == folder / "model.cuda.onnx"
+    assert info.graph_for("cpu") == folder / "model.onnx"
+    graph = onnx.load(str(folder / "model.cuda.onnx")).graph
+    past = next(i for i in graph.input if i.name == "past_k_0")
+    assert past.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
+    assert not [n for n in graph.node if n.op_type == "MatMulInteger"]  # not the int8 graph
+    meta = read_toml(folder / "model.toml")
+    assert meta["precision"] == "int8" and meta["cuda"]["precision"] == "fp16"
+    assert meta["cuda"]["parity"]["ok"] is True
+    assert meta["cuda"]["parity"]["max_abs_diff"] <= TOLERANCES["fp16"]
+    from livegen.inference.engine import Engine
+
+    on_cpu = Engine.load(folder, device="cpu", check_tokenizer=False)
+    past_types = {i.name: i.type for i in on_cpu._runner.session.get_inputs()}
+    assert past_types["past_k_0"] == "tensor(float)"  # the CPU runs model.onnx
+
+
+def test_a_cuda_graph_needs_the_gqa_graph_and_its_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="gqa"):
+        export_model_dir(tiny("rope"), TOKENIZER, tmp_path / "p", attention="portable",
+                         cuda_graph=True)  # fmt: skip
+    folder, _ = export_model_dir(tiny("rope"), TOKENIZER, tmp_path / "m", cuda_graph=True)
+    (folder / "model.cuda.onnx").unlink()
+    with pytest.raises(ModelLoadError, match=r"model\.cuda\.onnx"):
+        read_model_dir(folder)
