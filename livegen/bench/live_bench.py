@@ -69,14 +69,20 @@ class _Daw:
     def __init__(self, bpm: float) -> None:
         with stop_signals_held():
             self.out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT}-daw")
-            self.inp = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT}-daw-in")
+            self.inp = rtmidi.MidiIn(
+                rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT}-daw-in", queue_size_limit=65536
+            )
         self.inp.ignore_types(sysex=True, timing=True, active_sense=True)
-        # (callback time, JACK delta time s, message): the callback can be held up by this
-        # process's GIL; rtmidi's deltas come from JACK's own clock and are not
+        # (time seen, JACK delta time s, message): rtmidi queues what arrives on its JACK thread
+        # and a thread of ours polls it. No Python callback on the JACK thread: with one, dense
+        # output (the default model at density 4) crashed this process in rtmidi's native input
+        # thread in 3 of 4 runs. The time seen lags by the poll; rtmidi's deltas come from JACK's
+        # own clock and do not (arrival_times_ns anchors them on the least-delayed sighting)
         self.received: list[tuple[int, float, tuple[int, ...]]] = []
-        self.inp.set_callback(
-            lambda e, _=None: self.received.append((time.monotonic_ns(), e[1], tuple(e[0])))
-        )
+        self._polling = threading.Event()
+        self._polling.set()
+        self._poller = threading.Thread(target=self._poll, name="daw-listener", daemon=True)
+        self._poller.start()
         self.period_ns = 60e9 / (bpm * 24)
         self.tick_ns: list[int] = []  # when each tick was due on the DAW's grid
         self.send_late_ns: list[int] = []  # how late this process actually sent it
@@ -119,8 +125,17 @@ class _Daw:
                 self.out.send_message([NOTE_OFF, pitch, 0])
         self.out.send_message([STOP])
 
+    def _poll(self) -> None:
+        while self._polling.is_set():
+            event = self.inp.get_message()
+            if event is None:
+                time.sleep(0.0002)
+                continue
+            self.received.append((time.monotonic_ns(), event[1], tuple(event[0])))
+
     def close(self) -> None:
-        self.inp.cancel_callback()
+        self._polling.clear()
+        self._poller.join()
         with stop_signals_held():
             self.out.delete()
             self.inp.delete()
@@ -252,8 +267,9 @@ def _run_live_bench(options: LiveBenchOptions, echo=print) -> dict[str, object]:
             tail = log_path.read_text(errors="replace")[-1500:]
             raise LivegenError(f"the daemon exited with {code}: {tail}")
         daemon = json.loads(stats_path.read_text())
-        arrivals = arrival_times_ns(daw.received)
-        onsets = [t for t, (_, _, m) in zip(arrivals, daw.received, strict=True) if is_note_on(m)]
+        received = list(daw.received)  # a snapshot: the listener thread still appends
+        arrivals = arrival_times_ns(received)
+        onsets = [t for t, (_, _, m) in zip(arrivals, received, strict=True) if is_note_on(m)]
         offsets = onset_offsets_ms(daw.tick_ns, onsets)
         cpu = None
         if cpu_start is not None and cpu_end is not None:
