@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livegen.errors import PortError
+from livegen.live import jack_registry
 
 
 @dataclass
@@ -52,10 +53,33 @@ def server_running(name: str | None = None) -> bool:
 def start_dummy_server(
     name: str, *, rate: int = 48000, period: int = 256, timeout_s: float = 15.0
 ) -> JackServer:
-    """Start `jackd -n NAME -d dummy` and wait until it accepts clients."""
+    """Start `jackd -n NAME -d dummy` and wait until it accepts clients.
+
+    When JACK's registry of 8 servers is full of servers that were killed (see `jack_registry`),
+    their slots are reclaimed first, so a machine's past crashes do not stop every later start.
+    """
     jackd = shutil.which("jackd")
     if jackd is None:
         raise PortError("jackd is not installed; on Debian/Ubuntu: sudo apt install jackd2")
+    if jack_registry.registry_is_full():
+        reclaim_dead_registry_slots(jackd, rate=rate, period=period)
+    return _launch(jackd, name, rate=rate, period=period, timeout_s=timeout_s)
+
+
+def reclaim_dead_registry_slots(jackd: str, *, rate: int = 48000, period: int = 256) -> list[str]:
+    """Free the registry slots of this user's dead servers, by JACK's own rule: a server that
+    starts under a dead slot's name takes that slot over, and frees it when it stops cleanly."""
+    reclaimed = []
+    for name in jack_registry.dead_server_names():
+        try:
+            _launch(jackd, name, rate=rate, period=period, timeout_s=10.0).stop()
+        except PortError:
+            continue  # left as it was; the start that needs the slot reports the failure
+        reclaimed.append(name)
+    return reclaimed
+
+
+def _launch(jackd: str, name: str, *, rate: int, period: int, timeout_s: float) -> JackServer:
     log_path = Path(tempfile.gettempdir()) / f"jackd-{name}.log"
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
     with log_path.open("wb") as log_file:
@@ -71,9 +95,22 @@ def start_dummy_server(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log_path.read_text(errors="replace")[-500:]
-            raise PortError(f"jackd exited with code {process.returncode}: {tail.strip()}")
+            raise PortError(f"jackd exited with code {process.returncode}: {_first_line(tail)}")
         if server_running(name):
             return server
         time.sleep(0.1)
     server.stop()
     raise PortError(f"jackd did not accept clients within {timeout_s:.0f} s (log: {log_path})")
+
+
+def _first_line(log_tail: str) -> str:
+    """jackd's reason, without the copyright banner it prints after it."""
+    lines = [line.strip() for line in log_tail.splitlines() if line.strip()]
+    reasons = [
+        line
+        for line in lines
+        if not line.startswith(
+            ("jackdmp ", "Copyright", "jackdmp comes", "This is free", "under certain")
+        )
+    ]
+    return "; ".join(reasons[:2]) if reasons else "no output"
