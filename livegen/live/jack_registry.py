@@ -6,8 +6,10 @@ jackd (jack2) keeps the servers of a machine in a shared-memory registry of 8 sl
 a server of the *same name* starts. Private servers with unique names (tests, `livegen bench
 --live`) therefore leak a slot per hard kill, and after 8 every jackd on the machine fails with
 "Too many servers already active". The remedy uses JACK's own rule: start a server under each dead
-slot's name and stop it cleanly (see `jackserver.start_dummy_server`). This module only reads; it
-never writes JACK's memory.
+slot's name and stop it cleanly (see `jackserver.start_dummy_server`). That rule fails for a slot
+whose PID a non-JACK process has since taken (jackd asks only "does this PID exist?"); when no
+slot holds a live jackd, the registry describes nothing that runs and may simply be removed.
+This module never writes JACK's memory.
 
 The layout read here is jack2's `jack_shm_header_t` (common/shm.h): magic "KCAJ", protocol, type,
 size, hdr_len, entry_len, then `server[8]` of {pid_t pid; char name[257]} padded to 264 bytes.
@@ -41,7 +43,8 @@ class ServerSlot:
 
     @property
     def alive(self) -> bool:
-        return self.pid > 0 and _process_exists(self.pid)
+        """A jackd runs under the slot's PID (a PID alone may since belong to anything else)."""
+        return self.pid > 0 and _is_jackd(self.pid)
 
     @property
     def server_name(self) -> str | None:
@@ -84,11 +87,17 @@ def registry_is_full(path: Path = REGISTRY_PATH) -> bool:
     return slots is not None and not any(slot.free for slot in slots)
 
 
-def _process_exists(pid: int) -> bool:
+def holds_no_live_server(path: Path = REGISTRY_PATH) -> bool:
+    """Every slot is free or dead: the registry describes no server that still runs."""
+    slots = read_slots(path)
+    return slots is not None and not any(slot.alive for slot in slots)
+
+
+def _is_jackd(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        command = Path(f"/proc/{pid}/comm").read_text().strip()
+    except FileNotFoundError:
         return False
-    except PermissionError:  # another user's live process
+    except OSError:  # unreadable: another user's process, assume it is what the slot says
         return True
-    return True
+    return command.startswith("jack")

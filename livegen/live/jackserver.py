@@ -74,8 +74,12 @@ def reclaim_dead_registry_slots(jackd: str, *, rate: int = 48000, period: int = 
         try:
             _launch(jackd, name, rate=rate, period=period, timeout_s=10.0).stop()
         except PortError:
-            continue  # left as it was; the start that needs the slot reports the failure
+            continue  # e.g. its PID now belongs to another process; see below
         reclaimed.append(name)
+    if jack_registry.registry_is_full() and jack_registry.holds_no_live_server():
+        # every slot is dead but not reclaimable by name: the registry describes nothing that
+        # runs, and jackd writes a fresh one when it finds none
+        jack_registry.REGISTRY_PATH.unlink(missing_ok=True)
     return reclaimed
 
 

@@ -67,3 +67,31 @@ def test_a_registry_of_another_layout_is_read_as_unknown(tmp_path: Path) -> None
     assert not jack_registry.registry_is_full(strange)
     assert jack_registry.dead_server_names(strange) == []
     assert jack_registry.read_slots(tmp_path / "absent") is None
+
+
+def _registry_bytes(slots: list[tuple[int, str]]) -> bytes:
+    """jack2's layout: the header, then 8 slots of {pid_t pid; char name[257]} in 264 bytes."""
+    header = struct.pack("<IHxxiIII", 0x4A41434B, 0, 1, 70744, 24 + 8 * 264, 268)
+    body = b""
+    for pid, prefix in slots + [(0, "")] * (8 - len(slots)):
+        body += struct.pack("<i", pid) + prefix.encode().ljust(260, b"\0")
+    return header + body + bytes(70744 - 24 - 8 * 264)
+
+
+def test_a_slot_whose_pid_now_belongs_to_another_program_counts_as_dead(tmp_path: Path) -> None:
+    # a slot's PID can be reused after a crash (a fresh boot, a long day): only a running jackd
+    # makes a slot live, or a registry full of such slots would never be reclaimed
+    uid = os.getuid()
+    registry = tmp_path / "jack-shm-registry"
+    registry.write_bytes(
+        _registry_bytes(
+            [(os.getpid(), f"jack-{uid}:reused:")]
+            + [(0x7FFFFFF0 - i, f"jack-{uid}:gone-{i}:") for i in range(6)]
+            + [(1, f"jack-{uid + 1}:someone-else:")]
+        )
+    )
+    slots = jack_registry.read_slots(registry)
+    assert slots is not None and len(slots) == 8
+    assert jack_registry.registry_is_full(registry)
+    assert jack_registry.holds_no_live_server(registry)
+    assert jack_registry.dead_server_names(registry) == ["reused"] + [f"gone-{i}" for i in range(6)]
