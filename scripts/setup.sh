@@ -37,6 +37,9 @@ if [ -z "$python" ]; then apt_install python3.11 python3.11-venv; python=python3
 
 # JACK (dummy driver) carries MIDI on machines with no sound card; fluidsynth renders the demo.
 command -v jackd >/dev/null || apt_install jackd2
+# A C compiler builds the JACK client's GIL-free process callback (livegen/live/_jack_rt.c); the
+# install goes on without one, with the Python callback instead.
+command -v cc >/dev/null || apt_install gcc || true
 command -v fluidsynth >/dev/null || apt_install fluidsynth fluid-soundfont-gm || true
 # qemu-user runs a test under an emulated AVX2 CPU without AVX-512/VNNI (int8 kernels differ there).
 [ "$what" = dev ] && { command -v qemu-x86_64 >/dev/null || apt_install qemu-user || true; }

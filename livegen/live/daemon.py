@@ -135,6 +135,8 @@ class Daemon:
             self._supervisor_priority = priorities.supervisor
         self.scheduler.start(priority=raise_midi)
         self._spawn("livegen-input", self._input_loop, raise_midi)
+        # the C JACK callback's reader hands input to the input thread: at the same priority
+        midi_ports.run_in_jack_reader(self.ports, raise_midi)
         if self.performer is not None:
             rt_ok = self.config.timing.realtime_priority
             self._spawn("livegen-generator", self._generator_loop, inference if rt_ok else None)

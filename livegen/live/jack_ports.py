@@ -7,6 +7,10 @@ rtmidi input callback feeds, and drains what the scheduler thread queued with `s
 frame 0 of the cycle, the same latency as rtmidi's JACK backend (which drains a ringbuffer there).
 The `jack` package (JACK-Client) is imported lazily: without it or libjack, `available()` is False.
 
+The process callback is C where livegen was built with a compiler (`jack_rt`, `_jack_rt.c`): the
+Python one below waits for the GIL every cycle, and cycles missed that way lose their input. The
+Python callback stays as the fallback, with the same behaviour.
+
 The program changes written (a band's instruments, sent at the stream's start) are written again
 when the `out` port gains a connection: a DAW wired after the daemon started still hears each
 part on its instrument.
@@ -26,6 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from livegen.live import jack_rt
 from livegen.music.midi import (
     ACTIVE_SENSING,
     ALL_NOTES_OFF,
@@ -120,47 +125,122 @@ class JackVirtualClient:
         # (message, due monotonic ns or 0 for "now")
         self._pending: collections.deque[tuple[bytes, int]] = collections.deque()
         self.process_errors = 0
-        self.events_in = 0  # MIDI events the input port delivered (before any filtering)
+        self._events_in = 0  # MIDI events the input port delivered (before any filtering)
         # cycles this client did not run (it was late): events sent to it then are lost
-        self.missed_cycles = 0
-        self.late_callbacks = 0  # cycles whose callback began after the cycle was over
+        self._missed_cycles = 0
+        self._late_callbacks = 0  # cycles whose callback began after the cycle was over
         self._last_frame: int | None = None
-        self.dropped_out = 0
-        self.resent_offs = 0  # note-offs written again after a missed cycle
+        self._dropped_out = 0
+        self._resent_offs = 0  # note-offs written again after a missed cycle
         self._owed_again: list[bytes] = []
         self._programs: dict[int, bytes] = {}  # channel -> the last program change written
         self._listeners = 0  # connections of `out` in the last cycle
         self.alive = True
         self.shutdown_reason = ""  # why the server let go of the client (its shutdown callback)
         self._users = 2
-        self.rt_priority = 0  # JACK's process thread: SCHED_FIFO priority (0: not real-time)
-        self.first_cycle = threading.Event()
+        self._rt_priority = 0  # JACK's process thread: SCHED_FIFO priority (0: not real-time)
+        self._first_cycle = threading.Event()
         # exact name: the contract is a client named NAME, not a renamed NAME-01
         self.client = jack.Client(name, use_exact_name=True, no_start_server=True)
         self.inport = self.client.midi_inports.register("in")
         self.outport = self.client.midi_outports.register("out")
         self._ns_per_frame = 1e9 / self.client.samplerate
-        self._offs = NoteOffLedger(RESEND_WINDOW_CYCLES * self.client.blocksize)
-        self.client.set_process_callback(self._process)
+        window = RESEND_WINDOW_CYCLES * self.client.blocksize
+        self._offs = NoteOffLedger(window)
+        self._native = jack_rt.attach(
+            jack, self.client, self.inport, self.outport, window, on_input
+        )
+        if self._native is None:
+            self.client.set_process_callback(self._process)
         self.client.set_shutdown_callback(self._on_shutdown)
         self.client.activate()
+        if self._native is not None:
+            self._native.start_reading()
         self.name = self.client.name
+
+    @property
+    def callback(self) -> str:
+        """Which process callback runs: "c" (no GIL) or "python"."""
+        return "python" if self._native is None else "c"
+
+    def _counter(self, key: str, python_value: int) -> int:
+        return python_value if self._native is None else self._native.stats()[key]
+
+    @property
+    def events_in(self) -> int:
+        return self._counter("events_in", self._events_in)
+
+    @property
+    def missed_cycles(self) -> int:
+        return self._counter("missed_cycles", self._missed_cycles)
+
+    @property
+    def late_callbacks(self) -> int:
+        return self._counter("late_callbacks", self._late_callbacks)
+
+    @property
+    def dropped_out(self) -> int:
+        return self._counter("dropped_out", self._dropped_out)
+
+    @property
+    def resent_offs(self) -> int:
+        return self._counter("resent_offs", self._resent_offs)
+
+    @property
+    def input_overflow(self) -> int:
+        """Input the C callback's ring had no room for (the reader thread fell 8k behind)."""
+        return self._counter("input_overflow", 0)
+
+    @property
+    def rt_priority(self) -> int:
+        return self._counter("rt_priority", self._rt_priority)
+
+    def wait_first_cycle(self, timeout_s: float) -> bool:
+        """Whether the client's process callback has run (JACK started calling it)."""
+        if self._native is not None:
+            return self._native.wait_first_cycle(timeout_s)
+        return self._first_cycle.wait(timeout_s)
+
+    def run_in_reader(self, setup: Callable[[], object]) -> bool:
+        """Run `setup` on the thread that hands the C callback's input on; False: there is
+        none (the Python callback runs on JACK's own thread)."""
+        if self._native is None:
+            return False
+        self._native.run_in_reader(setup)
+        return True
+
+    def pending_out(self) -> int:
+        """Messages queued by `send` and not yet written into a cycle's buffer."""
+        return len(self._pending) if self._native is None else self._native.pending()
+
+    def stall_next_cycle(self, seconds: float) -> None:
+        """Tests: make the process callback miss cycles, as an overloaded machine would (the C
+        callback sleeps; the Python one is held off by this thread keeping the GIL)."""
+        if self._native is not None:
+            self._native.stall_next_cycle(seconds)
+            return
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            sum(range(10**6))  # one C call at a time: the GIL stays here
 
     def send(self, message: list[int], due_ns: int = 0) -> None:
         """Queue a message (called by the scheduler thread only): at `due_ns`, its frame in the
         cycle that holds that time (it must come a period ahead); without one, at the next
         cycle's start. Frame 0 for everything put each note up to a period (1.3 ms at 64
         frames) late, half a period on average."""
-        self._pending.append((bytes(message), due_ns))
+        if self._native is None:
+            self._pending.append((bytes(message), due_ns))
+        elif not self._native.send(bytes(message), due_ns):
+            log.warning("JACK client %r: output ring full, message dropped", self.name)
 
     def _process(self, frames: int) -> None:
         # Runs on JACK's real-time thread: must never raise (JACK-Client would stop the client).
         # It needs the GIL, so it does as little as it can, output first: what the scheduler
         # queued is in the buffer before anything here can wake another Python thread.
         try:
-            if not self.first_cycle.is_set():
-                self.rt_priority = _thread_fifo_priority()
-                self.first_cycle.set()
+            if not self._first_cycle.is_set():
+                self._rt_priority = _thread_fifo_priority()
+                self._first_cycle.set()
             # (no xrun callback: JACK-Client runs it on the notification thread, which then needs
             # the GIL, and another client's creation in this process waited on it forever)
             frame = self.client.last_frame_time
@@ -169,9 +249,9 @@ class JackVirtualClient:
                 pending.extendleft((m, 0) for m in reversed(self._owed_again))
                 self._owed_again = []
             if self._last_frame is not None and frame - self._last_frame > frames:
-                self.missed_cycles += (frame - self._last_frame) // frames - 1
+                self._missed_cycles += (frame - self._last_frame) // frames - 1
                 owed = self._offs.owed(self._last_frame)
-                self.resent_offs += len(owed)
+                self._resent_offs += len(owed)
                 pending.extendleft((m, 0) for m in reversed(owed))  # due before the rest
                 # this cycle may be the late one whose buffer the server no longer takes
                 # (measured: written here only, the note-off never arrived): the next one too
@@ -186,7 +266,7 @@ class JackVirtualClient:
             ns_per_frame = self._ns_per_frame
             since = self.client.frames_since_cycle_start
             if since > frames:
-                self.late_callbacks += 1
+                self._late_callbacks += 1
             start_ns = time.monotonic_ns() - round(since * ns_per_frame)
             offset = 0  # events go into a cycle's buffer in time order
             while pending:
@@ -201,13 +281,13 @@ class JackVirtualClient:
                     self.outport.write_midi_event(offset, message)
                 except Exception:  # the cycle's buffer is full: the rest goes out next cycle
                     pending.appendleft((message, 0))
-                    self.dropped_out += 1
+                    self._dropped_out += 1
                     break
                 self._offs.written(frame, message)
                 if message[0] & 0xF0 == PROGRAM_CHANGE:
                     self._programs[message[0] & 0x0F] = message
             for offset, data in self.inport.incoming_midi_events():
-                self.events_in += 1
+                self._events_in += 1
                 raw = bytes(data)
                 if raw and raw[0] not in _IGNORED_STATUS:
                     self._on_input(start_ns + round(offset * ns_per_frame), tuple(raw))
@@ -227,6 +307,8 @@ class JackVirtualClient:
         try:
             self.client.deactivate()
         finally:
+            if self._native is not None:  # the callback runs no more: free its state
+                self._native.close()
             self.client.close()
         if self.process_errors or self.dropped_out:
             log.warning(

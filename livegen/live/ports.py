@@ -430,7 +430,13 @@ def jack_priority(ports: object, timeout_s: float = 1.0) -> int | None:
     shared = _jack_input(ports)
     if shared is None:
         return None
-    return shared.rt_priority if shared.first_cycle.wait(timeout_s) else None
+    return shared.rt_priority if shared.wait_first_cycle(timeout_s) else None
+
+
+def run_in_jack_reader(ports: object, setup: Callable[[], object]) -> bool:
+    """Run `setup` on the native JACK client's input reader thread, if it has one."""
+    shared = _jack_input(ports)
+    return shared is not None and shared.run_in_reader(setup)
 
 
 def output_ahead_ns(ports: object) -> int:
@@ -459,4 +465,6 @@ def input_counters(ports: object) -> dict[str, int]:
         "missed_cycles": shared.missed_cycles,
         "late_callbacks": shared.late_callbacks,
         "resent_note_offs": shared.resent_offs,
+        "input_overflow": shared.input_overflow,
+        "c_callback": int(shared.callback == "c"),  # 0: the Python one (waits for the GIL)
     }

@@ -117,14 +117,6 @@ def test_after_a_flood_the_daemon_answers_the_next_phrase(
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 13, open: the daemon's JACK input is a Python process callback that needs the "
-    "GIL every cycle; on this 2-core VM it misses cycles under a burst (2,085-2,161 of 2,164 "
-    "events, and 2,165 once: a late cycle read twice) where a plain rtmidi client (a C callback) "
-    "on the same peer got 2,164 of 2,164 in every run; the runtime before stop 21 fails the same "
-    "way here (3 of 3). A GIL-free input path is the fix, not yet built",
-)
 def test_a_burst_of_notes_and_note_offs_loses_nothing(
     jack_server: JackServer, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
@@ -157,4 +149,8 @@ def test_a_burst_of_notes_and_note_offs_loses_nothing(
     assert report["held_released"] == 0, "keys stayed held: their note-offs were lost"
     assert answered, f"the phrase after the burst was not answered\n{text}"
     answer_s = (min(r.t_ns for r in peer.note_ons()[before:]) - released_ns) / 1e9
-    print(f"{report['events_in']} of {sent} events, answered {answer_s:.2f} s after the phrase")
+    callback = "C" if report.get("c_callback") else "Python"
+    print(
+        f"{report['events_in']} of {sent} events ({callback} process callback), "
+        f"answered {answer_s:.2f} s after the phrase"
+    )

@@ -1,17 +1,20 @@
 """Note-offs after a missed JACK cycle: what an xrun may have lost is written again.
 
-The ledger's rules with plain frame numbers, then a real native JACK client made to miss cycles:
-this process holds the GIL in one long C call, so the client's process callback (Python, needing
-the GIL) cannot run for a few hundred ms; the first cycle after writes the note-off again.
+The ledger's rules with plain frame numbers, then a real native JACK client made to miss cycles,
+with each process callback: the C one sleeps in its thread for a few hundred ms (an overloaded
+machine), the Python one is held off by this thread keeping the GIL; the first cycle after writes
+the note-off again.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
 import rtmidi
 
+from livegen.live import jack_rt
 from livegen.live.jack_ports import JackVirtualClient, NoteOffLedger, load_jack
 from livegen.live.jackserver import JackServer
 
@@ -41,24 +44,30 @@ def test_a_key_struck_again_is_not_ended_by_a_resent_note_off() -> None:
 
 
 @pytest.mark.jack
+@pytest.mark.parametrize("callback", ["c", "python"])
 def test_after_missed_cycles_the_client_writes_its_note_off_again(
-    jack_server: JackServer,
+    jack_server: JackServer, callback: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     jack = load_jack()
     if jack is None:
         pytest.skip("JACK-Client or libjack missing")
+    if callback == "python":
+        monkeypatch.setenv(jack_rt.CALLBACK_ENV, "python")
+    elif jack_rt.unavailable_reason() is not None:
+        pytest.skip(f"the C process callback is {jack_rt.unavailable_reason()}")
     shared = JackVirtualClient(jack, "lgxrun", lambda t_ns, message: None)
+    assert shared.callback == callback
     listener = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="xrun-listener")
     try:
         listener.open_port(listener.get_ports().index("lgxrun:out"))
-        shared.first_cycle.wait(5)
+        shared.wait_first_cycle(5)
         time.sleep(0.1)
         shared.send(list(OFF))
-        while shared._pending:  # written into a cycle's buffer
+        while shared.pending_out():  # written into a cycle's buffer
             time.sleep(0.0002)
         missed = shared.missed_cycles
-        sum(range(10**7))  # one C call: holds the GIL for ~0.3 s, the client's callback waits
-        time.sleep(0.2)
+        shared.stall_next_cycle(0.3)
+        time.sleep(0.4)
         received = []
         while (event := listener.get_message()) is not None:
             received.append(bytes(event[0]))
@@ -69,3 +78,72 @@ def test_after_missed_cycles_the_client_writes_its_note_off_again(
     assert shared.missed_cycles > missed, "the client missed no cycle: nothing was tested"
     assert shared.resent_offs >= 1
     assert received.count(OFF) >= 2, received  # written, then written again after the gap
+
+
+SENDER = """
+import sys, time, rtmidi
+out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="lgbusy-tx")
+out.open_virtual_port("out")
+print("ready", flush=True)
+sys.stdin.readline()
+for index in range(int(sys.argv[1])):
+    out.send_message([0x90 | index % 16, index % 128, 1 + index % 127])
+    if index % 16 == 15:
+        time.sleep(0.01)
+time.sleep(0.1)
+"""
+
+
+@pytest.mark.jack
+@pytest.mark.parametrize("callback", ["c", "python"])
+def test_input_arrives_whole_while_python_is_busy_only_with_the_c_callback(
+    jack_server: JackServer, callback: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's Python threads hold the GIL for milliseconds at a time (decoding, sampling,
+    planning). The Python process callback must wait for it in every JACK cycle, and a cycle it
+    misses loses its input; the C callback does not wait. Here this process holds the GIL in
+    0.3 s stretches while another process sends 1,200 notes (16 per 10 ms) into the client."""
+    import subprocess
+    import sys
+
+    jack = load_jack()
+    if jack is None:
+        pytest.skip("JACK-Client or libjack missing")
+    if callback == "python":
+        monkeypatch.setenv(jack_rt.CALLBACK_ENV, "python")
+    elif jack_rt.unavailable_reason() is not None:
+        pytest.skip(f"the C process callback is {jack_rt.unavailable_reason()}")
+    arrived: list[tuple[int, tuple[int, ...]]] = []
+    shared = JackVirtualClient(
+        jack, "lgbusy", lambda t_ns, message: arrived.append((t_ns, message))
+    )
+    count = 1200
+    sender = subprocess.Popen(
+        [sys.executable, "-c", SENDER, str(count)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=jack_server.env,
+    )  # fmt: skip
+    try:
+        assert sender.stdout is not None and sender.stdout.readline().strip() == "ready"
+        shared.client.connect("lgbusy-tx:out", "lgbusy:in")
+        shared.wait_first_cycle(5)
+        assert sender.stdin is not None
+        sender.stdin.write("go\n")
+        sender.stdin.flush()
+        while sender.poll() is None:
+            sum(range(10**7))  # one C call: this process's GIL, held for ~0.3 s
+        time.sleep(0.3)
+    finally:
+        sender.kill()
+        sender.wait(5)
+        shared._users = 1
+        shared.release()
+    if callback == "c":
+        assert shared.events_in == count
+        assert len(arrived) == count
+        assert [m for _, m in arrived] == [
+            (0x90 | i % 16, i % 128, 1 + i % 127) for i in range(count)
+        ], "messages arrived out of order or changed"
+        assert all(a[0] <= b[0] for a, b in itertools.pairwise(arrived))
+    else:  # the limitation the C callback exists for
+        assert shared.missed_cycles > 0
+        assert len(arrived) < count
