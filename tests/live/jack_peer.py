@@ -24,18 +24,20 @@ class Received:
 
 @dataclass
 class Peer:
-    """One JACK client pair: `send` goes to the daemon, `received` fills from the daemon."""
+    """One JACK client pair: `send` goes to the daemon, `received` fills from the daemon.
+
+    What arrives is polled: rtmidi queues it on its JACK thread and a thread of ours collects it.
+    A Python callback on rtmidi's JACK thread needs the GIL inside JACK's cycle (a test flooding
+    the daemon from this process made it miss whole cycles), and it crashed the test process in
+    a native rtmidi thread (CI, stop 21: a segfault as the callback was cancelled; the live
+    bench's listener, 3 of 4 runs with a dense model). Arrival times are not the poll's: rtmidi
+    stamps each message with JACK's clock (its delta to the one before), and `received` places
+    those on the monotonic clock by the least-delayed sighting, as the live bench does.
+    """
 
     name: str
-    # poll: rtmidi queues what arrives on its JACK thread and a thread of ours collects it, so
-    # this process's GIL never delays JACK's cycle. A callback needs the GIL inside JACK's cycle:
-    # a test that floods the daemon from this process (holding the GIL between sends) made this
-    # client miss whole cycles and lose the daemon's messages in them. Polled arrival times are
-    # up to a millisecond late, so timing tests keep the callback.
-    poll: bool = False
     out: rtmidi.MidiOut = field(init=False)
     inp: rtmidi.MidiIn = field(init=False)
-    received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=f"{self.name}-tx")
@@ -43,32 +45,41 @@ class Peer:
             rtapi=rtmidi.API_UNIX_JACK, name=f"{self.name}-rx", queue_size_limit=65536
         )
         self.inp.ignore_types(sysex=False, timing=False, active_sense=False)
+        # (seen monotonic ns, JACK seconds since the first message, message)
+        self._raw: list[tuple[int, float, tuple[int, ...]]] = []
+        self._jack_s = 0.0
         self._polling = threading.Event()
         self._lock = threading.Lock()
         self._closed = False
-        if self.poll:
-            self._polling.set()
-            threading.Thread(target=self._poll, name=f"{self.name}-poll", daemon=True).start()
-        else:
-            self.inp.set_callback(self._on_message)
-
-    def _on_message(self, event: tuple[list[int], float], _: object = None) -> None:
-        self.received.append(Received(time.monotonic_ns(), tuple(event[0])))
+        self._polling.set()
+        self._poller = threading.Thread(target=self._poll, name=f"{self.name}-poll", daemon=True)
+        self._poller.start()
 
     def _poll(self) -> None:
         while self._polling.is_set():
             event = self.inp.get_message()
             if event is None:
-                time.sleep(0.001)
-            else:
-                self.received.append(Received(time.monotonic_ns(), tuple(event[0])))
+                time.sleep(0.0005)
+                continue
+            message, delta_s = event
+            self._jack_s += delta_s
+            self._raw.append((time.monotonic_ns(), self._jack_s, tuple(message)))
+
+    @property
+    def received(self) -> list[Received]:
+        """Everything that arrived so far, at its time of arrival on the monotonic clock."""
+        raw = list(self._raw)
+        if not raw:
+            return []
+        anchor_ns = min(seen - jack_s * 1e9 for seen, jack_s, _ in raw)
+        return [Received(round(anchor_ns + jack_s * 1e9), message) for _, jack_s, message in raw]
 
     def drain(self, quiet_s: float = 0.2) -> None:
-        """Wait until nothing has arrived for `quiet_s` (polling peers collect with a delay)."""
+        """Wait until nothing has arrived for `quiet_s` (the poll collects with a delay)."""
         count, since = -1, time.monotonic()
         while time.monotonic() - since < quiet_s:
-            if len(self.received) != count:
-                count, since = len(self.received), time.monotonic()
+            if len(self._raw) != count:
+                count, since = len(self._raw), time.monotonic()
             time.sleep(0.01)
 
     def connect(self, daemon_name: str, timeout_s: float = 90.0) -> None:
@@ -102,11 +113,8 @@ class Peer:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-        if self._polling.is_set():
-            self._polling.clear()
-            time.sleep(0.01)
-        else:
-            self.inp.cancel_callback()
+        self._polling.clear()
+        self._poller.join(1)
         self.out.delete()
         self.inp.delete()
 

@@ -87,7 +87,7 @@ def test_after_a_flood_the_daemon_answers_the_next_phrase(
 ) -> None:
     log, stats = tmp_path / "serve.log", tmp_path / "stats.json"
     process = _serve_call_mode(jack_server, tiny_model_dir, tmp_path, "lgflood")
-    peer = Peer("flood", poll=True)  # no GIL in its JACK thread: the flood must not stall it
+    peer = Peer("flood")  # polled: no GIL in its JACK thread, the flood must not stall it
     try:
         peer.connect("lgflood")
         _flood(peer, random.Random(13), 20_000)
@@ -124,7 +124,7 @@ def test_a_burst_of_notes_and_note_offs_loses_nothing(
     all; its supervisor, preempted while holding the GIL, made the JACK callback miss cycles."""
     log, stats = tmp_path / "serve.log", tmp_path / "stats.json"
     process = _serve_call_mode(jack_server, tiny_model_dir, tmp_path, "lgburst")
-    peer = Peer("burst", poll=True)
+    peer = Peer("burst")
     rng = random.Random(13)
     try:
         peer.connect("lgburst")

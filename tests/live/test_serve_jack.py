@@ -252,7 +252,7 @@ def test_fuzzed_input_floods_are_survived(
 ) -> None:
     import time
 
-    peer = Peer("peerfuzz", poll=True)  # flooding from this process: see Peer.poll
+    peer = Peer("peerfuzz")  # flooding from this process: see Peer (polled, no callback)
     log = tmp_path / "serve.log"
     process = start_serve(
         jack_server,
