@@ -95,3 +95,49 @@ def test_a_slot_whose_pid_now_belongs_to_another_program_counts_as_dead(tmp_path
     assert jack_registry.registry_is_full(registry)
     assert jack_registry.holds_no_live_server(registry)
     assert jack_registry.dead_server_names(registry) == ["reused"] + [f"gone-{i}" for i in range(6)]
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's reaper may be slow where there is no real init)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+STARTER = """
+import sys
+from livegen.live.jackserver import start_dummy_server
+server = start_dummy_server(sys.argv[1])
+print(server.process.pid, flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_private_server_ends_with_the_process_that_started_it_even_on_kill_9() -> None:
+    import subprocess
+    import sys
+    import time
+
+    if shutil.which("jackd") is None or shutil.which("setpriv") is None:
+        pytest.skip("jackd or setpriv (util-linux) is not installed")
+    name = f"lgorphan-{os.getpid()}"
+    starter = subprocess.Popen(
+        [sys.executable, "-c", STARTER, name], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert starter.stdout is not None
+    jackd_pid = int(starter.stdout.readline())
+    try:
+        assert Path(f"/proc/{jackd_pid}/comm").read_text().startswith("jack")
+        starter.send_signal(signal.SIGKILL)  # no clean-up code of its own runs
+        starter.wait(5)
+        deadline = time.monotonic() + 10
+        while _running(jackd_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(jackd_pid), "jackd outlived the process that started it"
+    finally:
+        if _running(jackd_pid):
+            os.kill(jackd_pid, signal.SIGTERM)
+    # it was stopped, not killed: its registry slot is free, not dead
+    assert name not in jack_registry.dead_server_names()
