@@ -11,7 +11,6 @@ on JACK's thread, to the daemon's input handler.
 from __future__ import annotations
 
 import ctypes
-import importlib.machinery
 import logging
 import os
 import threading
@@ -43,13 +42,12 @@ _library: ctypes.CDLL | None = None
 _library_error: str | None = None
 
 
+LIBRARY_FILE = "_jack_rt.so.0"  # setup.py names it so: not a Python module's suffix
+
+
 def library_path() -> Path | None:
-    here = Path(__file__).parent
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        path = here / f"_jack_rt{suffix}"
-        if path.exists():
-            return path
-    return None
+    path = Path(__file__).with_name(LIBRARY_FILE)
+    return path if path.exists() else None
 
 
 def load_library() -> ctypes.CDLL | None:
