@@ -304,6 +304,9 @@ class JackVirtualClient:
         self._users -= 1
         if self._users > 0:
             return
+        deadline = time.monotonic() + 0.25
+        while self.alive and self.pending_out() and time.monotonic() < deadline:
+            time.sleep(0.002)  # the last note-offs go out before the ports do
         try:
             self.client.deactivate()
         finally:

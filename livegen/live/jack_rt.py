@@ -115,6 +115,9 @@ class NativeCycle:
         self._final: dict[str, int] | None = None  # the counters when the state was freed
         self._closing = False
         self._reader_setup: Callable[[], object] | None = None
+        # the output ring has one producer; a second sender (a shutdown that silences from the
+        # main thread while a hung scheduler thread still sends) must wait its turn
+        self._send_lock = threading.Lock()
         self._wake_fd = lib.lg_rt_wake_fd(state)
         self._reader = threading.Thread(target=self._read_loop, name="jack-input", daemon=True)
 
@@ -123,7 +126,8 @@ class NativeCycle:
 
     def send(self, message: bytes, due_ns: int) -> bool:
         """Queue for `out`; False when the ring is full or the message too long (SysEx)."""
-        return self._lib.lg_rt_send(self._state, message, len(message), due_ns) == 0
+        with self._send_lock:
+            return self._lib.lg_rt_send(self._state, message, len(message), due_ns) == 0
 
     def run_in_reader(self, setup: Callable[[], object]) -> None:
         """Run `setup` on the reader thread (soon, not after the next input): e.g. raise its
