@@ -30,6 +30,7 @@ import rtmidi
 
 from livegen.errors import LivegenError
 from livegen.inference.model_dir import read_model_dir
+from livegen.live.child_process import ending_with_parent
 from livegen.live.jackserver import JackServer, start_dummy_server
 from livegen.live.ports import find_port
 from livegen.live.realtime import DutyCycle, inference_thread_priority, raise_thread_priority
@@ -243,14 +244,14 @@ def _run_live_bench(options: LiveBenchOptions, echo=print) -> dict[str, object]:
         env = {**server.env, "PYTHONUNBUFFERED": "1"}
         log_path = stats_path.with_name("daemon.log")
         with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "livegen", "serve", "--headless", "--virtual", CLIENT,
-                 "--model", options.model, "--mode", "accompany", "--clock", "external",
-                 "--set", "output_channel=1", "--set", "timing.late_ms=4",
-                 "--set", "density=4", "--set", f"timing.latency_ms={options.latency_ms}",
-                 "--stats-json", str(stats_path)],
-                stdout=log, stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
+            serve = [sys.executable, "-m", "livegen", "serve", "--headless", "--virtual", CLIENT,
+                     "--model", options.model, "--mode", "accompany", "--clock", "external",
+                     "--set", "output_channel=1", "--set", "timing.late_ms=4",
+                     "--set", "density=4", "--set", f"timing.latency_ms={options.latency_ms}",
+                     "--stats-json", str(stats_path)]  # fmt: skip
+            process = subprocess.Popen(  # a bench killed with -9 leaves no daemon running
+                ending_with_parent(serve), stdout=log, stderr=subprocess.STDOUT, env=env
+            )
         os.environ["JACK_DEFAULT_SERVER"] = server.name
         daw = _Daw(options.bpm)
         daw.connect()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from livegen.errors import PortError
 from livegen.live import jack_registry
+from livegen.live.child_process import ending_with_parent
 
 
 @dataclass
@@ -86,13 +87,11 @@ def reclaim_dead_registry_slots(jackd: str, *, rate: int = 48000, period: int = 
 def _launch(jackd: str, name: str, *, rate: int, period: int, timeout_s: float) -> JackServer:
     log_path = Path(tempfile.gettempdir()) / f"jackd-{name}.log"
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
-    command = [jackd, "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)]
-    setpriv = shutil.which("setpriv")
-    if setpriv is not None:
-        # SIGTERM when the thread that started it dies, even by kill -9: a private server must
-        # not outlive its test, bench or demo (an orphan then killed by hand holds one of JACK's
-        # 8 registry slots for good; see jack_registry). SIGTERM lets jackd free its slot.
-        command = [setpriv, "--pdeathsig", "TERM", *command]
+    # a private server must not outlive its test, bench or demo: an orphan, later killed by
+    # hand, holds one of JACK's 8 registry slots for good (see jack_registry)
+    command = ending_with_parent(
+        [jackd, "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)]
+    )
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command,

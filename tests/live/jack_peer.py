@@ -13,6 +13,7 @@ from pathlib import Path
 
 import rtmidi
 
+from livegen.live.child_process import ending_with_parent
 from livegen.live.jackserver import JackServer
 
 
@@ -199,8 +200,8 @@ class ClockSender:
 def start_serve(server: JackServer, args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     env = {**server.env, "PYTHONUNBUFFERED": "1"}
     log = log_path.open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "livegen", "serve", "--headless", *args],
+    return subprocess.Popen(  # a test process killed with -9 leaves no daemon running
+        ending_with_parent([sys.executable, "-m", "livegen", "serve", "--headless", *args]),
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

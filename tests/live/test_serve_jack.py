@@ -426,6 +426,9 @@ def test_out_wired_back_to_in_is_not_heard_as_the_player(
             time.sleep(0.1)
             peer.send(0x80, pitch, 0)
         assert wait_until(lambda: len(peer.note_ons()) >= 8, 30), _log(log)
+        # the peer and the loop hear each note at about the same time: the echo of the 8th may
+        # still be on its way back into the daemon (1 in 4 runs, counted 7 when stopped at once)
+        time.sleep(0.5)
     finally:
         patch.close()
         code = stop_serve(process)
