@@ -196,7 +196,14 @@ def attach(
     """Install the C callback on `client` (before `activate`); None: keep the Python one."""
     reason = unavailable_reason()
     if reason is not None:
-        log.info("JACK process callback in Python: the C one is %s", reason)
+        # asked for (the A/B switch): say it quietly; missing: the user can fix it
+        asked = reason.startswith(CALLBACK_ENV)
+        (log.info if asked else log.warning)(
+            "JACK input through a Python callback, which can miss cycles while Python is busy: "
+            "the C one is %s%s",
+            reason,
+            "" if asked else "; install a C compiler (gcc), then reinstall livegen",
+        )
         return None
     lib = _library
     assert lib is not None
