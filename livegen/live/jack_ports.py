@@ -119,7 +119,9 @@ def _thread_fifo_priority() -> int:
 class JackVirtualClient:
     """One active JACK client with MIDI ports `in` and `out`; closed when both users let go."""
 
-    def __init__(self, jack: Any, name: str, on_input: InputHandler) -> None:
+    def __init__(
+        self, jack: Any, name: str, on_input: InputHandler, *, exact_name: bool = True
+    ) -> None:
         self._on_input = on_input
         # The scheduler thread appends, the process callback pops: deque ends are thread-safe.
         # (message, due monotonic ns or 0 for "now")
@@ -140,8 +142,9 @@ class JackVirtualClient:
         self._users = 2
         self._rt_priority = 0  # JACK's process thread: SCHED_FIFO priority (0: not real-time)
         self._first_cycle = threading.Event()
-        # exact name: the contract is a client named NAME, not a renamed NAME-01
-        self.client = jack.Client(name, use_exact_name=True, no_start_server=True)
+        # exact name: the contract of --virtual NAME is a client named NAME, not a renamed
+        # NAME-01 (named ports: our own name matters less than starting)
+        self.client = jack.Client(name, use_exact_name=exact_name, no_start_server=True)
         self.inport = self.client.midi_inports.register("in")
         self.outport = self.client.midi_outports.register("out")
         self._ns_per_frame = 1e9 / self.client.samplerate

@@ -282,6 +282,105 @@ class JackVirtualOutput:
         self._shared.release()
 
 
+class JackNamedPort:
+    """One side of the native client wired to a port another client made (`--in-port X`):
+    connected at start, and again when X comes back after vanishing (a keyboard unplugged)."""
+
+    def __init__(self, shared: JackVirtualClient, direction: str, wanted: str | None) -> None:
+        self._shared = self.shared = shared
+        self._direction = direction  # "input" or "output", for messages
+        ours = f"{shared.name}:{'in' if direction == 'input' else 'out'}"
+        self._ours = ours
+        self._wanted = wanted
+        self.virtual = wanted is None  # unnamed: our port, for others to wire
+        if direction == "output":
+            self.send: Callable[..., None] = shared.send
+        if wanted is None:
+            self.state = PortState(ours)
+            return
+        others = self._others()
+        self.state = PortState(others[find_port(others, wanted, direction)])
+        self._connect()
+
+    def _others(self) -> list[str]:
+        """The MIDI ports we could wire to: outputs for our input, inputs for our output."""
+        ports = self._shared.client.get_ports(
+            is_midi=True, is_output=self._direction == "input", is_input=self._direction != "input"
+        )
+        return [p.name for p in ports if not p.name.startswith(f"{self._shared.name}:")]
+
+    def _connect(self) -> None:
+        source, target = (
+            (self.state.name, self._ours)
+            if self._direction == "input"
+            else (self._ours, self.state.name)
+        )
+        with stop_signals_held():
+            self._shared.client.connect(source, target)
+
+    def check(self) -> bool:
+        if not self._shared.alive:
+            self.state.ok = False
+            return False
+        if self.virtual:
+            return True
+        try:
+            present = self.state.name in self._others()
+        except Exception:  # the server is going: the shutdown callback reports it
+            present = False
+        if self.state.ok and not present:
+            self.state.ok = False
+            log.warning(
+                "%s port %r vanished; waiting for it to come back", self._direction, self.state.name
+            )
+        elif not self.state.ok and present:
+            try:
+                self._connect()
+            except Exception as err:  # JACK-Client's JackError: the port went again
+                log.warning(
+                    "%s port %r is back but cannot be wired: %s",
+                    self._direction,
+                    self.state.name,
+                    err,
+                )
+                return False
+            self.state.ok = True
+            self.state.reconnects += 1
+            log.warning("%s port %r is back; reconnected", self._direction, self.state.name)
+        return self.state.ok
+
+    def close(self) -> None:
+        self._shared.release()
+
+
+def _open_jack_named(
+    sink: queue.SimpleQueue[InputItem], wanted_in: str | None, wanted_out: str | None
+) -> PortPair | None:
+    """`--in-port`/`--out-port` under JACK through the native client (its C process callback
+    misses no cycle for Python); None when JACK-Client cannot load."""
+    jack = jack_ports.load_jack()
+    if jack is None:
+        return None
+
+    def on_input(t_ns: int, message: tuple[int, ...]) -> None:
+        sink.put((t_ns, message))
+
+    try:
+        shared = JackVirtualClient(jack, CLIENT_NAME, on_input, exact_name=False)
+    except jack.JackError as err:
+        raise PortError(f"cannot create a JACK client: {err}") from err
+    try:
+        return PortPair(
+            JackNamedPort(shared, "input", wanted_in),
+            JackNamedPort(shared, "output", wanted_out),
+            "jack",
+        )
+    except BaseException:
+        shared._users = 1
+        shared.release()
+        raise
+
+
 def _open_jack_virtual(sink: queue.SimpleQueue[InputItem], name: str) -> PortPair | None:
     """NAME:in and NAME:out on one native JACK client; None when JACK-Client cannot load."""
     jack = jack_ports.load_jack()
@@ -311,8 +410,8 @@ def _open_jack_virtual(sink: queue.SimpleQueue[InputItem], name: str) -> PortPai
 class PortPair:
     """The daemon's input and output, opened as the command line asked."""
 
-    input: MidiInput | JackVirtualInput
-    output: MidiOutput | JackVirtualOutput
+    input: MidiInput | JackVirtualInput | JackNamedPort
+    output: MidiOutput | JackVirtualOutput | JackNamedPort
     backend: str
     _next_probe_s: float = 0.0  # when server_gone next asks JACK through a new rtmidi client
     _gone: str | None = None  # what server_gone found for rtmidi's JACK clients
@@ -400,6 +499,10 @@ def _open_ports(
             return pair
     client = virtual or CLIENT_NAME
     wanted_in, wanted_out = (None, None) if virtual else (in_port or port, out_port or port)
+    if not virtual and api == rtmidi.API_UNIX_JACK:
+        pair = _open_jack_named(sink, wanted_in, wanted_out)
+        if pair is not None:
+            return pair
     try:
         midi_in = MidiInput(api, client, sink)
         midi_out = MidiOutput(api, client)
@@ -421,7 +524,7 @@ def _open_ports(
 
 def _jack_input(ports: object) -> JackVirtualClient | None:
     port = getattr(ports, "input", None)
-    return port.shared if isinstance(port, JackVirtualInput) else None
+    return port.shared if isinstance(port, JackVirtualInput | JackNamedPort) else None
 
 
 def jack_priority(ports: object, timeout_s: float = 1.0) -> int | None:

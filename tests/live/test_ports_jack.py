@@ -77,7 +77,20 @@ def test_unknown_backend_names_the_choices() -> None:
         list_ports("oss")
 
 
-def test_a_vanished_port_is_reconnected_when_it_returns(jack_server: JackServer) -> None:
+@pytest.mark.parametrize("client", ["native", "rtmidi"])
+def test_a_vanished_port_is_reconnected_when_it_returns(
+    jack_server: JackServer, client: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Named ports under JACK go through the native client (its C callback) when JACK-Client
+    loads, through rtmidi's clients otherwise: both wire again to a port that comes back."""
+    from livegen.live import jack_ports
+    from livegen.live.ports import JackNamedPort, MidiInput
+
+    if client == "rtmidi":
+        monkeypatch.setattr(jack_ports, "load_jack", lambda: None)
+    elif jack_ports.load_jack() is None:
+        pytest.skip("JACK-Client or libjack missing")
+
     def player() -> rtmidi.MidiOut:
         out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="lgplayer")
         out.open_virtual_port("keys")
@@ -86,6 +99,8 @@ def test_a_vanished_port_is_reconnected_when_it_returns(jack_server: JackServer)
     keys = player()
     sink: queue.SimpleQueue[InputItem] = queue.SimpleQueue()
     pair = open_ports(sink, backend="jack", in_port="lgplayer:keys", out_port=None)
+    assert isinstance(pair.input, JackNamedPort if client == "native" else MidiInput)
+    assert pair.names[0] == "lgplayer:keys"
     try:
         keys.send_message([0x90, 60, 100])
         assert _wait_for(lambda: not sink.empty())
