@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from typing import Any
 
 import pytest
 import rtmidi
@@ -43,11 +44,8 @@ def test_a_key_struck_again_is_not_ended_by_a_resent_note_off() -> None:
     assert ledger.owed(256) == [bytes([0x81, 60, 0])]
 
 
-@pytest.mark.jack
-@pytest.mark.parametrize("callback", ["c", "python"])
-def test_after_missed_cycles_the_client_writes_its_note_off_again(
-    jack_server: JackServer, callback: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _jack_with_callback(callback: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """JACK-Client, with the next client's process callback in C or in Python (else skip)."""
     jack = load_jack()
     if jack is None:
         pytest.skip("JACK-Client or libjack missing")
@@ -55,6 +53,15 @@ def test_after_missed_cycles_the_client_writes_its_note_off_again(
         monkeypatch.setenv(jack_rt.CALLBACK_ENV, "python")
     elif jack_rt.unavailable_reason() is not None:
         pytest.skip(f"the C process callback is {jack_rt.unavailable_reason()}")
+    return jack
+
+
+@pytest.mark.jack
+@pytest.mark.parametrize("callback", ["c", "python"])
+def test_after_missed_cycles_the_client_writes_its_note_off_again(
+    jack_server: JackServer, callback: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jack = _jack_with_callback(callback, monkeypatch)
     shared = JackVirtualClient(jack, "lgxrun", lambda t_ns, message: None)
     assert shared.callback == callback
     listener = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="xrun-listener")
@@ -106,13 +113,7 @@ def test_input_arrives_whole_while_python_is_busy_only_with_the_c_callback(
     import subprocess
     import sys
 
-    jack = load_jack()
-    if jack is None:
-        pytest.skip("JACK-Client or libjack missing")
-    if callback == "python":
-        monkeypatch.setenv(jack_rt.CALLBACK_ENV, "python")
-    elif jack_rt.unavailable_reason() is not None:
-        pytest.skip(f"the C process callback is {jack_rt.unavailable_reason()}")
+    jack = _jack_with_callback(callback, monkeypatch)
     arrived: list[tuple[int, tuple[int, ...]]] = []
     shared = JackVirtualClient(
         jack, "lgbusy", lambda t_ns, message: arrived.append((t_ns, message))
