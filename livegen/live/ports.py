@@ -249,42 +249,10 @@ def _check(
     return state.ok
 
 
-class JackVirtualInput:
-    """The `in` port of a shared native JACK client (see livegen.live.jack_ports)."""
-
-    def __init__(self, shared: JackVirtualClient) -> None:
-        self._shared = self.shared = shared
-        self.state = PortState(f"{shared.name}:in")
-        self.virtual = True
-
-    def check(self) -> bool:
-        self.state.ok = self._shared.alive
-        return self.state.ok
-
-    def close(self) -> None:
-        self._shared.release()
-
-
-class JackVirtualOutput:
-    """The `out` port of a shared native JACK client; `send` queues for its next cycle."""
-
-    def __init__(self, shared: JackVirtualClient) -> None:
-        self._shared = shared
-        self.state = PortState(f"{shared.name}:out")
-        self.virtual = True
-        self.send: Callable[[list[int]], None] = shared.send
-
-    def check(self) -> bool:
-        self.state.ok = self._shared.alive
-        return self.state.ok
-
-    def close(self) -> None:
-        self._shared.release()
-
-
-class JackNamedPort:
-    """One side of the native client wired to a port another client made (`--in-port X`):
-    connected at start, and again when X comes back after vanishing (a keyboard unplugged)."""
+class JackClientPort:
+    """One side (`in` or `out`) of the native JACK client (livegen.live.jack_ports): left for
+    others to wire (`--virtual NAME`), or wired to a port another client made (`--in-port X`) at
+    start and again when X comes back after vanishing (a keyboard unplugged)."""
 
     def __init__(self, shared: JackVirtualClient, direction: str, wanted: str | None) -> None:
         self._shared = self.shared = shared
@@ -371,8 +339,8 @@ def _open_jack_named(
         raise PortError(f"cannot create a JACK client: {err}") from err
     try:
         return PortPair(
-            JackNamedPort(shared, "input", wanted_in),
-            JackNamedPort(shared, "output", wanted_out),
+            JackClientPort(shared, "input", wanted_in),
+            JackClientPort(shared, "output", wanted_out),
             "jack",
         )
     except BaseException:
@@ -403,15 +371,17 @@ def _open_jack_virtual(sink: queue.SimpleQueue[InputItem], name: str) -> PortPai
             f"cannot create the JACK client {name!r} (is a client of that name already "
             f"running?): {err}"
         ) from err
-    return PortPair(JackVirtualInput(shared), JackVirtualOutput(shared), "jack")
+    return PortPair(
+        JackClientPort(shared, "input", None), JackClientPort(shared, "output", None), "jack"
+    )
 
 
 @dataclass
 class PortPair:
     """The daemon's input and output, opened as the command line asked."""
 
-    input: MidiInput | JackVirtualInput | JackNamedPort
-    output: MidiOutput | JackVirtualOutput | JackNamedPort
+    input: MidiInput | JackClientPort
+    output: MidiOutput | JackClientPort
     backend: str
     _next_probe_s: float = 0.0  # when server_gone next asks JACK through a new rtmidi client
     _gone: str | None = None  # what server_gone found for rtmidi's JACK clients
@@ -524,7 +494,7 @@ def _open_ports(
 
 def _jack_input(ports: object) -> JackVirtualClient | None:
     port = getattr(ports, "input", None)
-    return port.shared if isinstance(port, JackVirtualInput | JackNamedPort) else None
+    return port.shared if isinstance(port, JackClientPort) else None
 
 
 def jack_priority(ports: object, timeout_s: float = 1.0) -> int | None:

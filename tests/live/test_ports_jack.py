@@ -84,7 +84,7 @@ def test_a_vanished_port_is_reconnected_when_it_returns(
     """Named ports under JACK go through the native client (its C callback) when JACK-Client
     loads, through rtmidi's clients otherwise: both wire again to a port that comes back."""
     from livegen.live import jack_ports
-    from livegen.live.ports import JackNamedPort, MidiInput
+    from livegen.live.ports import JackClientPort, MidiInput
 
     if client == "rtmidi":
         monkeypatch.setattr(jack_ports, "load_jack", lambda: None)
@@ -99,7 +99,7 @@ def test_a_vanished_port_is_reconnected_when_it_returns(
     keys = player()
     sink: queue.SimpleQueue[InputItem] = queue.SimpleQueue()
     pair = open_ports(sink, backend="jack", in_port="lgplayer:keys", out_port=None)
-    assert isinstance(pair.input, JackNamedPort if client == "native" else MidiInput)
+    assert isinstance(pair.input, JackClientPort if client == "native" else MidiInput)
     assert pair.names[0] == "lgplayer:keys"
     try:
         keys.send_message([0x90, 60, 100])
