@@ -2,9 +2,10 @@
 
 Inputs only timestamp and enqueue in their callback (rtmidi calls it on its own thread). Ports are
 chosen by exact name, else by a unique substring; anything else is a PortError listing the ports.
-With JACK, `--virtual NAME` makes ONE native JACK client NAME with ports `in` and `out`
-(livegen.live.jack_ports); only without JACK-Client/libjack does it fall back to rtmidi, where every
-object is its own JACK client and the ports come out as NAME:in and NAME-01:out.
+With JACK, `--virtual NAME` makes ONE native JACK client NAME with ports `in` and `out`, and named
+ports are wired to that client's too (livegen.live.jack_client_ports); only without
+JACK-Client/libjack does it fall back to rtmidi, where every object is its own JACK client and the
+ports come out as NAME:in and NAME-01:out.
 A JACK server that dies is noticed (`PortPair.server_gone`: JACK-Client's shutdown callback, or
 for rtmidi's clients a new client that cannot connect) and the daemon stops with one line.
 Listing ports, probing a backend and watching a JACK server go through the process's kept
@@ -23,9 +24,10 @@ from dataclasses import dataclass
 import rtmidi
 
 from livegen.errors import PortError
-from livegen.live import jack_ports
+from livegen.live.jack_client_ports import JackClientPort, open_jack_named, open_jack_virtual
 from livegen.live.jack_ports import JackVirtualClient
 from livegen.live.kept_clients import CLIENT_NAME, jack_watcher, lister
+from livegen.live.port_names import PortState, find_port
 from livegen.live.signal_mask import stop_signals_held
 
 log = logging.getLogger(__name__)
@@ -95,29 +97,6 @@ def list_ports(backend: str = "auto") -> tuple[list[str], list[str]]:
         return midi_in.get_ports(), midi_out.get_ports()
     except rtmidi.SystemError as err:
         raise PortError(f"cannot list MIDI ports with {_api_name(api)}: {err}") from err
-
-
-def find_port(names: list[str], wanted: str, direction: str) -> int:
-    """Index of the port named `wanted`: exact name, else the one port whose name contains it."""
-    if wanted in names:
-        return names.index(wanted)
-    matches = [i for i, name in enumerate(names) if wanted in name]
-    if not matches:
-        matches = [i for i, name in enumerate(names) if wanted.lower() in name.lower()]
-    if len(matches) == 1:
-        return matches[0]
-    listing = ", ".join(repr(n) for n in names) or "none"
-    if not matches:
-        raise PortError(f"{direction} port {wanted!r} not found; available: {listing}")
-    found = ", ".join(repr(names[i]) for i in matches)
-    raise PortError(f"{direction} port {wanted!r} is ambiguous: matches {found}")
-
-
-@dataclass
-class PortState:
-    name: str
-    ok: bool = True
-    reconnects: int = 0
 
 
 class _RtmidiPort:
@@ -249,131 +228,13 @@ def _check(
     return state.ok
 
 
-class JackClientPort:
-    """One side (`in` or `out`) of the native JACK client (livegen.live.jack_ports): left for
-    others to wire (`--virtual NAME`), or wired to a port another client made (`--in-port X`) at
-    start and again when X comes back after vanishing (a keyboard unplugged)."""
-
-    def __init__(self, shared: JackVirtualClient, direction: str, wanted: str | None) -> None:
-        self._shared = self.shared = shared
-        self._direction = direction  # "input" or "output", for messages
-        ours = f"{shared.name}:{'in' if direction == 'input' else 'out'}"
-        self._ours = ours
-        self._wanted = wanted
-        self.virtual = wanted is None  # unnamed: our port, for others to wire
-        if direction == "output":
-            self.send: Callable[..., None] = shared.send
-        if wanted is None:
-            self.state = PortState(ours)
-            return
-        others = self._others()
-        self.state = PortState(others[find_port(others, wanted, direction)])
-        self._connect()
-
-    def _others(self) -> list[str]:
-        """The MIDI ports we could wire to: outputs for our input, inputs for our output."""
-        ports = self._shared.client.get_ports(
-            is_midi=True, is_output=self._direction == "input", is_input=self._direction != "input"
-        )
-        return [p.name for p in ports if not p.name.startswith(f"{self._shared.name}:")]
-
-    def _connect(self) -> None:
-        source, target = (
-            (self.state.name, self._ours)
-            if self._direction == "input"
-            else (self._ours, self.state.name)
-        )
-        with stop_signals_held():
-            self._shared.client.connect(source, target)
-
-    def check(self) -> bool:
-        if not self._shared.alive:
-            self.state.ok = False
-            return False
-        if self.virtual:
-            return True
-        try:
-            present = self.state.name in self._others()
-        except Exception:  # the server is going: the shutdown callback reports it
-            present = False
-        if self.state.ok and not present:
-            self.state.ok = False
-            log.warning(
-                "%s port %r vanished; waiting for it to come back", self._direction, self.state.name
-            )
-        elif not self.state.ok and present:
-            try:
-                self._connect()
-            except Exception as err:  # JACK-Client's JackError: the port went again
-                log.warning(
-                    "%s port %r is back but cannot be wired: %s",
-                    self._direction,
-                    self.state.name,
-                    err,
-                )
-                return False
-            self.state.ok = True
-            self.state.reconnects += 1
-            log.warning("%s port %r is back; reconnected", self._direction, self.state.name)
-        return self.state.ok
-
-    def close(self) -> None:
-        self._shared.release()
-
-
-def _open_jack_named(
-    sink: queue.SimpleQueue[InputItem], wanted_in: str | None, wanted_out: str | None
-) -> PortPair | None:
-    """`--in-port`/`--out-port` under JACK through the native client (its C process callback
-    misses no cycle for Python); None when JACK-Client cannot load."""
-    jack = jack_ports.load_jack()
-    if jack is None:
-        return None
+def sink_input(sink: queue.SimpleQueue[InputItem]) -> Callable[[int, tuple[int, ...]], None]:
+    """A native JACK client's input handler that puts each stamped message on `sink`."""
 
     def on_input(t_ns: int, message: tuple[int, ...]) -> None:
         sink.put((t_ns, message))
 
-    try:
-        shared = JackVirtualClient(jack, CLIENT_NAME, on_input, exact_name=False)
-    except jack.JackError as err:
-        raise PortError(f"cannot create a JACK client: {err}") from err
-    try:
-        return PortPair(
-            JackClientPort(shared, "input", wanted_in),
-            JackClientPort(shared, "output", wanted_out),
-            "jack",
-        )
-    except BaseException:
-        shared._users = 1
-        shared.release()
-        raise
-
-
-def _open_jack_virtual(sink: queue.SimpleQueue[InputItem], name: str) -> PortPair | None:
-    """NAME:in and NAME:out on one native JACK client; None when JACK-Client cannot load."""
-    jack = jack_ports.load_jack()
-    if jack is None:
-        log.warning(
-            "JACK-Client (pip install JACK-Client) or libjack is missing: the ports will be "
-            "%s:in and %s-01:out (two rtmidi clients)",
-            name,
-            name,
-        )
-        return None
-
-    def on_input(t_ns: int, message: tuple[int, ...]) -> None:
-        sink.put((t_ns, message))
-
-    try:
-        shared = JackVirtualClient(jack, name, on_input)
-    except jack.JackError as err:
-        raise PortError(
-            f"cannot create the JACK client {name!r} (is a client of that name already "
-            f"running?): {err}"
-        ) from err
-    return PortPair(
-        JackClientPort(shared, "input", None), JackClientPort(shared, "output", None), "jack"
-    )
+    return on_input
 
 
 @dataclass
@@ -464,15 +325,15 @@ def _open_ports(
     if api == rtmidi.API_WINDOWS_MM and not ((in_port or port) and (out_port or port)):
         raise PortError(LOOPMIDI_HINT)
     if virtual and api == rtmidi.API_UNIX_JACK:
-        pair = _open_jack_virtual(sink, virtual)
-        if pair is not None:
-            return pair
+        sides = open_jack_virtual(sink_input(sink), virtual)
+        if sides is not None:
+            return PortPair(*sides, "jack")
     client = virtual or CLIENT_NAME
     wanted_in, wanted_out = (None, None) if virtual else (in_port or port, out_port or port)
     if not virtual and api == rtmidi.API_UNIX_JACK:
-        pair = _open_jack_named(sink, wanted_in, wanted_out)
-        if pair is not None:
-            return pair
+        sides = open_jack_named(sink_input(sink), wanted_in, wanted_out)
+        if sides is not None:
+            return PortPair(*sides, "jack")
     try:
         midi_in = MidiInput(api, client, sink)
         midi_out = MidiOutput(api, client)

@@ -84,7 +84,8 @@ def test_a_vanished_port_is_reconnected_when_it_returns(
     """Named ports under JACK go through the native client (its C callback) when JACK-Client
     loads, through rtmidi's clients otherwise: both wire again to a port that comes back."""
     from livegen.live import jack_ports
-    from livegen.live.ports import JackClientPort, MidiInput
+    from livegen.live.jack_client_ports import JackClientPort
+    from livegen.live.ports import MidiInput
 
     if client == "rtmidi":
         monkeypatch.setattr(jack_ports, "load_jack", lambda: None)
