@@ -19,9 +19,19 @@ fi
 mapfile -t jack_modules < <(grep -rl --include='test_*.py' "pytest.mark.jack" tests | sort)
 failed=()
 "${pytest[@]}" -m "not jack" || failed+=("the tests not marked jack")
+# A module whose process dies by a signal (python-rtmidi's JACK client threads in the tests' own
+# peers segfaulted now and then, stop 21-22; pytest's reruns cannot rerun a dead process) runs once
+# more, saying so; a second death, or any ordinary failure, fails the suite.
 for module in "${jack_modules[@]}"; do
     echo "== $module (JACK, a process of its own)"
-    "${pytest[@]}" -m jack "$module" || failed+=("$module")
+    rc=0
+    "${pytest[@]}" -m jack "$module" || rc=$?
+    if [ "$rc" -gt 128 ]; then
+        echo "== $module: its pytest process died by signal $((rc - 128)); running it once more"
+        rc=0
+        "${pytest[@]}" -m jack "$module" || rc=$?
+    fi
+    [ "$rc" -eq 0 ] || failed+=("$module")
 done
 if [ ${#failed[@]} -gt 0 ]; then
     printf 'FAILED: %s\n' "${failed[@]}"
