@@ -394,4 +394,3 @@ int lg_rt_message_max(void) { return MSG_MAX; }
 /* Raised whenever a function's signature or a record's layout changes: a library built from an
  * older checkout is refused rather than misread. */
 int lg_rt_version(void) { return 1; }
-int lg_rt_stats_count(void) { return N_STATS; }

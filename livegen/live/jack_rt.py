@@ -105,10 +105,9 @@ def _address(jack: Any, pointer: Any) -> int:
 class NativeCycle:
     """The C callback installed on one client: its rings, its counters, its reader thread."""
 
-    def __init__(self, lib: ctypes.CDLL, state: int, client: Any, on_input: InputHandler) -> None:
+    def __init__(self, lib: ctypes.CDLL, state: int, on_input: InputHandler) -> None:
         self._lib = lib
         self._state = state
-        self._client = client
         self._on_input = on_input
         self.message_max = lib.lg_rt_message_max()
         self._stats = (ctypes.c_int64 * len(_STATS))()
@@ -221,4 +220,4 @@ def attach(
         lib.lg_rt_free(state)
         log.warning("JACK process callback in Python: JACK refused the C one")
         return None
-    return NativeCycle(lib, state, client, on_input)
+    return NativeCycle(lib, state, on_input)
