@@ -141,6 +141,7 @@ class LiveSession:
         call_end_on_bar_line: bool = True,
         call_answer_start: str = "bar",
         write_ahead_ms: float = 50.0,
+        plan_margin_ms: float = 4.0,
         parts: tuple[Part, ...] = (),
     ) -> None:
         from livegen.inference.sampler import Sampler
@@ -156,6 +157,7 @@ class LiveSession:
         self.prompt = prompt or []
         self.lookahead_steps = round(lookahead_beats * self.spb)
         self.write_ahead_ns = round(write_ahead_ms * 1e6)
+        self.plan_margin_ns = round(plan_margin_ms * 1e6)
         self.parts = parts
         self._band_key: tuple[int, dict[str, PartMix]] | None = None
         self._band: Band | None = None
@@ -320,6 +322,24 @@ class LiveSession:
         ns_per_step = line.ns_per_tick * self.ticks_per_step
         ahead_ns = self.write_ahead_ns + self.scheduler.lead_ns
         return now_step + max(1, math.ceil(ahead_ns / ns_per_step))
+
+    def first_playable_step(self, now_step: int) -> int:
+        """The first step a note written now can still start on in time: past now, and due no
+        sooner than the scheduler hands it over (`lead_ns` + `early_ns`) plus `plan_margin_ns`
+        to write its tokens. A re-plan near a step's end otherwise wrote notes for the next
+        step that were already due: measured, all of the live bench's late onsets."""
+        line = self.context.clock.timeline
+        if line is None:
+            return now_step + 1
+        scheduler = self.scheduler
+        ready_ns = (
+            self.context.clock.now_ns()
+            + scheduler.lead_ns
+            + scheduler.early_ns
+            + self.plan_margin_ns
+        )
+        ready_step = math.ceil((line.ns_to_tick(ready_ns) - self.origin_tick) / self.ticks_per_step)
+        return max(now_step + 1, ready_step)
 
     def step_of_tick(self, tick: float) -> int:
         return max(0, round((tick - self.origin_tick) / self.ticks_per_step))
@@ -636,8 +656,13 @@ class LiveSession:
         grammar = self._static_mask & self._grammar_mask()
         mask = grammar.copy()
         band = self._band or self.band(knobs)
-        # no note may start in the past (it would be late) or after the plan's end
-        notes_ok = plan.notes and now_step < self.step < plan.until_step and bool(band.active)
+        # no note may start before it can go out in time (first_playable_step) or after the
+        # plan's end
+        notes_ok = (
+            plan.notes
+            and self.first_playable_step(now_step) <= self.step < plan.until_step
+            and bool(band.active)
+        )
         if not notes_ok:
             mask &= ~self._starts_note
         elif self.channel in band.active:

@@ -66,10 +66,16 @@ class TimingConfig:
     # The model writes its part this far ahead of sending, the rest as time passes (every player
     # note throws away what is written past it). Longer rides out slower tokens, costs more CPU.
     write_ahead_ms: float = 50.0
+    # A note the model starts after a re-plan is due no sooner than this after now (plus the
+    # output's hand-off window and latency_ms): the time to write its tokens and hand it over.
+    # Sooner, it went out late (stop 23: every late onset of the live bench was one).
+    plan_margin_ms: float = 4.0
 
     def __post_init__(self) -> None:
         if not 20.0 <= self.write_ahead_ms <= 5000.0:
             raise ConfigError(f"write_ahead_ms {self.write_ahead_ms} not in 20..5000")
+        if not 0.0 <= self.plan_margin_ms <= 100.0:
+            raise ConfigError(f"plan_margin_ms {self.plan_margin_ms} not in 0..100")
         if not 0.0 <= self.latency_ms <= MAX_LATENCY_MS:
             raise ConfigError(f"latency_ms {self.latency_ms} not in 0..{MAX_LATENCY_MS:g}")
         if not 0.0 <= self.late_ms <= 1000.0:

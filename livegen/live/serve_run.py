@@ -110,6 +110,7 @@ def make_performer(config: ServeConfig):  # -> LiveSession
         call_end_on_bar_line=config.call.end_on_bar_line,
         call_answer_start=config.call.answer_start,
         write_ahead_ms=config.timing.write_ahead_ms,
+        plan_margin_ms=config.timing.plan_margin_ms,
         parts=parse_parts(config.parts),
     )
 

@@ -407,3 +407,33 @@ def test_the_generator_joins_the_engines_slide_worker_when_it_stops(
     daemon.stop_event.set()  # stop asked: the loop ends at once
     session.run(daemon.session_context())
     assert not slide.thread.is_alive()
+
+
+def test_no_note_is_written_due_sooner_than_it_can_go_out(tiny_model_dir: Path) -> None:
+    """After each player note the model re-plans from its step; a note it writes for a step due
+    within the hand-off window plus the planning margin would go out late (the live bench's
+    late onsets were all such notes), so none is written there."""
+    margin_ms = 30.0  # at 120 BPM a step (one tick here) is 20.8 ms: none on the next one
+    session, daemon = make_session(
+        tiny_model_dir, Knobs(mode="accompany", output_channel=1, density=4.0),
+        plan_margin_ms=margin_ms, write_ahead_ms=200.0,
+    )  # fmt: skip
+    daemon.scheduler.early_ns = 2_000_000
+    written: list[tuple[int, int]] = []  # (ns until the note is due, tick) when it was written
+    add = daemon.scheduler.add
+
+    def recording_add(note, key=None) -> None:  # type: ignore[no-untyped-def]
+        line = daemon.clock.timeline
+        assert line is not None
+        written.append((line.tick_to_ns(note.on_tick) - daemon.clock.now_ns(), note.on_tick))
+        add(note, key)
+
+    daemon.scheduler.add = recording_add  # type: ignore[method-assign]
+    player = {
+        tick: [(0, 60 + tick % 12, 100)] for tick in range(TICKS_PER_BEAT, 8 * TICKS_PER_BEAT, 5)
+    }
+    drive(session, daemon, 8 * TICKS_PER_BEAT, player)
+    assert session.stats_.replans > 10
+    assert len(written) > 20, "the model played too little to tell"
+    soonest_ms = min(ahead for ahead, _ in written) / 1e6
+    assert soonest_ms >= margin_ms + 2.0
