@@ -27,11 +27,10 @@ class JackClientPort:
     start and again when X comes back after vanishing (a keyboard unplugged)."""
 
     def __init__(self, shared: JackVirtualClient, direction: str, wanted: str | None) -> None:
-        self._shared = self.shared = shared
+        self.shared = shared
         self._direction = direction  # "input" or "output", for messages
         ours = f"{shared.name}:{'in' if direction == 'input' else 'out'}"
         self._ours = ours
-        self._wanted = wanted
         self.virtual = wanted is None  # unnamed: our port, for others to wire
         if direction == "output":
             self.send: Callable[..., None] = shared.send
@@ -44,10 +43,10 @@ class JackClientPort:
 
     def _others(self) -> list[str]:
         """The MIDI ports we could wire to: outputs for our input, inputs for our output."""
-        ports = self._shared.client.get_ports(
+        ports = self.shared.client.get_ports(
             is_midi=True, is_output=self._direction == "input", is_input=self._direction != "input"
         )
-        return [p.name for p in ports if not p.name.startswith(f"{self._shared.name}:")]
+        return [p.name for p in ports if not p.name.startswith(f"{self.shared.name}:")]
 
     def _connect(self) -> None:
         source, target = (
@@ -56,10 +55,10 @@ class JackClientPort:
             else (self._ours, self.state.name)
         )
         with stop_signals_held():
-            self._shared.client.connect(source, target)
+            self.shared.client.connect(source, target)
 
     def check(self) -> bool:
-        if not self._shared.alive:
+        if not self.shared.alive:
             self.state.ok = False
             return False
         if self.virtual:
@@ -90,7 +89,7 @@ class JackClientPort:
         return self.state.ok
 
     def close(self) -> None:
-        self._shared.release()
+        self.shared.release()
 
 
 def open_jack_named(
@@ -110,8 +109,7 @@ def open_jack_named(
             shared, "output", wanted_out
         )
     except BaseException:
-        shared._users = 1
-        shared.release()
+        shared.close()
         raise
 
 

@@ -307,6 +307,11 @@ class JackVirtualClient:
         self._users -= 1
         if self._users > 0:
             return
+        self.close()
+
+    def close(self) -> None:
+        """Deactivate and close the client now, whoever still holds it (a failed opening)."""
+        self._users = 0
         deadline = time.monotonic() + 0.25
         while self.alive and self.pending_out() and time.monotonic() < deadline:
             time.sleep(0.002)  # the last note-offs go out before the ports do
