@@ -11,7 +11,7 @@ feeds the model per note it plays (the daemon's CPU follows the tokens), how man
 re-planning threw away, and what was played (notes, pitch range, notes a bar).
 
     python bench/replan_sim.py [--model DIR] [--seconds 30] [--seeds 4] \
-        [--write-ahead-ms 20 50] [--token-ms 1.3] [--density 4] [--json]
+        [--write-ahead-ms 50 25] [--token-ms 1.3] [--density 4] [--json]
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--write-ahead-ms", type=float, nargs="+", default=[20.0])
+    parser.add_argument("--write-ahead-ms", type=float, nargs="+", default=[50.0, 25.0])
     parser.add_argument("--token-ms", type=float, default=1.3)
     parser.add_argument("--density", type=float, default=4.0, help="the live bench's is 4")
     parser.add_argument("--json", action="store_true")

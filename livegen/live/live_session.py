@@ -9,8 +9,7 @@ drops the speculated notes from the scheduler, inserts the note and plans again.
 
 Modes (modes.py decides *when* and *how far* to generate): call answers a finished phrase,
 accompany plays along while the player plays, continue keeps going from a prompt. Within what the
-mode asks for, the model writes only `write_ahead_ms` past the first step a note can still go out
-on, the rest as time passes:
+mode asks for, the model writes only `write_ahead_ms` ahead of sending, the rest as time passes:
 a player's note throws away everything written past it, and writing the whole 1.5-beat plan after
 each one made 82% of the tokens wasted work and the daemon take 86% of a core (issue 13).
 Model time is grid steps (the tokenizer's steps_per_beat); the clock's ticks map onto them from an
@@ -141,7 +140,7 @@ class LiveSession:
         call_silence_beats: float = 1.0,
         call_end_on_bar_line: bool = True,
         call_answer_start: str = "bar",
-        write_ahead_ms: float = 20.0,
+        write_ahead_ms: float = 50.0,
         plan_margin_ms: float = 4.0,
         parts: tuple[Part, ...] = (),
     ) -> None:
@@ -315,19 +314,18 @@ class LiveSession:
         return math.floor((tick - self.origin_tick) / self.ticks_per_step)
 
     def write_limit(self, now_step: int) -> int:
-        """The step the model writes up to now: `write_ahead_ms` past the first step a note
-        written now can still start on (`first_playable_step`), at least that step itself.
-
-        Counted from now instead, a short write-ahead left the stream sitting on steps already
-        too close to play on, and lost notes there; a long one wrote past the next note of the
-        player, all of it thrown away (bench/replan_sim.py, stop 24: 20 ms from the first
-        playable step played 6-7 % more notes than 50 ms from now, for 6-11 % fewer tokens)."""
+        """The step the model writes up to now: `write_ahead_ms` past what the scheduler sends
+        next (it sends `lead_ns` early), at the clock's tempo, and always past the first step a
+        note written now can still start on: short of it, the stream waited on steps already
+        too close to play on and lost their notes (bench/replan_sim.py, stop 24: at 25 ms 15 %
+        of the tokens were written there)."""
         first = self.first_playable_step(now_step)
         line = self.context.clock.timeline
         if line is None:
             return first + 1
         ns_per_step = line.ns_per_tick * self.ticks_per_step
-        return first + max(1, math.ceil(self.write_ahead_ns / ns_per_step))
+        ahead_ns = self.write_ahead_ns + self.scheduler.lead_ns
+        return max(now_step + math.ceil(ahead_ns / ns_per_step), first + 1)
 
     def first_playable_step(self, now_step: int) -> int:
         """The first step a note written now can still start on in time: past now, and due no

@@ -63,10 +63,10 @@ class TimingConfig:
     # Send notes this much early to make up for MIDI transport latency (clock in + notes out;
     # with JACK about one period each way). 0 = send exactly on the predicted tick.
     latency_ms: float = 0.0
-    # The model writes its part this far past the first step a note can still go out on, the rest
-    # as time passes (every player note throws away what is written past it). Longer rides out
-    # slower tokens and costs more CPU; at least one step is always written.
-    write_ahead_ms: float = 20.0
+    # The model writes its part this far ahead of sending, the rest as time passes (every player
+    # note throws away what is written past it). Longer rides out slower tokens, costs more CPU;
+    # always at least up to the first step a note written now can still go out on.
+    write_ahead_ms: float = 50.0
     # A note the model starts after a re-plan is due no sooner than this after now (plus the
     # output's hand-off window and latency_ms): the time to write its tokens and hand it over.
     # Sooner, it went out late (stop 23: every late onset of the live bench was one).
