@@ -317,8 +317,8 @@ class LiveSession:
         """The step the model writes up to now: `write_ahead_ms` past what the scheduler sends
         next (it sends `lead_ns` early), at the clock's tempo, and always past the first step a
         note written now can still start on: short of it, the stream waited on steps already
-        too close to play on and lost their notes (bench/replan_sim.py, stop 24: at 25 ms 15 %
-        of the tokens were written there)."""
+        too close to play on and lost their notes (bench/replan_sim.py, stop 24: at 25 ms 14 %
+        of the tokens were written there, 6 % at 50 ms)."""
         first = self.first_playable_step(now_step)
         line = self.context.clock.timeline
         if line is None:

@@ -442,9 +442,9 @@ def test_no_note_is_written_due_sooner_than_it_can_go_out(tiny_model_dir: Path) 
 def test_however_short_the_write_ahead_the_model_idles_only_past_the_first_playable_step(
     tiny_model_dir: Path,
 ) -> None:
-    """The write-ahead counts from the first step a note can still go out on: counted from now,
-    a short one left the generator waiting on steps too close to play on, and their notes were
-    never written (bench/replan_sim.py: 15% of the tokens at 25 ms, 17% fewer notes)."""
+    """The write-ahead always reaches past the first step a note can still go out on: without
+    that floor a short one left the generator waiting on steps too close to play on, and their
+    notes were never written (bench/replan_sim.py: 14% of the tokens at 25 ms, 17% fewer notes)."""
     session, daemon = make_session(
         tiny_model_dir, Knobs(mode="continue", output_channel=0),
         plan_margin_ms=30.0, write_ahead_ms=10.0,  # a step here is 20.8 ms: the margin is two
