@@ -24,6 +24,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from livegen.bench.live_bench import PLAYER_LINE
 from livegen.inference.engine import Engine
 from livegen.live.clock import ManualClock
 from livegen.live.context import PlayerNote, SessionContext
@@ -33,7 +34,6 @@ from livegen.live.live_session import LiveSession
 from livegen.live.scheduler import Scheduler
 
 BPM = 180.0
-PLAYER_PITCHES = (60, 64, 67, 72, 67, 64)  # the live bench's DAW plays this line
 PLAYER_CHANNEL = 0
 JACK_HAND_OFF_NS = round(2 * 64 / 48_000 * 1e9)  # the JACK output takes notes two periods early
 
@@ -70,7 +70,7 @@ def player_events(seconds: float) -> list[tuple[int, int, int]]:
     events = []
     n = 4 * 4  # the first 16th of bar 2
     while (t := n * ns_per_16th) < seconds * 1e9:
-        pitch = PLAYER_PITCHES[n % len(PLAYER_PITCHES)]
+        pitch = PLAYER_LINE[n % len(PLAYER_LINE)]
         events.append((round(t), pitch, 90))
         events.append((round(t + ns_per_16th / 2), pitch, 0))
         n += 1

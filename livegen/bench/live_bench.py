@@ -40,6 +40,7 @@ from livegen.music.midi import CLOCK, NOTE_OFF, NOTE_ON, START, STOP, is_note_on
 from livegen.percentiles import summary
 
 CLIENT = "lgbench"
+PLAYER_LINE = (60, 64, 67, 72, 67, 64)  # the DAW's 16th notes (bench/replan_sim.py plays them too)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,6 @@ class _Daw:
         self.out.send_message([START])
         start = time.monotonic_ns() + 5_000_000
         total = int(seconds * 1e9 / self.period_ns)
-        pitches = [60, 64, 67, 72, 67, 64]
         for n in range(total):
             deadline = start + round(n * self.period_ns)
             while (wait := deadline - time.monotonic_ns()) > 0:
@@ -118,11 +118,11 @@ class _Daw:
             self.tick_ns.append(deadline)
             self.send_late_ns.append(time.monotonic_ns() - deadline)
             if n >= 96 and n % 6 == 0:  # 16ths after one bar of clock
-                pitch = pitches[(n // 6) % len(pitches)]
+                pitch = PLAYER_LINE[(n // 6) % len(PLAYER_LINE)]
                 self.out.send_message([NOTE_ON, pitch, 90])
                 self.player_ns.append(time.monotonic_ns())
             elif n >= 96 and n % 6 == 3:
-                pitch = pitches[(n // 6) % len(pitches)]
+                pitch = PLAYER_LINE[(n // 6) % len(PLAYER_LINE)]
                 self.out.send_message([NOTE_OFF, pitch, 0])
         self.out.send_message([STOP])
 
