@@ -29,6 +29,7 @@ collections{name: {files, tokens, nll, accuracy, ngram_nll, nll_ratio}}, kinds{t
 nll, accuracy, ngram_nll}}, continuations{prompts,
 pitch_class_overlap, note_density, note_density_prompt, on_grid, on_grid_prompt, polyphony,
 polyphony_prompt, out_of_range, stuck_notes, stuck_notes_prompt, open_notes, open_notes_prompt,
+open_note_age, open_note_age_prompt,
 velocity_spread, velocity_spread_prompt}, and with --accompaniment accompaniment{files,
 single_part_files, unreadable_files, missing_files, target_channels, tokens, tokens_alone,
 nll_given_others, nll_alone, nll_ratio, accuracy_given_others, accuracy_alone}.
@@ -441,7 +442,8 @@ def format_report(report: dict[str, Any]) -> str:
             f"(prompt {f(c['polyphony_prompt'], '.2f')})",
             f"    out of range  {f(c['out_of_range'], '.3f')}",
             f"    stuck notes   {c['stuck_notes']} (prompt {c['stuck_notes_prompt']})",
-            f"    open at end   {c['open_notes']} (prompt {c['open_notes_prompt']})",
+            f"    open at end   {c['open_notes']} (prompt {c['open_notes_prompt']}), median age "
+            f"{f(c['open_note_age'], '.1f')} beats (prompt {f(c['open_note_age_prompt'], '.1f')})",
             f"    velocity std  {f(c['velocity_spread'], '.1f')} "
             f"(prompt {f(c['velocity_spread_prompt'], '.1f')})",
         ]

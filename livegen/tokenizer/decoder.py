@@ -63,6 +63,11 @@ class StreamingDecoder:
         """(channel, pitch) of the notes held now."""
         return sorted(self._held)
 
+    def held_ages_beats(self) -> list[float]:
+        """How long each note held now has sounded, in beats (in `sounding`'s order)."""
+        spb = self.config.steps_per_beat
+        return [(self.position_steps - self._held[key][0]) / spb for key in self.sounding]
+
     def feed(self, token: int) -> list[DecodedEvent]:
         if not 0 <= token < self._size:
             self._pending_pitch = -1

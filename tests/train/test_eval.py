@@ -12,7 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from livegen.train.accompaniment import accompaniment_nll, channel_token_mask, target_channel
-from livegen.train.continuations import _compare, _open_notes
+from livegen.train.continuations import _compare, _open_note_ages
 from livegen.train.evaluate import (
     EvalOptions,
     evaluate_model,
@@ -321,16 +321,19 @@ def test_velocity_spread_is_zero_for_one_dynamic_and_not_for_pop(smoke_run, tmp_
     assert cont["velocity_spread_prompt"] > 1.0  # POP909's velocities are expressive
     for key in ("open_notes", "open_notes_prompt"):
         assert isinstance(cont[key], int) and cont[key] >= 0
+    for key in ("open_note_age", "open_note_age_prompt"):
+        assert cont[key] is None or cont[key] >= 0
 
 
-def test_open_notes_count_what_is_still_sounding_at_the_end() -> None:
-    vocab = Vocab()
-    start = [vocab.bos, vocab.note_on(60), vocab.velocity(8), vocab.note_on(64), vocab.velocity(8)]
+def test_open_notes_are_what_is_still_sounding_at_the_end_with_their_ages() -> None:
+    vocab = Vocab()  # 24 steps a beat
+    start = [vocab.bos, vocab.note_on(60), vocab.velocity(8), vocab.shift(12)]
+    start += [vocab.note_on(64), vocab.velocity(8)]
     held = [vocab.shift(24)]
-    assert _open_notes(start, held, vocab.config) == (2, 2)
-    released = [vocab.shift(24), vocab.note_off(60)]
-    assert _open_notes(start, released, vocab.config) == (2, 1)
-    assert _open_notes(start, [vocab.shift(24), vocab.eos], vocab.config) == (2, 0)
+    assert _open_note_ages(start, held, vocab.config) == ([0.5, 0.0], [1.5, 1.0])
+    released = [vocab.shift(24), vocab.note_off(60), vocab.shift(48)]
+    assert _open_note_ages(start, released, vocab.config) == ([0.5, 0.0], [3.0])
+    assert _open_note_ages(start, [vocab.shift(24), vocab.eos], vocab.config) == ([0.5, 0.0], [])
     row = _compare([], 0.0, [Note(60, 0, 1, 40), Note(62, 1, 2, 80)], 2.0, 24)
     assert row["velocity_spread"] == pytest.approx(20.0)
 
