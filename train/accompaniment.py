@@ -41,7 +41,7 @@ from livegen.tokenizer import (
 )
 
 # (tokens, offsets) -> per-token NLL and hits of every token but each document's first
-Scorer = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+Scorer = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]  # (nll, hits, ...)
 
 _PART_KINDS = (TokenKind.NOTE_ON, TokenKind.VELOCITY, TokenKind.NOTE_OFF)
 
@@ -87,7 +87,7 @@ def encode_parts(
 def _scored(docs: list[np.ndarray], masks: list[np.ndarray], score: Scorer) -> np.ndarray:
     """NLL of the masked tokens of `docs` (each document's first token is never scored)."""
     offsets = np.concatenate([[0], np.cumsum([d.size for d in docs])]).astype(np.int64)
-    nll, hits = score(np.concatenate(docs), offsets)
+    nll, hits, *_ = score(np.concatenate(docs), offsets)
     keep = np.concatenate([m[1:] for m in masks])
     return np.stack([nll[keep], hits[keep].astype(float)])
 

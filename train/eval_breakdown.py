@@ -57,10 +57,13 @@ def kind_results(
     ngram_lp: np.ndarray | None,
     scored: np.ndarray,
     vocab: Vocab,
+    confidence: np.ndarray | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """{token kind: {tokens, nll, accuracy, ngram_nll}} of the scored targets, in vocabulary
-    order: where the model is confidently wrong (a high NLL on a kind it mostly gets right, as
-    VELOCITY was for a model trained on music21's fixed velocities) shows here, not in the mean."""
+    """{token kind: {tokens, nll, accuracy, confidence, ngram_nll}} of the scored targets, in
+    vocabulary order: where the model is confidently wrong (a high NLL on a kind it mostly gets
+    right, as VELOCITY was for a model trained on music21's fixed velocities) shows here, not in
+    the mean. confidence (the mean probability of the top token) above accuracy is
+    overconfidence; calibrated, the two agree."""
     starts = np.zeros(docs.tokens.size, dtype=bool)
     starts[docs.offsets[:-1][np.diff(docs.offsets) > 0]] = True
     target_kinds = vocab.kinds[docs.tokens[~starts]]
@@ -73,6 +76,7 @@ def kind_results(
             "tokens": int(np.count_nonzero(mine)),
             "nll": float(nll[mine].mean()),
             "accuracy": float(hits[mine].mean()),
+            "confidence": float(confidence[mine].mean()) if confidence is not None else None,
             "ngram_nll": float(-ngram_lp[mine].mean()) if ngram_lp is not None else None,
         }
     return out
@@ -100,10 +104,11 @@ def kind_table(kinds: dict[str, dict[str, Any]]) -> list[str]:
     def f(value: Any, fmt: str) -> str:
         return "n/a" if value is None else format(value, fmt)
 
-    lines = ["  by token kind   tokens   NLL     4-gram  accuracy"]
+    lines = ["  by token kind   tokens   NLL     4-gram  accuracy  confidence"]
     lines.extend(
         f"    {name:<12} {k['tokens']:>7,}  {f(k['nll'], '6.3f')}  "
-        f"{f(k['ngram_nll'], '6.3f')}  {f(k['accuracy'], '.3f')}"
+        f"{f(k['ngram_nll'], '6.3f')}  {f(k['accuracy'], '.3f')}     "
+        f"{f(k.get('confidence'), '.3f')}"
         for name, k in kinds.items()
     )
     return lines

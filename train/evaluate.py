@@ -26,7 +26,8 @@ reason (`skipped`), as `data prepare` does.
 JSON keys: files, skipped[{file, reason}] (a plain MIDI folder's files left out), tokens, nll,
 accuracy, perplexity, ngram_nll, ngram_data, nll_ratio (model / n-gram), split, model, data,
 collections{name: {files, tokens, nll, accuracy, ngram_nll, nll_ratio}}, kinds{token kind: {tokens,
-nll, accuracy, ngram_nll}}, continuations{prompts,
+nll, accuracy, confidence, ngram_nll}} (confidence: the mean probability of the model's top token
+where the target is of that kind; above the accuracy = overconfident), continuations{prompts,
 pitch_class_overlap, note_density, note_density_prompt, on_grid, on_grid_prompt, polyphony,
 polyphony_prompt, out_of_range, stuck_notes, stuck_notes_prompt, open_notes, open_notes_prompt,
 open_note_age, open_note_age_prompt,
@@ -111,9 +112,10 @@ class EngineModel:
 
     def score(
         self, tokens: np.ndarray, offsets: np.ndarray, progress: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Token by token through the KV cache (the engine slides its window past the context)."""
-        nll, hits = [], []
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Token by token through the KV cache (the engine slides its window past the context):
+        NLL, correctness and confidence (the top token's probability) of each target."""
+        nll, hits, confidence = [], [], []
         bar = progress_bar(len(offsets) - 1, "score", enabled=progress)
         for d in range(len(offsets) - 1):
             doc = tokens[offsets[d] : offsets[d + 1]].tolist()
@@ -125,11 +127,13 @@ class EngineModel:
             for target in doc[1:]:
                 logp = logits - _logsumexp(logits)
                 nll.append(-float(logp[target]))
-                hits.append(int(np.argmax(logits)) == target)
+                top = int(np.argmax(logits))
+                hits.append(top == target)
+                confidence.append(math.exp(float(logp[top])))
                 logits = self.engine.step(target)
             bar.update()
         bar.close()
-        return np.asarray(nll), np.asarray(hits, dtype=bool)
+        return np.asarray(nll), np.asarray(hits, dtype=bool), np.asarray(confidence)
 
     def generate(self, prompt: list[int], n_tokens: int, vocab: Vocab, seed: int) -> list[int]:
         from livegen.inference.sampler import Sampler, SamplingParams
@@ -263,8 +267,9 @@ def score_model(
     offsets: np.ndarray,
     batch_size: int,
     progress: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-token NLL (nats) and correctness of every token but each document's first."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-token NLL (nats), correctness and confidence (the top token's probability) of every
+    token but each document's first."""
     context = model.config.context
     stride = max(context // 2, 1)
     jobs: list[tuple[int, int, int]] = []  # (window start, window end, first scored index)
@@ -280,7 +285,7 @@ def score_model(
                 break
             scored_from = end
             start = end - stride
-    nll_parts, hit_parts = [], []
+    nll_parts, hit_parts, confidence_parts = [], [], []
     bar = progress_bar(len(jobs), "score", unit="windows", enabled=progress)
     for i in range(0, len(jobs), batch_size):
         chunk = jobs[i : i + batch_size]
@@ -296,12 +301,14 @@ def score_model(
             target = torch.from_numpy(tokens[first:e])
             lp = logp[row, j0:j1]
             nll_parts.append(-lp.gather(1, target[:, None])[:, 0].numpy())
-            hit_parts.append((lp.argmax(-1) == target).numpy())
+            top = lp.max(-1)
+            hit_parts.append((top.indices == target).numpy())
+            confidence_parts.append(top.values.exp().numpy())
         bar.update(len(chunk))
     bar.close()
     if not nll_parts:
-        return np.zeros(0), np.zeros(0, dtype=bool)
-    return np.concatenate(nll_parts), np.concatenate(hit_parts)
+        return np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0)
+    return np.concatenate(nll_parts), np.concatenate(hit_parts), np.concatenate(confidence_parts)
 
 
 def ngram_for(
@@ -351,12 +358,12 @@ def evaluate_model(
         options.collection_by,
     )
 
-    def score(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def score(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if isinstance(model, EngineModel):
             return model.score(tokens, offsets, options.progress)
         return score_model(model, tokens, offsets, options.batch_size, options.progress)
 
-    nll, hits = score(docs.tokens, docs.offsets)
+    nll, hits, confidence = score(docs.tokens, docs.offsets)
     scored = _scored_targets(docs.tokens, docs.offsets, Vocab(doc_tokenizer))
     ngram_source = options.ngram_data
     if ngram_source is None:
@@ -387,7 +394,7 @@ def evaluate_model(
         "model_step": state.get("step"),
         "model_params": None if isinstance(model, EngineModel) else model.num_params(),
         "collections": collection_results(docs, nll, hits, ngram_lp, scored),
-        "kinds": kind_results(docs, nll, hits, ngram_lp, scored, Vocab(doc_tokenizer)),
+        "kinds": kind_results(docs, nll, hits, ngram_lp, scored, Vocab(doc_tokenizer), confidence),
     }
     if isinstance(model, EngineModel):
         sample: Sampler = model.generate

@@ -120,7 +120,7 @@ def evaluate_in_language(
         from .evaluate import load_torch_model, score_model
 
         model, state = load_torch_model(model_path)
-        nll, _ = score_model(model, tokens, offsets, batch_size, progress)
+        nll, *_ = score_model(model, tokens, offsets, batch_size, progress)
         step = state.get("step")
     total = float(nll.sum())
     return {

@@ -61,7 +61,7 @@ def test_sliding_windows_score_each_token_once_and_match_a_full_pass() -> None:
     rng = np.random.default_rng(0)
     tokens = rng.integers(1, 40, 150)
     offsets = np.array([0, 60, 150])
-    nll, hits = score_model(model, tokens, offsets, 4, False)
+    nll, hits, confidence = score_model(model, tokens, offsets, 4, False)
     assert nll.size == hits.size == 150 - 2
     with torch.no_grad():
         logits = model(torch.from_numpy(tokens[None, 60:150]))[0][0]
@@ -69,9 +69,13 @@ def test_sliding_windows_score_each_token_once_and_match_a_full_pass() -> None:
         logits[:-1], torch.from_numpy(tokens[61:150]), reduction="none"
     )
     assert np.allclose(nll[59:], expected.numpy(), atol=1e-5)
+    # confidence: the top token's probability; a hit's NLL is its confidence's -log
+    top = torch.softmax(logits[:-1], dim=-1).max(-1).values.numpy()
+    assert np.allclose(confidence[59:], top, atol=1e-5)
+    assert np.allclose(-np.log(confidence[hits]), nll[hits], atol=1e-5)
     short = Transformer(ModelConfig(**{**config.__dict__, "context": 32})).eval()
     short.load_state_dict(model.state_dict())
-    nll_short, _ = score_model(short, tokens, offsets, 4, False)
+    nll_short, *_ = score_model(short, tokens, offsets, 4, False)
     assert nll_short.size == nll.size  # windows of 32, stride 16: still one score per token
     assert np.allclose(nll_short[:31], nll[:31], atol=1e-5)  # the first window is identical
 
@@ -155,6 +159,10 @@ def test_an_exported_model_folder_scores_like_its_checkpoint(smoke_run, prepared
     onnx_report = evaluate_model(folder, prepared, options)
     assert onnx_report["tokens"] == torch_report["tokens"]
     assert onnx_report["nll"] == pytest.approx(torch_report["nll"], abs=1e-3)
+    for name, kind in torch_report["kinds"].items():  # confidence through the KV cache too
+        assert onnx_report["kinds"][name]["confidence"] == pytest.approx(
+            kind["confidence"], abs=1e-3
+        )
 
 
 def test_model_card_states_data_config_steps_and_both_nlls(smoke_run, prepared) -> None:
@@ -277,6 +285,8 @@ def test_token_kinds_partition_the_scored_tokens_and_name_what_was_predicted(
     assert weighted == pytest.approx(report["nll"], rel=1e-6)
     # counted by the vocabulary's own kinds: every NOTE_ON is followed by its VELOCITY
     assert kinds["VELOCITY"]["tokens"] == kinds["NOTE_ON"]["tokens"]
+    for k in kinds.values():  # a mean of top-token probabilities: at least a uniform guess's
+        assert 1 / Vocab().size <= k["confidence"] <= 1
     assert list(kinds) == sorted(kinds, key=lambda name: Vocab().offsets[TokenKind[name]])
 
 
