@@ -61,17 +61,21 @@ def test_a_played_bar_comes_back_varied_from_the_next_bar_line_with_every_note_c
         def at(beat: float) -> None:
             wait_until(lambda: time.monotonic_ns() >= clock.start_ns + beat * beat_ns, 30, 0.001)
 
-        # bar 2 (the follower has locked on the tempo during bar 1): eight eighth notes
+        # bar 2 (the follower has locked on the tempo during bar 1): eight 16th notes
         played_ns = []
         for i, pitch in enumerate((60, 64, 67, 72, 71, 67, 64, 62)):
-            at(4 + i / 2)
+            at(4 + i / 4)
             peer.send(0x90, pitch, 100)
             played_ns.append(time.monotonic_ns())
-            at(4 + i / 2 + 0.25)
+            at(4 + i / 4 + 0.125)
             peer.send(0x80, pitch, 0)
-        at(7.6)  # near the end of bar 2: the press varies bar 2, heard in bar 3
+        # in bar 2's second half, bar 3's line the nearest: the press varies bar 2, heard in bar
+        # 3. Pressed 0.4 beats before the line (160 ms), a CI machine at load left the daemon too
+        # little time to vary and schedule it (stop 25: "from bar 4" after 83 missed JACK cycles,
+        # three runs of three); the rule that moves it on a bar then is the product's, not tested
+        at(6.5)
         peer.send(0xB0, VARY_CC, 127)
-        at(7.7)
+        at(6.6)
         peer.send(0xB0, VARY_CC, 0)
         for beat in (8.5, 9.5, 10.5, 11.5):  # playing on: every note re-plans the accompaniment
             at(beat)
