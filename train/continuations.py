@@ -14,8 +14,9 @@ the prompt's own notes:
 - open_notes: notes still sounding after the continuation (an EOS closes them all), summed over
   prompts; open_notes_prompt: the same after the prompt;
 - open_note_age: median age in beats of those notes (since their onset; None if none): a note the
-  model forgot to end is old, one cut by the end of the window is young (the shipped default at
-  stop 25: 6.1 beats against the prompts' 1.0 and the real music's 1.0 at the same length);
+  model forgot to end is old, one cut by the end of the window is young (stop 24's default, on 8
+  prompts of the shared test MIDI: 6.1 beats, where the real music read on to the same length
+  had 1.0); open_note_age_prompt: the same after the prompt;
 - velocity_spread: standard deviation of the continuation's note velocities (MIDI 1..127, as the
   tokens carry them), mean over prompts; velocity_spread_prompt: the prompt's.
 """
