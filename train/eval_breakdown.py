@@ -54,10 +54,10 @@ def kind_results(
     docs: Documents,
     nll: np.ndarray,
     hits: np.ndarray,
+    confidence: np.ndarray,
     ngram_lp: np.ndarray | None,
     scored: np.ndarray,
     vocab: Vocab,
-    confidence: np.ndarray | None = None,
 ) -> dict[str, dict[str, Any]]:
     """{token kind: {tokens, nll, accuracy, confidence, ngram_nll}} of the scored targets, in
     vocabulary order: where the model is confidently wrong (a high NLL on a kind it mostly gets
@@ -76,7 +76,7 @@ def kind_results(
             "tokens": int(np.count_nonzero(mine)),
             "nll": float(nll[mine].mean()),
             "accuracy": float(hits[mine].mean()),
-            "confidence": float(confidence[mine].mean()) if confidence is not None else None,
+            "confidence": float(confidence[mine].mean()),
             "ngram_nll": float(-ngram_lp[mine].mean()) if ngram_lp is not None else None,
         }
     return out
@@ -108,7 +108,7 @@ def kind_table(kinds: dict[str, dict[str, Any]]) -> list[str]:
     lines.extend(
         f"    {name:<12} {k['tokens']:>7,}  {f(k['nll'], '6.3f')}  "
         f"{f(k['ngram_nll'], '6.3f')}  {f(k['accuracy'], '.3f')}     "
-        f"{f(k.get('confidence'), '.3f')}"
+        f"{f(k['confidence'], '.3f')}"
         for name, k in kinds.items()
     )
     return lines

@@ -394,7 +394,7 @@ def evaluate_model(
         "model_step": state.get("step"),
         "model_params": None if isinstance(model, EngineModel) else model.num_params(),
         "collections": collection_results(docs, nll, hits, ngram_lp, scored),
-        "kinds": kind_results(docs, nll, hits, ngram_lp, scored, Vocab(doc_tokenizer), confidence),
+        "kinds": kind_results(docs, nll, hits, confidence, ngram_lp, scored, Vocab(doc_tokenizer)),
     }
     if isinstance(model, EngineModel):
         sample: Sampler = model.generate
