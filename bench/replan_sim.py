@@ -84,10 +84,17 @@ def simulate(
     write_ahead_ms: float,
     token_ms: float,
     density: float = 4.0,
+    *,
+    events: list[tuple[int, int, int]] | None = None,
+    bpm: float = BPM,
+    output_channel: int = 1,
+    chords: str = "",
 ) -> Run:
-    clock = ManualClock(bpm=BPM)
+    """One session on the manual clock; `events` (ns, pitch, velocity) on PLAYER_CHANNEL are the
+    player's (default: this bench's 16th-note line), `bpm` the clock's tempo."""
+    clock = ManualClock(bpm=bpm)
     scheduler = Scheduler(lambda *message: None, clock, early_ns=JACK_HAND_OFF_NS)
-    knobs = Knobs(mode="accompany", output_channel=1, density=density)
+    knobs = Knobs(mode="accompany", output_channel=output_channel, density=density, chords=chords)
     control = Control(knobs)
     player_queue: queue.SimpleQueue[PlayerNote] = queue.SimpleQueue()
     held: set[tuple[int, int]] = set()
@@ -118,7 +125,7 @@ def simulate(
     clock.start()
     assert session.ready(knobs)
     token_ns = round(token_ms * 1e6)
-    events = player_events(seconds)
+    events = player_events(seconds) if events is None else events
     next_event = 0
     pending: list[PlayerNote] = []
     end_ns = round(seconds * 1e9)
