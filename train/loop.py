@@ -344,6 +344,7 @@ def _train(
             config.data.stretch_probability,
             config.data.mode_probability,
             config.data.channel_permute_probability,
+            config.data.duet_probability,
         )
         if config.data.augment
         else None

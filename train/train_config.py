@@ -28,6 +28,8 @@ class DataSection:
     mode_probability: float = 0.5  # chance of a MODE token after each BOS (the daemon sends one)
     # chance of renaming a window's melodic channels at random (accompany any line on any channel)
     channel_permute_probability: float = 0.0
+    # chance of a duet window: one part whole (the player's), one coming in cold (the model's)
+    duet_probability: float = 0.0
     # share of training windows per collection; "others" = all unlisted (train/dataset.py)
     collection_weights: dict[str, float] = field(default_factory=dict)
     # chance that a window loses its KEY and CHORD tokens, so the model plays with and without
@@ -50,6 +52,8 @@ class DataSection:
             raise ConfigError("[data] structure_drop_probability must be in [0, 1]")
         if not 0 <= self.channel_permute_probability <= 1:
             raise ConfigError("[data] channel_permute_probability must be in [0, 1]")
+        if not 0 <= self.duet_probability <= 1:
+            raise ConfigError("[data] duet_probability must be in [0, 1]")
         if not isinstance(self.collection_weights, dict):
             raise ConfigError("[data] collection_weights must be a table, e.g. { pop909 = 0.5 }")
         for name, weight in self.collection_weights.items():

@@ -397,3 +397,69 @@ def test_the_default_v2_config_weights_pop909_and_permutes_channels() -> None:
             Path(__file__).parents[2] / "configs/train/default-v2.toml",
             {"data.collection_weights": {"pop909": -1}},
         )
+
+
+# ---- duet windows: the daemon's situation, cut from the corpus ---------------------------------
+def _duet() -> Augmenter:
+    return Augmenter(VOCAB, AugmentConfig(0, 0.0, 0.0, 0.0, duet_probability=1.0))
+
+
+def _by_channel(notes: list[Note]) -> dict[int, list[tuple]]:
+    parts: dict[int, list[tuple]] = {}
+    for n in notes:
+        parts.setdefault(n.channel, []).append((n.start_beat, n.pitch, n.end_beat, n.velocity))
+    return {channel: sorted(part) for channel, part in parts.items()}
+
+
+@pytest.mark.parametrize("name", ["band_aicha.mid", "orch_mozart_k525_mvt1.mid"])
+def test_a_duet_window_keeps_one_part_whole_and_brings_another_in_cold(name: str) -> None:
+    """One part is the player's: every note of it, as it was. One is the model's: only its notes
+    from some point on, each whole (no release without its note), none before: the model must
+    come in with no history of its own, as it does live. No other part is left. The window keeps
+    its length in time and the grammar, so it trains as any other."""
+    piece = _file_tokens(name)
+    grammar = Grammar(VOCAB)
+    rng = np.random.default_rng(3)
+    came_in = 0
+    for _ in range(12):
+        window = piece[: int(rng.integers(400, 3000))]  # from the piece's start: channels known
+        before = _by_channel(decode_tokens(window, CONFIG))
+        result = _duet().duet(window, channel_states(window, VOCAB), rng)
+        assert result is not None
+        out, states = result
+        assert states.shape == out.shape
+        assert np.array_equal(states, channel_states(out, VOCAB))
+        assert grammar.first_violation(out.tolist()[1:]) is None
+        after = _by_channel(decode_tokens(out, CONFIG))
+        assert 1 <= len(after) <= 2
+        whole = [c for c, part in after.items() if part == before[c]]
+        assert whole, "no part came through whole"
+        for channel, part in after.items():
+            if channel in whole and len(after) == 1:
+                continue
+            from_entry = [n for n in before[channel] if n[0] >= part[0][0]]
+            assert part == from_entry  # a suffix of the part: in from its first kept note
+            # nothing of it before: not even the release of a note it was holding
+            sounding: set[int] = set()
+            for token, state in zip(out.tolist(), states.tolist(), strict=True):
+                kind, arg = VOCAB.kinds[token], int(VOCAB.args[token])
+                if state == channel and kind == TokenKind.NOTE_ON:
+                    sounding.add(arg)
+                elif state == channel and kind == TokenKind.NOTE_OFF:
+                    assert arg in sounding, f"a release of channel {channel} before its entry"
+                    sounding.discard(arg)
+        came_in += len(after) == 2 and any(after[c] != before[c] for c in after)
+        end = lambda tokens: sum(  # noqa: E731
+            int(VOCAB.args[t]) for t in tokens if VOCAB.kinds[t] == TokenKind.TIME_SHIFT
+        )
+        assert end(out) == end(window)
+    assert came_in >= 6
+
+
+def test_duet_windows_are_off_by_default_and_refuse_a_single_part() -> None:
+    piece = _file_tokens("band_aicha.mid")[:800]
+    states = channel_states(piece, VOCAB)
+    plain = _augmenter(transpose=0)(piece, states == DRUM_CHANNEL, np.random.default_rng(0))
+    assert np.array_equal(plain, piece)
+    solo = _file_tokens("tempo_pop909_010.mid")[:800]  # its arrangement is on one channel
+    assert _duet().duet(solo, channel_states(solo, VOCAB), np.random.default_rng(0)) is None
