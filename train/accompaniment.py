@@ -18,6 +18,14 @@ target note gives one NOTE_ON + VELOCITY + NOTE_OFF in both streams (the encoder
 The model's mean NLL over the target tokens of the full stream (`nll_given_others`) against
 that of the stream alone (`nll_alone`); `nll_ratio` = given / alone: below 1, the other parts
 help the model play this one.
+
+Coming in cold, as live: the daemon feeds the player's line and the model's part starts with no
+history of its own, where in a file the part's own past says most of what comes next. So each
+file is also encoded as a duet cut at `COLD_ENTRY_BEATS` after its first note: the player (the
+non-drum channel with the most notes after the target) from the start, the target only from
+its first note at or after the cut, both up to `COLD_SPAN_BEATS` past it; and the target from
+there alone. `cold_nll_given_player` / `cold_nll_alone` are the NLLs of the target's tokens over
+those first bars (`cold_nll_ratio` below 1: the model listens when it comes in).
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ from livegen.tokenizer import (
 Scorer = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]  # (nll, hits, ...)
 
 _PART_KINDS = (TokenKind.NOTE_ON, TokenKind.VELOCITY, TokenKind.NOTE_OFF)
+COLD_ENTRY_BEATS = 32.0  # 8 bars of 4/4 of the player alone ...
+COLD_SPAN_BEATS = 16.0  # ... then the first 4 bars of the part coming in, scored
 
 
 def target_channel(notes: Sequence[Note]) -> int | None:
@@ -67,8 +77,9 @@ def channel_token_mask(tokens: np.ndarray, vocab: Vocab, channel: int) -> np.nda
 
 def encode_parts(
     path: str | Path, tokenizer: TokenizerConfig, vocab: Vocab
-) -> tuple[int, np.ndarray, np.ndarray] | None:
-    """(target channel, full tokens, tokens alone) of one file; None if it has no second part."""
+) -> tuple[int, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None] | None:
+    """(target channel, full tokens, tokens alone, the cold duet and its target alone or None)
+    of one file; None if it has no second part."""
     score = read_midi(path)
     notes = list(score.notes)
     channel = target_channel(notes)
@@ -81,7 +92,23 @@ def encode_parts(
         tokens = encode_notes(part, tokenizer, time_signatures=meter, bos=True, eos=True)
         return np.asarray(tokens, dtype=np.int64)
 
-    return channel, encode(notes), encode(alone)
+    return channel, encode(notes), encode(alone), _cold(notes, channel, encode)
+
+
+def _cold(
+    notes: list[Note], channel: int, encode: Callable[[list[Note]], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cold duet of one file and its target alone (module docstring); None if the target
+    plays nothing in the scored bars."""
+    counts = Counter(n.channel for n in notes if n.channel not in (channel, DRUM_CHANNEL))
+    player = min(counts, key=lambda c: (-counts[c], c))
+    entry = min(n.start_beat for n in notes) + COLD_ENTRY_BEATS
+    end = entry + COLD_SPAN_BEATS
+    part = [n for n in notes if n.channel == channel and entry <= n.start_beat < end]
+    if not part:
+        return None
+    line = [n for n in notes if n.channel == player and n.start_beat < end]
+    return encode(sorted(line + part, key=lambda n: n.start_beat)), encode(part)
 
 
 def _scored(docs: list[np.ndarray], masks: list[np.ndarray], score: Scorer) -> np.ndarray:
@@ -101,6 +128,7 @@ def accompaniment_nll(
     """The accompaniment measure over `paths` (keys: module docstring)."""
     vocab = Vocab(tokenizer)
     full, alone, full_masks, alone_masks = [], [], [], []
+    cold: tuple[list[np.ndarray], ...] = ([], [], [], [])  # duets, alone, and their masks
     targets: Counter[int] = Counter()
     unreadable = single = 0
     bar = progress_bar(len(paths), "parts", enabled=progress)
@@ -115,7 +143,13 @@ def accompaniment_nll(
         bar.update()
         if parts is None:
             continue
-        channel, with_others, by_itself = parts
+        channel, with_others, by_itself, duet = parts
+        if duet is not None:
+            duet_tokens, duet_alone = duet
+            cold[0].append(duet_tokens)
+            cold[1].append(duet_alone)
+            cold[2].append(channel_token_mask(duet_tokens, vocab, channel))
+            cold[3].append(channel_token_mask(duet_alone, vocab, channel))
         full.append(with_others)
         alone.append(by_itself)
         full_masks.append(channel_token_mask(with_others, vocab, channel))
@@ -141,4 +175,14 @@ def accompaniment_nll(
         "accuracy_alone": float(by_itself[1].mean()),
     }
     report["nll_ratio"] = report["nll_given_others"] / report["nll_alone"]
+    if cold[0]:
+        given = _scored(cold[0], cold[2], score)
+        by_itself = _scored(cold[1], cold[3], score)
+        report |= {
+            "cold_files": len(cold[0]),
+            "cold_tokens": int(given.shape[1]),
+            "cold_nll_given_player": float(given[0].mean()),
+            "cold_nll_alone": float(by_itself[0].mean()),
+        }
+        report["cold_nll_ratio"] = report["cold_nll_given_player"] / report["cold_nll_alone"]
     return report

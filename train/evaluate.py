@@ -33,7 +33,9 @@ polyphony_prompt, out_of_range, stuck_notes, stuck_notes_prompt, open_notes, ope
 open_note_age, open_note_age_prompt,
 velocity_spread, velocity_spread_prompt}, and with --accompaniment accompaniment{files,
 single_part_files, unreadable_files, missing_files, target_channels, tokens, tokens_alone,
-nll_given_others, nll_alone, nll_ratio, accuracy_given_others, accuracy_alone}.
+nll_given_others, nll_alone, nll_ratio, accuracy_given_others, accuracy_alone, and where a
+file's target plays in the bars after the cold entry cold_files, cold_tokens,
+cold_nll_given_player, cold_nll_alone, cold_nll_ratio}.
 """
 
 from __future__ import annotations
@@ -467,5 +469,11 @@ def format_report(report: dict[str, Any]) -> str:
                 f"    NLL given the other parts {f(a['nll_given_others'])}  alone "
                 f"{f(a['nll_alone'])}  ratio {f(a['nll_ratio'], '.3f')}  (accuracy "
                 f"{f(a['accuracy_given_others'], '.3f')} vs {f(a['accuracy_alone'], '.3f')})"
+            )
+        if a.get("cold_tokens"):
+            lines.append(
+                f"    coming in cold ({a['cold_files']} files, first bars): NLL given the "
+                f"player {f(a['cold_nll_given_player'])}  alone {f(a['cold_nll_alone'])}  "
+                f"ratio {f(a['cold_nll_ratio'], '.3f')}"
             )
     return "\n".join(lines)

@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from livegen.train.accompaniment import accompaniment_nll, channel_token_mask, target_channel
+from livegen.train.accompaniment import (
+    COLD_ENTRY_BEATS,
+    COLD_SPAN_BEATS,
+    accompaniment_nll,
+    channel_token_mask,
+    target_channel,
+)
 from livegen.train.continuations import _compare, _open_note_ages
 from livegen.train.evaluate import (
     EvalOptions,
@@ -379,6 +385,39 @@ def test_the_accompaniment_is_scored_over_exactly_its_own_tokens(name: str) -> N
     assert report["tokens"] == report["tokens_alone"] == len(ids) == 3 * len(part)
     assert report["nll_given_others"] == pytest.approx(np.mean(ids))
     assert report["nll_alone"] == pytest.approx(np.mean(ids))
+
+
+@pytest.mark.parametrize("name", POP_SONGS)
+def test_coming_in_cold_is_scored_over_the_parts_first_bars_after_the_entry(name: str) -> None:
+    """The cold duet: the melody from the start, the piano only from 8 bars after the first
+    note, scored over its next 4 bars, with the melody and without: the same tokens, exactly the
+    piano's own (ids as 'NLL' again), and none of the melody's."""
+    config = TokenizerConfig()
+    vocab = Vocab(config)
+    notes = list(read_midi(POP909 / name).notes)
+    entry = min(n.start_beat for n in notes) + COLD_ENTRY_BEATS
+    raw = [n for n in notes if n.channel == 2 and entry <= n.start_beat < entry + COLD_SPAN_BEATS]
+    part = normalize_notes(raw, config)
+    ids = [
+        token
+        for q in part
+        for token in (
+            vocab.note_on(q.pitch),
+            vocab.velocity(velocity_to_bin(q.velocity, config.velocity_bins)),
+            vocab.note_off(q.pitch),
+        )
+    ]
+
+    def ids_as_nll(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keep = np.ones(tokens.size, dtype=bool)
+        keep[offsets[:-1]] = False
+        return tokens[keep].astype(float), np.zeros(int(keep.sum()), dtype=bool)
+
+    report = accompaniment_nll([POP909 / name], config, ids_as_nll, progress=False)
+    assert report["cold_files"] == 1
+    assert report["cold_tokens"] == len(ids) == 3 * len(part) > 0
+    assert report["cold_nll_given_player"] == pytest.approx(np.mean(ids))
+    assert report["cold_nll_alone"] == pytest.approx(np.mean(ids))
 
 
 def test_the_stream_starts_on_channel_0_without_a_channel_token() -> None:
