@@ -354,6 +354,27 @@ def test_open_notes_are_what_is_still_sounding_at_the_end_with_their_ages() -> N
     assert row["velocity_spread"] == pytest.approx(20.0)
 
 
+def _part_ids(part: list[Note], vocab: Vocab) -> list[int]:
+    """The NOTE_ON, VELOCITY and NOTE_OFF ids of each (normalised) note of a part."""
+    bins = vocab.config.velocity_bins
+    return [
+        token
+        for q in part
+        for token in (
+            vocab.note_on(q.pitch),
+            vocab.velocity(velocity_to_bin(q.velocity, bins)),
+            vocab.note_off(q.pitch),
+        )
+    ]
+
+
+def ids_as_nll(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A scorer whose 'NLL' of a token is its id (each document's first token unscored)."""
+    keep = np.ones(tokens.size, dtype=bool)
+    keep[offsets[:-1]] = False
+    return tokens[keep].astype(float), np.zeros(int(keep.sum()), dtype=bool)
+
+
 @pytest.mark.parametrize("name", POP_SONGS)
 def test_the_accompaniment_is_scored_over_exactly_its_own_tokens(name: str) -> None:
     """A scorer whose 'NLL' of a token is its id: the measure must average exactly the target
@@ -365,20 +386,7 @@ def test_the_accompaniment_is_scored_over_exactly_its_own_tokens(name: str) -> N
     assert set(counts) == {0, 1, 2}  # melody, secondary melody, piano (MIDI channels 1-3)
     assert target_channel(notes) == max(counts, key=counts.__getitem__) == 2
     part = [q for q in normalize_notes(notes, config) if q.channel == 2]
-    ids = [
-        token
-        for q in part
-        for token in (
-            vocab.note_on(q.pitch),
-            vocab.velocity(velocity_to_bin(q.velocity, config.velocity_bins)),
-            vocab.note_off(q.pitch),
-        )
-    ]
-
-    def ids_as_nll(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        keep = np.ones(tokens.size, dtype=bool)
-        keep[offsets[:-1]] = False
-        return tokens[keep].astype(float), np.zeros(int(keep.sum()), dtype=bool)
+    ids = _part_ids(part, vocab)
 
     report = accompaniment_nll([POP909 / name], config, ids_as_nll, progress=False)
     assert report["files"] == 1 and report["target_channels"] == {"3": 1}
@@ -398,20 +406,7 @@ def test_coming_in_cold_is_scored_over_the_parts_first_bars_after_the_entry(name
     entry = min(n.start_beat for n in notes) + COLD_ENTRY_BEATS
     raw = [n for n in notes if n.channel == 2 and entry <= n.start_beat < entry + COLD_SPAN_BEATS]
     part = normalize_notes(raw, config)
-    ids = [
-        token
-        for q in part
-        for token in (
-            vocab.note_on(q.pitch),
-            vocab.velocity(velocity_to_bin(q.velocity, config.velocity_bins)),
-            vocab.note_off(q.pitch),
-        )
-    ]
-
-    def ids_as_nll(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        keep = np.ones(tokens.size, dtype=bool)
-        keep[offsets[:-1]] = False
-        return tokens[keep].astype(float), np.zeros(int(keep.sum()), dtype=bool)
+    ids = _part_ids(part, vocab)
 
     report = accompaniment_nll([POP909 / name], config, ids_as_nll, progress=False)
     assert report["cold_files"] == 1
