@@ -40,15 +40,9 @@ Augmentation (each applied independently per window, at load time, on token ids)
   is implicitly on channel 0 (a CHANNEL token is added before the first note when its part is
   no longer channel 0, and dropped when a part is renamed to 0). Notes within one step keep
   their order, which follows the original channel numbers (the grammar does not fix it).
-- Duet windows (accompaniment, `duet_probability`): the daemon feeds the player's part and asks
-  the model to come in beside it with nothing of its own before; in a corpus window every part
-  has its history, and the model learned to continue its own part and not to listen (the melody
-  did not lower the piano part's NLL). With a probability, a window with two or more melodic
-  parts keeps two of them at random: the player's whole, the model's only from a random point on
-  (its notes from there, each with its release; nothing of it before), and loses the others and
-  the drums. Time shifts are rewritten around what is gone (split at max_shift_steps), BAR and
-  conditioning tokens stay where they were, CHANNEL tokens are written where the kept stream
-  switches part. Applied before channel permutation, so the two parts also land on any channels.
+- Duet windows (accompaniment, `duet_probability`): two parts kept, the player's whole and the
+  model's coming in cold, the rest gone (train/duet.py says why and how). Applied before channel
+  permutation, so the two parts also land on any channels.
 - Structure tokens (KEY and CHORD, data prepared with `structure_tokens`): with
   `structure_drop_probability` (0.5) a window loses all of them, so the model learns to play with
   and without chords and keys given. Transposition moves CHORD roots with the notes, as KEY tonics.
@@ -76,12 +70,12 @@ from livegen.music.chords import QUALITIES
 from livegen.tokenizer import TokenizerConfig, Vocab
 from livegen.tokenizer.vocab import DRUM_CHANNEL, N_CHANNELS, TokenKind
 
+from .duet import CHANNEL_EVENTS, duet_window, shift_to
+
 KEYS_PER_MODE = 12
 # BOS and the tokens that open a piece before its first bar line (KEY and CHORD come after it)
 _OPENING = frozenset({TokenKind.BOS, TokenKind.MODE, TokenKind.STYLE})
 STRUCTURE_KINDS = (TokenKind.KEY, TokenKind.CHORD)
-# the kinds a CHANNEL token may name (grammar: CHANNEL -> PROGRAM, NOTE_ON, NOTE_OFF)
-_CHANNEL_EVENTS = (TokenKind.NOTE_ON, TokenKind.NOTE_OFF, TokenKind.PROGRAM)
 MELODIC_CHANNELS = np.array([c for c in range(N_CHANNELS) if c != DRUM_CHANNEL])
 OTHERS = "others"  # the collection_weights key for all unlisted collections
 
@@ -109,7 +103,7 @@ class Augmenter:
         self.is_velocity = kinds == TokenKind.VELOCITY
         self.is_shift = kinds == TokenKind.TIME_SHIFT
         self.is_channel = kinds == TokenKind.CHANNEL
-        self.is_channel_event = np.isin(kinds, [int(k) for k in _CHANNEL_EVENTS])
+        self.is_channel_event = np.isin(kinds, [int(k) for k in CHANNEL_EVENTS])
         self.channel_base = vocab.offsets[TokenKind.CHANNEL]
         self.kinds = kinds
         self.key_base = vocab.offsets[TokenKind.KEY]
@@ -139,7 +133,7 @@ class Augmenter:
         if self.config.duet_probability > 0 and rng.random() < self.config.duet_probability:
             if channels is None:
                 channels = channel_states(out, self.vocab)
-            duet = self.duet(out, channels, rng)
+            duet = duet_window(out, channels, rng, self.vocab)
             if duet is not None:
                 out, channels = duet
         p = self.config.channel_permute_probability
@@ -223,77 +217,6 @@ class Augmenter:
         # each event's index in `kept` (the trailing CHANNEL token's: the end)
         at = events - np.cumsum(is_channel)[events] + is_channel[events]
         return np.insert(kept, at[switch], self.channel_base + new[switch])
-
-    def duet(
-        self, tokens: np.ndarray, channels: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The live daemon's situation cut from a window: one part (the player's) plays
-        throughout, another (the model's) comes in at a random point with no history of its
-        own, every other part is gone (see the module docstring). None when the window has no
-        two melodic parts to make it from, or holds a BOS past its first token."""
-        if tokens.size < 8 or (tokens[1:] == self.vocab.bos).any():
-            return None
-        kinds = self.kinds[tokens]
-        is_on = kinds == TokenKind.NOTE_ON
-        melodic = np.unique(channels[is_on & (channels != DRUM_CHANNEL)])
-        if melodic.size < 2:
-            return None
-        player, model = (int(c) for c in rng.choice(melodic, size=2, replace=False))
-        time = np.cumsum(np.where(kinds == TokenKind.TIME_SHIFT, self.args[tokens], 0))
-        # where the model's part comes in: the window keeps ~1/4-3/4 of its tokens, so this is
-        # ~10-50 % into the training window it is cropped to
-        cut = time[int(tokens.size * rng.uniform(0.2, 0.8))]
-        shift_base = self.vocab.offsets[TokenKind.TIME_SHIFT] - 1
-        out: list[int] = []
-        out_channels: list[int] = []
-        position = 0
-        current = int(channels[0]) if kinds[0] != TokenKind.CHANNEL else -1
-        kept_on: set[int] = set()  # the model part's pitches whose NOTE_ON was kept
-        keep_velocity = False
-        for token, kind, channel, t in zip(
-            tokens.tolist(), kinds.tolist(), channels.tolist(), time.tolist(), strict=True
-        ):
-            if kind in (TokenKind.TIME_SHIFT, TokenKind.CHANNEL):
-                continue  # rewritten below, where the kept events need them
-            if kind == TokenKind.VELOCITY:
-                if keep_velocity:
-                    out.append(token)
-                    out_channels.append(current)
-                keep_velocity = False
-                continue
-            keep_velocity = False
-            if kind in _CHANNEL_EVENTS:
-                pitch = int(self.args[token])
-                if channel == player:
-                    keep = True
-                elif channel != model:
-                    keep = False
-                elif kind == TokenKind.NOTE_ON:
-                    keep = t >= cut
-                    if keep:
-                        kept_on.add(pitch)
-                elif kind == TokenKind.NOTE_OFF:
-                    keep = pitch in kept_on
-                    kept_on.discard(pitch)
-                else:  # PROGRAM: the part names its instrument when it comes in
-                    keep = t >= cut
-                if not keep:
-                    continue
-                position = self._shift_to(t, position, out, shift_base)
-                out_channels.extend([current] * (len(out) - len(out_channels)))
-                if channel != current:
-                    out.append(self.channel_base + channel)
-                    out_channels.append(channel)
-                    current = channel
-                keep_velocity = kind == TokenKind.NOTE_ON
-            else:  # BAR and conditioning: where they were
-                position = self._shift_to(t, position, out, shift_base)
-                out_channels.extend([current] * (len(out) - len(out_channels)))
-            out.append(token)
-            out_channels.append(current)
-        position = self._shift_to(int(time[-1]), position, out, shift_base)
-        out_channels.extend([current] * (len(out) - len(out_channels)))
-        return np.asarray(out, dtype=np.int64), np.asarray(out_channels, dtype=np.int8)
 
     def insert_mode(self, tokens: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.config.mode_probability <= 0:
@@ -381,13 +304,7 @@ class Augmenter:
         return np.asarray(out, dtype=np.int64)
 
     def _shift_to(self, target: int, position: int, out: list[int], shift_base: int) -> int:
-        steps = target - position
-        while steps > self.max_shift:
-            out.append(shift_base + self.max_shift)
-            steps -= self.max_shift
-        if steps > 0:
-            out.append(shift_base + steps)
-        return max(target, position)
+        return shift_to(target, position, out, shift_base, self.max_shift)
 
 
 def channel_states(tokens: np.ndarray, vocab: Vocab) -> np.ndarray:

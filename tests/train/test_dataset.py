@@ -18,6 +18,7 @@ from livegen.train.dataset import (
     collection_shares,
     drum_mask,
 )
+from livegen.train.duet import duet_window
 
 from livegen.data.shards import Split, load_split, read_manifest
 from livegen.errors import ConfigError
@@ -400,8 +401,8 @@ def test_the_default_v2_config_weights_pop909_and_permutes_channels() -> None:
 
 
 # ---- duet windows: the daemon's situation, cut from the corpus ---------------------------------
-def _duet() -> Augmenter:
-    return Augmenter(VOCAB, AugmentConfig(0, 0.0, 0.0, 0.0, duet_probability=1.0))
+def _duet(window: np.ndarray, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+    return duet_window(window, channel_states(window, VOCAB), rng, VOCAB)
 
 
 def _by_channel(notes: list[Note]) -> dict[int, list[tuple]]:
@@ -424,7 +425,7 @@ def test_a_duet_window_keeps_one_part_whole_and_brings_another_in_cold(name: str
     for _ in range(12):
         window = piece[: int(rng.integers(400, 3000))]  # from the piece's start: channels known
         before = _by_channel(decode_tokens(window, CONFIG))
-        result = _duet().duet(window, channel_states(window, VOCAB), rng)
+        result = _duet(window, rng)
         assert result is not None
         out, states = result
         assert states.shape == out.shape
@@ -462,4 +463,4 @@ def test_duet_windows_are_off_by_default_and_refuse_a_single_part() -> None:
     plain = _augmenter(transpose=0)(piece, states == DRUM_CHANNEL, np.random.default_rng(0))
     assert np.array_equal(plain, piece)
     solo = _file_tokens("tempo_pop909_010.mid")[:800]  # its arrangement is on one channel
-    assert _duet().duet(solo, channel_states(solo, VOCAB), np.random.default_rng(0)) is None
+    assert _duet(solo, np.random.default_rng(0)) is None
