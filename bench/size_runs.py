@@ -61,13 +61,12 @@ def seconds_per_step(records: list[dict]) -> float:
 
 
 def parameters(out: Path) -> int | None:
-    import torch
+    from livegen.train.checkpoint import load_checkpoint
 
     path = out / "checkpoint.pt"
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    weights = state["model"]
+    weights = load_checkpoint(path)["model"]
     # tied embeddings are one tensor in the state dict; count each tensor once
     return int(sum(t.numel() for t in weights.values()))
 
