@@ -46,8 +46,25 @@ class Split:
         return self.tokens[self.offsets[i] : self.offsets[i + 1]]
 
 
+LIVEGEN_MANIFEST_KEYS = ("tokenizer", "splits", "files")
+
+
 def is_prepared(folder: str | Path) -> bool:
-    return (Path(folder) / MANIFEST).is_file()
+    """Whether `folder` is a prepared data folder: its manifest.json is livegen's.
+
+    Why not just "has a manifest.json": a plain folder of MIDI may carry someone else's (the
+    shared test MIDI's lists each file's source), and `livegen eval --data DIR` must take it as
+    the MIDI it is. A manifest that does not parse is taken as ours, damaged, so reading it says
+    so instead of scoring the folder's MIDI in its place.
+    """
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return False
+    try:
+        manifest = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return True
+    return isinstance(manifest, dict) and any(k in manifest for k in LIVEGEN_MANIFEST_KEYS)
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
@@ -62,9 +79,7 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ConfigError(f"{path}: unreadable ({_reason(err)}); prepare the folder again") from err
     missing = [
-        k
-        for k in ("tokenizer", "splits", "files")
-        if not isinstance(manifest, dict) or k not in manifest
+        k for k in LIVEGEN_MANIFEST_KEYS if not isinstance(manifest, dict) or k not in manifest
     ]
     if missing:
         raise ConfigError(

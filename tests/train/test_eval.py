@@ -93,6 +93,21 @@ def test_a_plain_midi_folder_is_tokenized_on_the_fly(smoke_run, midi_folder) -> 
     assert report["ngram_nll"] is not None  # fitted on the run's own training data
 
 
+def test_a_midi_folder_with_someone_elses_manifest_is_still_a_midi_folder(
+    smoke_run: Path, tmp_path: Path
+) -> None:
+    # the shared test MIDI carries its own manifest.json (a list of each file's source)
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    for name in ("manifest.json", "piano_bach_score.mid", "band_funkytown.mid"):
+        shutil.copy(TESTDATA / name, folder / name)
+    report = evaluate_model(smoke_run, folder, QUIET)
+    assert report["files"] == 2 and report["split"] is None
+    (folder / "manifest.json").write_text('{"tokenizer": {}, "splits": ')  # ours, cut short
+    with pytest.raises(ConfigError, match=r"manifest\.json: unreadable"):
+        evaluate_model(smoke_run, folder, QUIET)
+
+
 def test_a_plain_folders_unreadable_files_are_named_with_the_reason(
     smoke_run: Path, midi_folder: Path
 ) -> None:
