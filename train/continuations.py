@@ -17,6 +17,8 @@ the prompt's own notes:
   model forgot to end is old, one cut by the end of the window is young (stop 24's default, on 8
   prompts of the shared test MIDI: 6.1 beats, where the real music read on to the same length
   had 1.0); open_note_age_prompt: the same after the prompt;
+- max_hold_beats: the cap on a note's length the sampling kept (`--max-hold-beats`,
+  livegen.inference.hold; 0 = none, the model's own releases only);
 - velocity_spread: standard deviation of the continuation's note velocities (MIDI 1..127, as the
   tokens carry them), mean over prompts; velocity_spread_prompt: the prompt's.
 """
@@ -100,6 +102,7 @@ def continuation_stats(
         "prompts": len(rows),
         "prompt_tokens": prompt_len,
         "continuation_tokens": n_new,
+        "max_hold_beats": options.max_hold_beats,
         "pitch_class_overlap": mean("pc_overlap"),
         "note_density": mean("density"),
         "note_density_prompt": mean("density_prompt"),

@@ -83,6 +83,9 @@ class EvalOptions:
     progress: bool = True
     collection_by: str = "folder"  # a plain MIDI folder's collections: COLLECTION_BY
     accompaniment: bool = False
+    # continuations: end a note held this long (livegen.inference.hold); 0 = the model's own
+    # releases only, what the figures before stop 27 measured
+    max_hold_beats: float = 0.0
 
 
 def load_torch_model(path: str | Path) -> tuple[Transformer, dict[str, Any]]:
@@ -137,19 +140,31 @@ class EngineModel:
         bar.close()
         return np.asarray(nll), np.asarray(hits, dtype=bool), np.asarray(confidence)
 
-    def generate(self, prompt: list[int], n_tokens: int, vocab: Vocab, seed: int) -> list[int]:
+    def generate(
+        self,
+        prompt: list[int],
+        n_tokens: int,
+        vocab: Vocab,
+        seed: int,
+        max_hold_beats: float = 0.0,
+    ) -> list[int]:
+        from livegen.inference.hold import HoldLimit
         from livegen.inference.sampler import Sampler, SamplingParams
-        from livegen.tokenizer import Grammar
+        from livegen.tokenizer import Grammar, StreamingDecoder
 
         grammar = Grammar(vocab)
         sampler = Sampler(seed)
         params = SamplingParams(temperature=1.0, top_p=0.95)
+        hold = HoldLimit(vocab, max_hold_beats)
+        decoder = StreamingDecoder(vocab.config, vocab=vocab)
+        decoder.feed_many(prompt)
         self.engine.reset()
         logits = self.engine.prefill(prompt)
         out: list[int] = []
         prev = prompt[-1]
         while len(out) < n_tokens:
-            token = sampler.sample(logits, params, grammar.mask_after(prev))
+            token = sampler.sample(logits, params, hold.restrict(grammar.mask_after(prev), decoder))
+            decoder.feed(token)
             out.append(token)
             if token == vocab.eos:
                 break
@@ -339,6 +354,16 @@ def evaluate_model(
     model_path: str | Path, data: str | Path, options: EvalOptions = EvalOptions()
 ) -> dict[str, Any]:
     """Everything `livegen eval` reports, as one JSON-able dict (keys: module docstring)."""
+    ngram_data = options.ngram_data
+    if (
+        ngram_data is not None
+        and not is_prepared(ngram_data)
+        and Path(ngram_data).resolve() == Path(data).resolve()
+    ):  # said before the scoring, not minutes into it
+        raise ConfigError(
+            f"--ngram-data {ngram_data}: the MIDI folder being scored; an n-gram fitted on "
+            "the scored files knows them by heart (give other files of the same collection)"
+        )
     model: Transformer | EngineModel
     if _is_model_folder(model_path):
         model = EngineModel(model_path)
@@ -371,11 +396,6 @@ def evaluate_model(
     if ngram_source is None:
         trained_on = state.get("train_config", {}).get("data", {}).get("path")
         ngram_source = str(data) if is_prepared(data) else trained_on
-    elif not is_prepared(ngram_source) and Path(ngram_source).resolve() == Path(data).resolve():
-        raise ConfigError(
-            f"--ngram-data {ngram_source}: the MIDI folder being scored; an n-gram fitted on "
-            "the scored files knows them by heart (give other files of the same collection)"
-        )
     ngram = ngram_for(ngram_source, doc_tokenizer, options.progress) if nll.size else None
     ngram_lp = ngram.token_log_probs(docs.tokens, docs.offsets) if ngram is not None else None
     ngram_nll = float(-ngram_lp[scored].mean()) if ngram_lp is not None else None
@@ -399,10 +419,10 @@ def evaluate_model(
         "kinds": kind_results(docs, nll, hits, confidence, ngram_lp, scored, Vocab(doc_tokenizer)),
     }
     if isinstance(model, EngineModel):
-        sample: Sampler = model.generate
+        sample: Sampler = partial(model.generate, max_hold_beats=options.max_hold_beats)
         context = model.context
     else:
-        sample = partial(generate, model, stop_at_eos=True)
+        sample = partial(generate, model, stop_at_eos=True, max_hold_beats=options.max_hold_beats)
         context = model.config.context
     report["continuations"] = continuation_stats(
         sample, context, docs.tokens, docs.offsets, tokenizer, options

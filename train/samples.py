@@ -11,8 +11,9 @@ from pathlib import Path
 
 import torch
 
+from livegen.inference.hold import HoldLimit
 from livegen.inference.sampler import Sampler, SamplingParams
-from livegen.tokenizer import Grammar, TokenizerConfig, Vocab, decode_tokens
+from livegen.tokenizer import Grammar, StreamingDecoder, TokenizerConfig, Vocab, decode_tokens
 
 from .models.hierarchical import HierarchicalTransformer, HierCache
 from .models.transformer import KVCache, Transformer
@@ -29,8 +30,10 @@ def generate(
     top_p: float = 0.95,
     seed: int = 0,
     stop_at_eos: bool = True,
+    max_hold_beats: float = 0.0,
 ) -> list[int]:
-    """The `n_tokens` (or fewer, at EOS or a full context) tokens sampled after `prompt`."""
+    """The `n_tokens` (or fewer, at EOS or a full context) tokens sampled after `prompt`;
+    `max_hold_beats` > 0 ends a note held that long (livegen.inference.hold)."""
     if not prompt:
         raise ValueError("prompt must hold at least one token (e.g. BOS)")
     was_training = model.training
@@ -41,13 +44,22 @@ def generate(
     params = SamplingParams(temperature=temperature, top_p=top_p)
     context = model.config.context
     prompt = list(prompt)[-(context - 1) :]
+    hold = HoldLimit(vocab, max_hold_beats)
+    decoder = StreamingDecoder(vocab.config, vocab=vocab)
+    if hold.active:
+        decoder.feed_many(prompt)
     cache = HierCache(model) if isinstance(model, HierarchicalTransformer) else KVCache(model)
     logits = cache.feed(torch.tensor([prompt], device=device))[0, -1]
     out: list[int] = []
     prev = prompt[-1]
     while len(out) < n_tokens and cache.position < context:
         scores = logits.float().cpu().numpy()
-        token = sampler.sample(scores, params, grammar.mask_after(prev)[: scores.size])
+        mask = grammar.mask_after(prev)[: scores.size]
+        if hold.active:
+            mask = hold.restrict(mask, decoder)
+        token = sampler.sample(scores, params, mask)
+        if hold.active:
+            decoder.feed(token)
         out.append(token)
         prev = token
         if stop_at_eos and token == vocab.eos:

@@ -129,6 +129,12 @@ def export(
     help="Sampler limits: 'pitch=48-84, polyphony=4, density=2, channels=1-2, "
     "key=D dorian' (density: onsets per beat; key: only the key's notes).",
 )
+@click.option(
+    "--max-hold-beats",
+    type=click.FloatRange(0, 32),
+    help="End a generated note held this many beats (default: 8, two bars of 4/4; 0 = only "
+    "the model's own releases).",
+)
 def generate(
     prompt: Path | None,
     out: Path,
@@ -146,6 +152,7 @@ def generate(
     key_name: str | None,
     chord_weight: float,
     constraint_text: str | None,
+    max_hold_beats: float | None,
 ) -> None:
     """Continue PROMPT.mid (or start from nothing) and write prompt + continuation to OUT.
 
@@ -154,6 +161,7 @@ def generate(
     """
     from livegen.inference.conditioning import Harmony, parse_constraints
     from livegen.inference.generate import GenerateRequest, generate_midi
+    from livegen.inference.hold import DEFAULT_MAX_HOLD_BEATS
     from livegen.inference.sampler import Constraints, SamplingParams
 
     if bars is not None and tokens is not None:
@@ -166,6 +174,7 @@ def generate(
         channels=None if channels is None else parse_channels(channels),
         constraints=parse_constraints(constraint_text) if constraint_text else Constraints(),
         harmony=Harmony.parse(chords, bars_per_chord, key_name, chord_weight),
+        max_hold_beats=DEFAULT_MAX_HOLD_BEATS if max_hold_beats is None else max_hold_beats,
     )
     run = generate_midi
     if not speaks_events(model):  # remi, remi-bpe, triplet: livegen/inference/generate_language

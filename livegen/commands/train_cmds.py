@@ -136,6 +136,14 @@ def train(
     type=click.IntRange(0, 10_000),
     help="Held-out prompts to continue (0 = skip continuations).",
 )
+@click.option(
+    "--max-hold-beats",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 32),
+    help="Continuations: end a note held this many beats, as `generate` and `serve` do "
+    "(0 = only the model's own releases).",
+)
 @click.option("--max-files", default=0, type=click.IntRange(0), help="Score at most N files.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -153,6 +161,7 @@ def evaluate(
     collection_by: str,
     accompaniment: bool,
     prompts: int,
+    max_hold_beats: float,
     max_files: int,
     seed: int,
     as_json: bool,
@@ -195,6 +204,7 @@ def evaluate(
         progress=not as_json,
         collection_by=collection_by,
         accompaniment=accompaniment,
+        max_hold_beats=max_hold_beats,
     )
     report = evaluate_model(model_path, data_path, options)
     click.echo(json.dumps(report, indent=1) if as_json else format_report(report))

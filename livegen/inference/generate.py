@@ -13,6 +13,7 @@ import numpy as np
 from livegen.files import check_output
 from livegen.inference.conditioning import Harmony, HarmonyWriter
 from livegen.inference.engine import Engine
+from livegen.inference.hold import DEFAULT_MAX_HOLD_BEATS, HoldLimit
 from livegen.inference.sampler import (
     ConstraintMasks,
     Constraints,
@@ -46,6 +47,8 @@ class GenerateRequest:
     channels: tuple[int, ...] | None = None
     max_tokens: int = 20_000  # hard stop, whatever the model does
     harmony: Harmony = field(default_factory=Harmony)  # chords and key forced at bar lines
+    # a note held this long is ended (livegen.inference.hold); 0 = only the model's releases
+    max_hold_beats: float = DEFAULT_MAX_HOLD_BEATS
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class _Row:
         params: SamplingParams,
         grammar: Grammar,
         masks: ConstraintMasks | None,
+        hold: HoldLimit,
     ) -> int:
         """Sample the next token (or write a forced one); sets `reason` when this row is done."""
         position = self.decoder.position_steps
@@ -108,7 +112,7 @@ class _Row:
             if self.harmony is not None:
                 mask = self.harmony.restrict(mask, position)
                 logits = self.harmony.lean(logits, position, self.state.channel)
-            token = sampler.sample(logits, params, mask)
+            token = sampler.sample(logits, params, hold.restrict(mask, self.decoder))
         if token == self.vocab.eos:
             self.reason = "eos"
             return token
@@ -140,6 +144,7 @@ def generate_batch(
     grammar = Grammar(vocab)
     masks = ConstraintMasks(vocab, request.constraints) if request.constraints.active else None
     sampler = Sampler(request.seed)
+    hold = HoldLimit(vocab, request.max_hold_beats)
     rows = [_Row(vocab, prompt, request, beats_per_bar) for _ in range(engine.batch)]
     block = np.tile(np.asarray(prompt, dtype=np.int64), (engine.batch, 1))
     logits = np.atleast_2d(engine.prefill(block))  # (B, V)
@@ -147,7 +152,7 @@ def generate_batch(
         feed = []
         for row, row_logits in zip(rows, logits, strict=True):
             if row.reason is None:
-                token = row.choose(row_logits, sampler, request.params, grammar, masks)
+                token = row.choose(row_logits, sampler, request.params, grammar, masks, hold)
                 feed.append(token if row.reason is None else vocab.pad)
             else:
                 feed.append(vocab.pad)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from livegen.errors import ConfigError
+from livegen.inference.hold import HoldLimit
 from livegen.live.clock import TICKS_PER_BEAT
 from livegen.live.context import PlayerNote, SessionContext
 from livegen.live.control import NoteView
@@ -162,6 +163,10 @@ class LiveSession:
         self._band_key: tuple[int, dict[str, PartMix]] | None = None
         self._band: Band | None = None
         self.max_note_ticks = round(max_note_beats * TICKS_PER_BEAT)
+        # The scheduler ends a note of ours that is still sounding after max_note_beats; the
+        # stream writes its release there too, so the model hears what the synth plays (before,
+        # the note went on sounding in its context until it thought to end it).
+        self._hold = HoldLimit(self.vocab, max_note_beats)
         self.call_options = (call_silence_beats, call_end_on_bar_line, call_answer_start)
         self.stats_ = SessionStats()
         self._kinds = np.asarray(self.vocab.kinds)
@@ -688,6 +693,7 @@ class LiveSession:
         if key_mask is not None:
             mask &= key_mask
         mask = self.harmony.restrict(mask, self.step)
+        mask = self._hold.restrict(mask, self.decoder, band.active)  # our parts' notes only
         if not mask.any():  # never stuck: fall back to what the grammar allows
             mask = grammar if grammar.any() else self._kinds == TokenKind.TIME_SHIFT
         return mask

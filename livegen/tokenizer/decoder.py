@@ -63,6 +63,11 @@ class StreamingDecoder:
         """(channel, pitch) of the notes held now."""
         return sorted(self._held)
 
+    def held_starts(self) -> dict[tuple[int, int], int]:
+        """(channel, pitch) -> start step of the notes held now and not yet released (a
+        NOTE_OFF at a note's own step leaves it sounding until the next step)."""
+        return {key: note[0] for key, note in self._held.items() if note[1] != note[0] + 1}
+
     def held_ages_beats(self) -> list[float]:
         """How long each note held now has sounded, in beats (in `sounding`'s order)."""
         spb = self.config.steps_per_beat

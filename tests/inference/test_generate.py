@@ -30,7 +30,8 @@ def test_generated_tokens_follow_the_grammar_and_the_seed(tiny_model) -> None:
         engine = Engine.load(tiny_model("rope"), overflow="sync")
         tokens, reason = generate_tokens(engine, [vocab.bos], request, vocab)
         runs.append(tokens)
-        assert reason == "tokens" and len(tokens) == 200
+        # a random model may end the piece (EOS) before the 200 asked for
+        assert (reason, len(tokens)) == ("tokens", 200) or (reason == "eos" and len(tokens) < 200)
         assert Grammar(vocab).is_valid(tokens)
     assert runs[0] == runs[1]
     other, _ = generate_tokens(

@@ -24,6 +24,7 @@ from livegen.live.daemon import Daemon
 from livegen.live.knobs import Knobs
 from livegen.live.live_session import LiveSession
 from livegen.live.scheduler import Scheduler
+from livegen.tokenizer import decode_tokens
 
 
 class FakeDaemon:
@@ -109,10 +110,11 @@ def test_continue_plays_only_on_the_output_channel_and_never_late(tiny_model_dir
 def test_everything_is_planned_ahead_of_playback(tiny_model_dir: Path) -> None:
     session, daemon = make_session(tiny_model_dir, Knobs(mode="continue", output_channel=0))
     drive(session, daemon, 4 * TICKS_PER_BEAT)
-    # one beat and a half ahead (the config's lookahead), never less than one beat
+    # written up to the write limit (`write_ahead_ms` past what the scheduler sends next; the
+    # rest of the mode's 1.5-beat plan as time passes), so nothing due is left unwritten
     now_step = session.now_step()
     assert now_step is not None
-    assert session.step >= now_step + session.spb
+    assert session.step >= session.write_limit(now_step) > now_step
 
 
 def test_a_player_note_rolls_back_and_is_in_the_models_context(tiny_model_dir: Path) -> None:
@@ -463,3 +465,18 @@ def test_however_short_the_write_ahead_the_model_idles_only_past_the_first_playa
     assert idle > 50
     assert idle_on_unplayable == 0
     assert note_ons(daemon), "the model played nothing"
+
+
+def test_a_note_held_to_max_note_beats_is_released_in_the_stream_the_model_reads(
+    tiny_model_dir: Path,
+) -> None:
+    def longest_stream_note(max_note_beats: float) -> float:
+        knobs = Knobs(mode="continue", output_channel=3)
+        session, daemon = make_session(tiny_model_dir, knobs, max_note_beats=max_note_beats)
+        drive(session, daemon, 8 * TICKS_PER_BEAT)
+        notes = decode_tokens(session.engine.history()[0].tolist(), session.config)
+        return max(n.end_beat - n.start_beat for n in notes if n.channel == 3)
+
+    # the scheduler always ended such a note on time; the model's context now says so too
+    assert longest_stream_note(32.0) > 1.0  # a random model forgets its notes
+    assert longest_stream_note(1.0) <= 1.0

@@ -35,6 +35,7 @@ from livegen.tokenizer import (
     TokenizerConfig,
     TokenKind,
     Vocab,
+    decode_tokens,
     encode_notes,
     normalize_notes,
     read_midi,
@@ -508,3 +509,20 @@ def test_key_and_chord_tokens_are_given_so_eval_never_scores_them() -> None:
         True,
         True,
     ]
+
+
+def test_continuations_keep_the_note_length_cap_they_are_asked_for(smoke_run, prepared) -> None:
+    from livegen.train.samples import generate
+
+    model, state = load_torch_model(smoke_run)
+    tokenizer = TokenizerConfig.from_dict(state["tokenizer"])
+    vocab = Vocab(tokenizer)
+
+    def longest_note(cap: float) -> float:
+        out = generate(model, [vocab.bos], 300, vocab, seed=2, max_hold_beats=cap)
+        return max(n.end_beat - n.start_beat for n in decode_tokens(out, tokenizer))
+
+    assert longest_note(0) > 1  # 30 steps of training: it forgets notes
+    assert longest_note(1) <= 1
+    options = EvalOptions(prompts=2, continuation_tokens=24, progress=False, max_hold_beats=1)
+    assert evaluate_model(smoke_run, prepared, options)["continuations"]["max_hold_beats"] == 1

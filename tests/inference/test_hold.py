@@ -1,0 +1,111 @@
+"""The cap on a generated note's length: its release is the next thing, and time never skips it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from livegen.inference.engine import Engine
+from livegen.inference.generate import GenerateRequest, generate_tokens
+from livegen.inference.hold import HoldLimit
+from livegen.inference.model_dir import read_model_dir
+from livegen.tokenizer import (
+    Grammar,
+    StreamingDecoder,
+    TokenizerConfig,
+    TokenKind,
+    Vocab,
+    decode_tokens,
+    encode_notes,
+)
+from livegen.tokenizer.midi_file import read_midi
+
+VOCAB = Vocab()
+SPB = VOCAB.config.steps_per_beat
+ALL = np.ones(VOCAB.size, dtype=bool)
+TESTDATA = Path(os.environ["LIVEGEN_TESTDATA"]) / "midi"
+
+
+def stream(*tokens: int) -> StreamingDecoder:
+    decoder = StreamingDecoder(VOCAB.config, vocab=VOCAB)
+    decoder.feed_many(tokens)
+    return decoder
+
+
+def note(pitch: int) -> list[int]:
+    return [VOCAB.note_on(pitch), VOCAB.velocity(8)]
+
+
+def wait(beats: int) -> list[int]:
+    return [VOCAB.shift(4 * SPB)] * (beats // 4) + (
+        [VOCAB.shift(beats % 4 * SPB)] if beats % 4 else []
+    )
+
+
+def allowed(mask: np.ndarray) -> set[str]:
+    return {VOCAB.name(int(t)) for t in np.flatnonzero(mask)}
+
+
+def test_a_note_at_the_cap_can_only_be_released() -> None:
+    decoder = stream(*note(60), *note(64), VOCAB.shift(2 * SPB), VOCAB.note_off(64))
+    decoder.feed_many([VOCAB.shift(2 * SPB)])  # 60 has sounded 4 beats
+    assert allowed(HoldLimit(VOCAB, 4).restrict(ALL, decoder)) == {VOCAB.name(VOCAB.note_off(60))}
+
+
+def test_before_the_cap_time_may_not_step_over_it() -> None:
+    decoder = stream(*note(60), VOCAB.shift(3 * SPB))  # one beat left
+    mask = HoldLimit(VOCAB, 4).restrict(ALL, decoder)
+    shifts = VOCAB.args[mask & (VOCAB.kinds == TokenKind.TIME_SHIFT)]
+    assert shifts.max() == SPB  # the longest shift lands on the cap itself
+    assert mask[VOCAB.note_on(62)] and mask[VOCAB.note_off(60)]  # everything else stays
+
+
+def test_a_note_on_another_channel_is_reached_through_its_channel_token() -> None:
+    decoder = stream(VOCAB.channel(2), *note(40), VOCAB.channel(0), *note(72))
+    decoder.feed_many(wait(8))
+    hold = HoldLimit(VOCAB, 8)
+    # 72 on channel 0 is due too: its release, or the way to 40's
+    assert allowed(hold.restrict(ALL, decoder)) == {
+        VOCAB.name(VOCAB.note_off(72)),
+        VOCAB.name(VOCAB.channel(2)),
+    }
+    decoder.feed_many([VOCAB.note_off(72), VOCAB.channel(2)])
+    assert allowed(hold.restrict(ALL, decoder)) == {VOCAB.name(VOCAB.note_off(40))}
+
+
+def test_notes_on_channels_not_ours_are_left_alone() -> None:
+    decoder = stream(*note(60), VOCAB.channel(1), *note(67), *wait(8))
+    mask = HoldLimit(VOCAB, 4).restrict(ALL, decoder, channels={1})
+    assert allowed(mask) == {VOCAB.name(VOCAB.note_off(67))}  # the player's 60 sounds on
+
+
+def test_the_grammar_comes_first_and_off_changes_nothing() -> None:
+    decoder = stream(*note(60), *wait(8), VOCAB.note_on(62))  # a VELOCITY is due
+    grammar = Grammar(VOCAB).mask_after(VOCAB.note_on(62))
+    assert (HoldLimit(VOCAB, 4).restrict(grammar, decoder) == grammar).all()
+    assert (HoldLimit(VOCAB, 0).restrict(ALL, decoder) == ALL).all()
+    with pytest.raises(ValueError, match="max_hold_beats"):
+        HoldLimit(VOCAB, -1)
+
+
+@pytest.mark.parametrize("name", ["band_mr_blue_sky.mid", "piano_pop_1390.mid"])
+def test_the_default_model_continuing_real_music_ends_every_note_at_the_cap(name: str) -> None:
+    tokenizer = TokenizerConfig.from_dict(read_model_dir("default").tokenizer)
+    plain = replace(tokenizer, structure_tokens=False)
+    prompt = encode_notes(read_midi(TESTDATA / name).notes, plain)[:256]
+    prompt_end = max(n.start_beat for n in decode_tokens(prompt, plain))
+
+    def longest_new_note(cap: float) -> float:
+        request = GenerateRequest(tokens=400, seed=1, max_hold_beats=cap)
+        out, _ = generate_tokens(
+            Engine.load("default", overflow="sync"), prompt, request, Vocab(tokenizer)
+        )
+        notes = decode_tokens(prompt + out, plain)
+        return max(n.end_beat - n.start_beat for n in notes if n.start_beat > prompt_end)
+
+    assert longest_new_note(0) > 4  # left to itself, the model holds some note too long here
+    assert longest_new_note(2) <= 2
