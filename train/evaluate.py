@@ -162,8 +162,13 @@ class EngineModel:
         logits = self.engine.prefill(prompt)
         out: list[int] = []
         prev = prompt[-1]
+        forced: list[int] = []  # the rest of a time shift cut at a note's cap
         while len(out) < n_tokens:
-            token = sampler.sample(logits, params, hold.restrict(grammar.mask_after(prev), decoder))
+            if forced:
+                token = forced.pop(0)
+            else:
+                mask = hold.restrict(grammar.mask_after(prev), decoder)
+                token, *forced = hold.split(sampler.sample(logits, params, mask), decoder)
             decoder.feed(token)
             out.append(token)
             if token == vocab.eos:

@@ -52,12 +52,16 @@ def generate(
     logits = cache.feed(torch.tensor([prompt], device=device))[0, -1]
     out: list[int] = []
     prev = prompt[-1]
+    forced: list[int] = []  # the rest of a time shift cut at a note's cap (inference/hold)
     while len(out) < n_tokens and cache.position < context:
-        scores = logits.float().cpu().numpy()
-        mask = grammar.mask_after(prev)[: scores.size]
-        if hold.active:
-            mask = hold.restrict(mask, decoder)
-        token = sampler.sample(scores, params, mask)
+        if forced:
+            token = forced.pop(0)
+        else:
+            scores = logits.float().cpu().numpy()
+            mask = grammar.mask_after(prev)[: scores.size]
+            if hold.active:
+                mask = hold.restrict(mask, decoder)
+            token, *forced = hold.split(sampler.sample(scores, params, mask), decoder)
         if hold.active:
             decoder.feed(token)
         out.append(token)

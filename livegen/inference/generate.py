@@ -77,6 +77,7 @@ class _Row:
         self.reason: str | None = None
         bars = request.bars if request.bars is not None or request.tokens is not None else 8
         steps_per_bar = round(beats_per_bar * vocab.config.steps_per_beat)  # the prompt's meter
+        self.steps_per_bar = steps_per_bar
         self.end_step = None if bars is None else self.decoder.position_steps + bars * steps_per_bar
         self.limit = min(request.tokens or request.max_tokens, request.max_tokens)
         self.by_tokens = request.tokens is not None
@@ -113,6 +114,9 @@ class _Row:
                 mask = self.harmony.restrict(mask, position)
                 logits = self.harmony.lean(logits, position, self.state.channel)
             token = sampler.sample(logits, params, hold.restrict(mask, self.decoder))
+            # a time shift reaching a note's cap: cut there, with the release (inference/hold)
+            token, *rest = hold.split(token, self.decoder, bar_steps=self.steps_per_bar)
+            self.forced[:0] = rest
         if token == self.vocab.eos:
             self.reason = "eos"
             return token

@@ -1,17 +1,25 @@
-"""A cap on how long a generated note may sound: past it, its release is the next thing written.
+"""A cap on how long a generated note may sound: at the cap, its release is written.
 
 Why: the model keeps its sounding notes in mind only implicitly, and a small one loses some. Stop
 26's default, continuing 16 prompts of the shared test MIDI, left 90 notes sounding at the end
 where the prompts had 48 (median age 6 beats against the prompts' 1) and held 22 notes for 8
 beats or more where the prompts held 1; a forgotten note rings until the tokenizer's 32-beat
-limit, eight bars of a wrong note under the music. The cap makes the release the only choice
-once a note reaches `max_hold_beats` (the grammar still has the last word: after a NOTE_ON the
-VELOCITY comes first), and keeps a time shift from stepping over that moment, so the note ends
-exactly at the cap. Notes on other channels than the given ones (the player's, live) are left
-alone: they are not ours to end.
+limit, eight bars of a wrong note under the music.
 
-A mask over the vocabulary like the others (True = allowed), computed from a StreamingDecoder
-that has read the stream so far, so it follows rollbacks with the decoder it is given.
+How, without changing what the model chooses: a time shift the model samples that reaches a
+note's cap is written as the same span of time cut at the cap, with the release there (`split`:
+[TIME_SHIFT to the cap, (CHANNEL,) NOTE_OFF, TIME_SHIFT for the rest]); the model decides nothing
+in between. A first version masked the longer time shifts instead, so the model had to stop at
+the cap and choose again: each extra choice is a chance to start a note, and its continuations
+of the shared test MIDI grew from 5.3 to 6.7 notes a beat at a 4-beat cap. A note already past
+its cap when the model chooses (time moved by tokens that were not sampled) gets its release as
+the only choice (`restrict`; the grammar has the last word: after a NOTE_ON its VELOCITY comes
+first). A release that falls on a bar line is written a step before it, so the line's BAR (the
+model's, or the harmony's) stays first at its step, as the encoder writes it. Notes on channels
+other than the given ones (the player's, live) are left alone: they are not ours to end.
+
+Works from a StreamingDecoder that has read the stream so far, so it follows rollbacks with the
+decoder it is given.
 """
 
 from __future__ import annotations
@@ -38,14 +46,23 @@ class HoldLimit:
         self.max_steps = round(max_hold_beats * vocab.config.steps_per_beat)
         self._note_off = np.array([vocab.note_off(p) for p in range(128)])
         self._channel = np.array([vocab.channel(c) for c in range(16)])
-        shifts = vocab.kinds == TokenKind.TIME_SHIFT
-        longest = int(vocab.args[shifts].max())
-        # _shift_at_most[n]: every token but the time shifts longer than n steps
-        self._shift_at_most = [~(shifts & (vocab.args > n)) for n in range(longest + 1)]
+        self._max_shift = vocab.config.max_shift_steps
 
     @property
     def active(self) -> bool:
         return self.max_steps > 0
+
+    def _due(
+        self, decoder: StreamingDecoder, until: int, channels: Container[int] | None
+    ) -> list[tuple[int, int, int]]:
+        """(due step, channel, pitch) of our held notes whose cap is at or before `until`."""
+        due = []
+        for (channel, pitch), start in decoder.held_starts().items():
+            if channels is not None and channel not in channels:
+                continue
+            if start + self.max_steps <= until:
+                due.append((start + self.max_steps, channel, pitch))
+        return sorted(due)
 
     def restrict(
         self,
@@ -53,37 +70,53 @@ class HoldLimit:
         decoder: StreamingDecoder,
         channels: Container[int] | None = None,
     ) -> np.ndarray:
-        """`mask` narrowed by the cap for the notes `decoder` holds on `channels` (None = all).
-
-        A note at the cap: only its release (or the CHANNEL token that leads to it) where the
-        mask allows one; otherwise no time shift past the oldest note's cap. Never empties a
-        mask that was not empty.
-        """
+        """`mask` narrowed to the releases of our notes already at their cap (or the CHANNEL
+        token that leads to one), where it allows one; `mask` itself otherwise."""
         if not self.max_steps:
             return mask
-        now = decoder.position_steps
-        oldest = None
-        due = []
-        for (channel, pitch), start in decoder.held_starts().items():
-            if channels is not None and channel not in channels:
-                continue
-            if now - start >= self.max_steps:
-                due.append((channel, pitch))
-            elif oldest is None or start < oldest:
-                oldest = start
-        if due:
-            release = np.zeros_like(mask)
-            for channel, pitch in due:
-                token = self._note_off[pitch] if channel == decoder.channel else None
-                release[token if token is not None else self._channel[channel]] = True
-            narrowed = mask & release
-            # not reachable here (a VELOCITY is due first, or the caller allows no CHANNEL
-            # token now): the release comes at the first token where it is
-            return narrowed if narrowed.any() else mask
-        if oldest is None:
+        due = self._due(decoder, decoder.position_steps, channels)
+        if not due:
             return mask
-        left = self.max_steps - (now - oldest)
-        if left >= len(self._shift_at_most):
-            return mask
-        narrowed = mask & self._shift_at_most[left]
+        release = np.zeros_like(mask)
+        for _, channel, pitch in due:
+            release[
+                self._note_off[pitch] if channel == decoder.channel else self._channel[channel]
+            ] = True
+        narrowed = mask & release
+        # not reachable here (a VELOCITY is due first, or the caller allows no CHANNEL token
+        # now): the release comes at the first token where it is
         return narrowed if narrowed.any() else mask
+
+    def split(
+        self,
+        token: int,
+        decoder: StreamingDecoder,
+        channels: Container[int] | None = None,
+        bar_steps: int = 0,
+    ) -> list[int]:
+        """The tokens to write for the sampled `token`: itself, or a time shift cut at the caps it
+        reaches with the releases there (see the module docstring); `bar_steps` > 0 puts a
+        release due on a bar line (a multiple of it) a step before the line."""
+        if not self.max_steps or self.vocab.kind_list[token] != TokenKind.TIME_SHIFT:
+            return [token]
+        now = decoder.position_steps
+        target = now + self.vocab.arg_list[token]
+        due = self._due(decoder, target, channels)
+        if not due:
+            return [token]
+        out: list[int] = []
+        position, current = now, decoder.channel
+        for step, channel, pitch in due:
+            if bar_steps and step % bar_steps == 0 and step - 1 >= position:
+                step -= 1
+            if step > position:
+                out.append(self.vocab.shift(step - position))
+                position = step
+            if channel != current:
+                out.append(int(self._channel[channel]))
+                current = channel
+            out.append(int(self._note_off[pitch]))
+        while target > position:
+            out.append(self.vocab.shift(min(target - position, self._max_shift)))
+            position += min(target - position, self._max_shift)
+        return out

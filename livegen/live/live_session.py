@@ -551,6 +551,13 @@ class LiveSession:
             # the model wants to play in a part that is not its own: steer it into one of its
             # own, the one it likes best there (channel mask)
             token = self.sampler.sample(self.logits, knobs, band.channel_ok)
+        # a time shift reaching a note's cap is cut there, with the release (inference/hold)
+        for written in self._hold.split(token, self.decoder, band.active, self.bar_steps):
+            self._write(written, knobs, now_step)
+        self.forget_before(now_step)
+
+    def _write(self, token: int, knobs: Knobs, now_step: int) -> None:
+        """Feed a token the model wrote (or the hold cap wrote for it) and play its events."""
         if self._kind_list[token] == TokenKind.TIME_SHIFT:
             self._checkpoint()  # the state after every event at this step
         self.logits = self.engine.step(token)
@@ -567,7 +574,6 @@ class LiveSession:
             # the encoder writes the player's notes next: it must know where the model's time is
             self.encoder.sync_channel(self.channel)
             self.encoder.advance_to(self.step / self.spb)
-        self.forget_before(now_step)
 
     def _play(self, event: DecodedEvent, knobs: Knobs) -> None:
         """Shadow-encode the model's event (keeps the encoder in step) and schedule it."""

@@ -34,7 +34,7 @@ def mary() -> Path:
 
 
 def _generate(prompt: Path, out: Path, model: Path | str, *extra: str) -> Counter[int]:
-    argv = ["generate", str(prompt), "-o", str(out), "--bars", "8", "--seed", "1"]
+    argv = ["generate", str(prompt), "-o", str(out), "--bars", "16", "--seed", "1"]
     assert main([*argv, "--model", str(model), *extra]) == 0
     return _channels(out)
 
