@@ -17,7 +17,6 @@ from livegen.tokenizer import (
     Grammar,
     StreamingDecoder,
     TokenizerConfig,
-    TokenKind,
     Vocab,
     decode_tokens,
     encode_notes,
