@@ -27,14 +27,16 @@ from livegen.errors import ConfigError
 from livegen.inference.chord_bias import ChordToneBias
 from livegen.music.chords import VOCABULARY as CHORDS
 from livegen.music.chords import Chord, parse_progression
-from livegen.music.estimate import estimate_chord
+from livegen.music.estimate import estimate_chord, estimate_key
 from livegen.tokenizer.vocab import TokenKind, Vocab
 
 log = logging.getLogger(__name__)
 
 FOLLOW = "follow"
 HELD_WEIGHT = 2.0  # a held note counts this much more than a recent one
-PLAYER_MEMORY_BARS = 2  # player notes older than this are forgotten
+FOLLOW_WINDOW_BEATS = 2  # the chord: notes held now and those of the beats before
+KEY_MEMORY_BARS = 8  # the key the chord leans to: the player's notes of the bars before
+PLAYER_MEMORY_BARS = KEY_MEMORY_BARS  # player notes older than this are forgotten
 WRITTEN_KEPT = 256  # chords remembered for rollback and the report
 
 
@@ -113,19 +115,36 @@ class LiveHarmony:
             self._notes = [n for n in self._notes if n[3] == -1 or n[3] >= horizon]
 
     def followed_chord(self, step: int) -> Chord:
-        """The player's chord at `step`: notes held there, and the notes of the beat before."""
-        rows = []
+        """The player's chord at `step`. Three or more pitch classes held there: the chord they
+        make (a chord struck is the chord). A thinner line: the notes held and those of the
+        FOLLOW_WINDOW_BEATS before, in the key of the player's last KEY_MEMORY_BARS, staying on
+        the chord followed so far unless another fits clearly better (music/estimate.py)."""
+        window = FOLLOW_WINDOW_BEATS * self.spb
+        held, recent = [], []
+        lines = []  # every note so far, for the key
         for pitch, velocity, start, end in self._notes:
             if start > step:
                 continue
+            lines.append((pitch, start, step if end == -1 or end > step else end, velocity))
             if end == -1 or end > step:  # held at `step`
-                rows.append((pitch, step, step + self.spb, velocity * HELD_WEIGHT))
-            elif end > step - self.spb:  # sounded in the last beat
-                rows.append((pitch, max(start, step - self.spb), end, float(velocity)))
+                held.append((pitch, step, step + self.spb, velocity * HELD_WEIGHT))
+            elif end > step - window:  # sounded in the window
+                recent.append((pitch, max(start, step - window), end, float(velocity)))
+        if len({row[0] % 12 for row in held}) >= 3:
+            pitches, starts, ends, weights = (np.array(c) for c in zip(*held, strict=True))
+            return estimate_chord(pitches, starts, ends, weights, step, step + self.spb)
+        rows = held + recent
         if not rows:
             return Chord(None, "")
         pitches, starts, ends, weights = (np.array(column) for column in zip(*rows, strict=True))
-        return estimate_chord(pitches, starts, ends, weights, step - self.spb, step + self.spb)
+        key_since = step - KEY_MEMORY_BARS * self.bar_steps
+        key = estimate_key(
+            *(np.array(column) for column in zip(*lines, strict=True)), key_since, step
+        )
+        previous = CHORDS[self.vocab.arg_list[self.written[-1][1]]] if self.written else None
+        return estimate_chord(
+            pitches, starts, ends, weights, step - window, step + self.spb, key, previous
+        )
 
     # ---- tokens ------------------------------------------------------------------------------
     def chord_at(self, step: int) -> Chord:

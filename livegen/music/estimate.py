@@ -58,6 +58,7 @@ _TEMPLATES = np.zeros((len(_CHORDS), 12))
 for _i, _chord in enumerate(_CHORDS):
     _TEMPLATES[_i, sorted(_chord.pitch_classes)] = 1.0
 _TEMPLATES /= np.linalg.norm(_TEMPLATES, axis=1, keepdims=True)
+_INDEX = {c: i for i, c in enumerate(_CHORDS)}
 _ROOTS = np.array([c.root for c in _CHORDS])
 _PRIORS = np.array([QUALITY_PRIORS[c.quality] for c in _CHORDS])
 assert set(QUALITY_PRIORS) == set(QUALITIES)
@@ -129,6 +130,25 @@ def chord_scores(profile: np.ndarray, bass: np.ndarray) -> np.ndarray:
     return cosine + BASS_WEIGHT * (bass / bass.sum())[_ROOTS] + _PRIORS
 
 
+# Following a melody (live/harmony.py), which names a chord with one or two notes a beat: a chord
+# of the key's scale gets IN_KEY_BONUS, and the chord followed so far stays unless another scores
+# STAY_MARGIN more. Measured on POP909 songs 031-070's melodies against their chord labels, every
+# beat, causally (a beat and the one before it): the share of the estimated chord's tones in the
+# labelled chord went 50.5 % -> 57.7 % with both (and a two-beat window), exact chords 12 -> 17 %.
+IN_KEY_BONUS = 0.1
+STAY_MARGIN = 0.05
+_IN_KEY: dict[frozenset[int], np.ndarray] = {}
+
+
+def _in_key(scale: frozenset[int]) -> np.ndarray:
+    """1.0 for each chord (VOCABULARY[1:] order) whose tones all lie in `scale`, else 0."""
+    bonus = _IN_KEY.get(scale)
+    if bonus is None:
+        bonus = np.array([float(c.pitch_classes <= scale) for c in _CHORDS])
+        _IN_KEY[scale] = bonus
+    return bonus
+
+
 def estimate_chord(
     pitches: np.ndarray,
     starts: np.ndarray,
@@ -136,12 +156,26 @@ def estimate_chord(
     velocities: np.ndarray,
     start: float,
     end: float,
+    key: Key | None = None,
+    previous: Chord | None = None,
 ) -> Chord:
-    """The vocabulary chord that best fits the notes sounding in [start, end); N if none sound."""
+    """The vocabulary chord that best fits the notes sounding in [start, end); N if none sound.
+
+    `key`: the chords of its scale are favoured (IN_KEY_BONUS); `previous`: kept unless another
+    chord scores STAY_MARGIN more (both for a line too thin to name a chord alone).
+    """
     profile, bass = pitch_class_profile(pitches, starts, ends, velocities, start, end)
     if profile.sum() <= 0:
         return NONE
-    return _CHORDS[int(np.argmax(chord_scores(profile, bass)))]
+    scores = chord_scores(profile, bass)
+    if key is not None:
+        scores = scores + IN_KEY_BONUS * _in_key(key.pitch_classes)
+    best = int(np.argmax(scores))
+    if previous is not None and not previous.is_none and previous in _INDEX:
+        kept = _INDEX[previous]
+        if scores[kept] >= scores[best] - STAY_MARGIN:
+            return previous
+    return _CHORDS[best]
 
 
 def estimate_key(

@@ -3,14 +3,22 @@ the player's chord followed per beat, rollback, and the time-shift limit at a ch
 
 from __future__ import annotations
 
+import bisect
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from livegen.data.band_chart import read_chord_labels
 from livegen.errors import ConfigError
+from livegen.live import harmony as harmony_module
 from livegen.live.harmony import FOLLOW, LiveHarmony, parse_chords_knob
 from livegen.live.knobs import Knobs
+from livegen.music import estimate
 from livegen.music.chords import parse_progression
 from livegen.tokenizer import TokenizerConfig, TokenKind, Vocab
+from livegen.tokenizer.midi_file import read_midi
 
 VOCAB = Vocab(TokenizerConfig(structure_tokens=True))
 SPB, BAR = 24, 96
@@ -124,3 +132,46 @@ def test_a_model_without_chord_tokens_ignores_the_knob(caplog) -> None:
     live.set_knob("C G")
     assert not live.active and "not trained with chord tokens" in caplog.text
     assert live.insert([Vocab().bar], 0) == [Vocab().bar]
+
+
+POP909 = Path(os.environ["LIVEGEN_POP909"])  # tests/conftest.py finds it
+
+
+def _followed_tone_share(songs: tuple[str, ...]) -> float:
+    """Per beat of POP909 melodies played into follow mode: the share of the followed chord's
+    tones that the song's chord label there holds (beats with no label or no chord left out)."""
+    shares = []
+    for song in songs:
+        score = read_midi(POP909 / "midi" / f"{song}.mid")
+        spans = read_chord_labels(POP909 / "chords" / f"{song}.txt")
+        starts = [span.start_s for span in spans]
+        melody = sorted((n for n in score.notes if n.channel == 0), key=lambda n: n.start_beat)
+        events = sorted(
+            [(round(n.start_beat * SPB), 1, n.pitch, n.velocity) for n in melody]
+            + [(round(n.end_beat * SPB), 0, n.pitch, 0) for n in melody]
+        )
+        live, fed = harmony(FOLLOW), 0
+        for beat in range(int(melody[0].start_beat) + 1, int(melody[-1].end_beat)):
+            step = beat * SPB
+            while fed < len(events) and events[fed][0] <= step:
+                at, _, pitch, velocity = events[fed]
+                live.note_player(0, pitch, velocity, at)
+                fed += 1
+            live.due(step, VOCAB.shift(SPB))  # writes the beat's chord, as the stream would
+            chord = live.followed_chord(step)
+            i = bisect.bisect_right(starts, score.seconds_at(beat)) - 1
+            if i < 0 or chord.is_none or spans[i].chord.is_none:
+                continue
+            shares.append(len(chord.pitch_classes & spans[i].chord.pitch_classes) / 3)
+    return float(np.mean(shares))
+
+
+def test_following_a_real_melody_reads_it_in_its_key_over_two_beats(monkeypatch) -> None:
+    songs = ("031", "032", "034", "035")
+    now = _followed_tone_share(songs)
+    # as follow mode read a melody before: the beat before alone, no key, no staying
+    monkeypatch.setattr(harmony_module, "FOLLOW_WINDOW_BEATS", 1)
+    monkeypatch.setattr(estimate, "IN_KEY_BONUS", 0.0)
+    monkeypatch.setattr(estimate, "STAY_MARGIN", 0.0)
+    before = _followed_tone_share(songs)
+    assert now > before + 0.03, (now, before)

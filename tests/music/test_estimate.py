@@ -117,3 +117,19 @@ def test_pop909_keys_are_estimated_as_labelled() -> None:
     report = measure(POP909, REAL_SONGS)
     assert report.key_segments == len(REAL_SONGS)  # one key each
     assert report.key.hit == len(REAL_SONGS)
+
+
+def test_a_lone_melody_note_is_read_in_the_key() -> None:
+    e = _notes([64])  # E alone: a dozen chords hold it
+    in_c = estimate_chord(*e, 0.0, 4.0, key=parse_key("C major"))
+    assert in_c.pitch_classes <= parse_key("C major").pitch_classes and 4 in in_c.pitch_classes
+    in_e = estimate_chord(*e, 0.0, 4.0, key=parse_key("E major"))
+    assert in_e.pitch_classes <= parse_key("E major").pitch_classes
+
+
+def test_the_chord_followed_so_far_stays_while_it_still_fits_nearly_as_well() -> None:
+    e_and_g = _notes([67, 76])  # C and Em hold them both, G in the bass favours neither
+    assert estimate_chord(*e_and_g, 0.0, 4.0, previous=parse_chord("C")) == parse_chord("C")
+    assert estimate_chord(*e_and_g, 0.0, 4.0, previous=parse_chord("Em")) == parse_chord("Em")
+    # a chord without those notes does not hold on
+    assert estimate_chord(*e_and_g, 0.0, 4.0, previous=parse_chord("F#")) != parse_chord("F#")
