@@ -61,6 +61,7 @@ from livegen.tokenizer import (
 from .checkpoint import load_checkpoint
 from .continuations import Sampler, continuation_stats
 from .dataset import structure_mask
+from .engine_model import EngineModel
 from .eval_breakdown import collection_results, collection_table, kind_results, kind_table
 from .models import DEFAULT_KIND, model_family
 from .models.transformer import Transformer
@@ -103,84 +104,6 @@ def load_torch_model(path: str | Path) -> tuple[Transformer, dict[str, Any]]:
     model.load_state_dict({k: v.float() for k, v in state["model"].items()})
     model.eval()
     return model, state
-
-
-class EngineModel:
-    """An exported model folder, scored and sampled through onnxruntime (inference.engine)."""
-
-    def __init__(self, path: str | Path) -> None:
-        from livegen.inference.engine import Engine
-
-        self.engine = Engine.load(path, overflow="sync")
-        self.context = self.engine.context
-        self.tokenizer = dict(self.engine.tokenizer_config)
-
-    def score(
-        self, tokens: np.ndarray, offsets: np.ndarray, progress: bool
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Token by token through the KV cache (the engine slides its window past the context):
-        NLL, correctness and confidence (the top token's probability) of each target."""
-        nll, hits, confidence = [], [], []
-        bar = progress_bar(len(offsets) - 1, "score", enabled=progress)
-        for d in range(len(offsets) - 1):
-            doc = tokens[offsets[d] : offsets[d + 1]].tolist()
-            if len(doc) < 2:
-                bar.update()
-                continue
-            self.engine.reset()
-            logits = self.engine.prefill([doc[0]])
-            for target in doc[1:]:
-                logp = logits - _logsumexp(logits)
-                nll.append(-float(logp[target]))
-                top = int(np.argmax(logits))
-                hits.append(top == target)
-                confidence.append(math.exp(float(logp[top])))
-                logits = self.engine.step(target)
-            bar.update()
-        bar.close()
-        return np.asarray(nll), np.asarray(hits, dtype=bool), np.asarray(confidence)
-
-    def generate(
-        self,
-        prompt: list[int],
-        n_tokens: int,
-        vocab: Vocab,
-        seed: int,
-        max_hold_beats: float = 0.0,
-    ) -> list[int]:
-        from livegen.inference.hold import HoldLimit
-        from livegen.inference.sampler import Sampler, SamplingParams
-        from livegen.tokenizer import Grammar, StreamingDecoder
-
-        grammar = Grammar(vocab)
-        sampler = Sampler(seed)
-        params = SamplingParams(temperature=1.0, top_p=0.95)
-        hold = HoldLimit(vocab, max_hold_beats)
-        decoder = StreamingDecoder(vocab.config, vocab=vocab)
-        decoder.feed_many(prompt)
-        self.engine.reset()
-        logits = self.engine.prefill(prompt)
-        out: list[int] = []
-        prev = prompt[-1]
-        forced: list[int] = []  # the rest of a time shift cut at a note's cap
-        while len(out) < n_tokens:
-            if forced:
-                token = forced.pop(0)
-            else:
-                mask = hold.restrict(grammar.mask_after(prev), decoder)
-                token, *forced = hold.split(sampler.sample(logits, params, mask), decoder)
-            decoder.feed(token)
-            out.append(token)
-            if token == vocab.eos:
-                break
-            prev = token
-            logits = self.engine.step(token)
-        return out
-
-
-def _logsumexp(x: np.ndarray) -> float:
-    top = float(np.max(x))
-    return top + float(np.log(np.exp(x.astype(np.float64) - top).sum()))
 
 
 def _is_model_folder(path: str | Path) -> bool:
