@@ -1,7 +1,7 @@
 """The sizing table's val-NLL column (issue 10): each shape trained for the same wall time.
 
     .venv/bin/python bench/size_runs.py [--minutes 20] [--out runs/sizing] \
-        [--shapes 4L-d256-ff1280 6L-d256-ff1024 6L-d384-ff1536]
+        [--shapes 4L-d256-ff1280 6L-d256-ff1024 6L-d384-ff1536] [--set data.path=DIR ...]
 
 bench/model_sizes.py times each shape's int8 decode step; this trains each from scratch with
 configs/train/sizing.toml (same data, windows, seed and val windows) for `--minutes` of wall time
@@ -9,7 +9,9 @@ on this machine, one after another, so they share its load. A short probe run fi
 the shape's seconds per step (steps 10 onwards: the first ones warm up), so each real run gets
 the max_steps that end its cosine schedule when its time ends: a slow shape is not cut off at a
 high learning rate. Prints one JSON line per shape (parameters from the run's checkpoint,
-seconds a step, steps, tokens seen, val NLL and its 4-gram's) and a markdown table.
+seconds a step, steps, tokens seen, val NLL and its 4-gram's) and a markdown table. `--set`
+overrides the config for every run (another prepared folder: `--set data.path=DIR --set
+'data.collection_weights={}'`).
 """
 
 from __future__ import annotations
@@ -79,18 +81,23 @@ def main() -> None:
     parser.add_argument(
         "--shapes", nargs="+", default=["4L-d256-ff1280", "6L-d256-ff1024", "6L-d384-ff1536"]
     )
+    parser.add_argument(
+        "--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        help="Override the config in every run (repeatable).",
+    )  # fmt: skip
     args = parser.parse_args()
+    common = [arg for value in args.sets for arg in ("--set", value)]
     rows = []
     for name in args.shapes:
         probe = train(
-            name, args.out / f"probe-{name}",
+            name, args.out / f"probe-{name}", *common,
             "--set", f"run.max_minutes={args.probe_minutes}", "--set", "optim.max_steps=100000",
             "--set", "run.eval_every=100000", "--set", "run.ngram_baseline=false",
         )  # fmt: skip
         per_step = seconds_per_step(probe)
         steps = max(50, int(args.minutes * 60 / per_step))
         records = train(
-            name, args.out / name,
+            name, args.out / name, *common,
             "--set", f"optim.max_steps={steps}", "--set", f"run.max_minutes={args.minutes * 1.25}",
         )  # fmt: skip
         vals = [r for r in records if r.get("kind") == "val"]
