@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -55,28 +56,20 @@ class EngineModel:
         seed: int,
         max_hold_beats: float = 0.0,
     ) -> list[int]:
-        from livegen.inference.hold import HoldLimit
+        from livegen.inference.hold import CappedStream, HoldLimit
         from livegen.inference.sampler import Sampler, SamplingParams
-        from livegen.tokenizer import Grammar, StreamingDecoder
+        from livegen.tokenizer import Grammar
 
         grammar = Grammar(vocab)
         sampler = Sampler(seed)
         params = SamplingParams(temperature=1.0, top_p=0.95)
-        hold = HoldLimit(vocab, max_hold_beats)
-        decoder = StreamingDecoder(vocab.config, vocab=vocab)
-        decoder.feed_many(prompt)
+        stream = CappedStream(HoldLimit(vocab, max_hold_beats), prompt)
         self.engine.reset()
         logits = self.engine.prefill(prompt)
         out: list[int] = []
         prev = prompt[-1]
-        forced: list[int] = []  # the rest of a time shift cut at a note's cap
         while len(out) < n_tokens:
-            if forced:
-                token = forced.pop(0)
-            else:
-                mask = hold.restrict(grammar.mask_after(prev), decoder)
-                token, *forced = hold.split(sampler.sample(logits, params, mask), decoder)
-            decoder.feed(token)
+            token = stream.next(grammar.mask_after(prev), partial(sampler.sample, logits, params))
             out.append(token)
             if token == vocab.eos:
                 break

@@ -7,13 +7,14 @@ path samples through onnxruntime instead (livegen.inference.engine, livegen.infe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import torch
 
-from livegen.inference.hold import HoldLimit
+from livegen.inference.hold import CappedStream, HoldLimit
 from livegen.inference.sampler import Sampler, SamplingParams
-from livegen.tokenizer import Grammar, StreamingDecoder, TokenizerConfig, Vocab, decode_tokens
+from livegen.tokenizer import Grammar, TokenizerConfig, Vocab, decode_tokens
 
 from .models.hierarchical import HierarchicalTransformer, HierCache
 from .models.transformer import KVCache, Transformer
@@ -44,26 +45,17 @@ def generate(
     params = SamplingParams(temperature=temperature, top_p=top_p)
     context = model.config.context
     prompt = list(prompt)[-(context - 1) :]
-    hold = HoldLimit(vocab, max_hold_beats)
-    decoder = StreamingDecoder(vocab.config, vocab=vocab)
-    if hold.active:
-        decoder.feed_many(prompt)
+    stream = CappedStream(HoldLimit(vocab, max_hold_beats), prompt)
     cache = HierCache(model) if isinstance(model, HierarchicalTransformer) else KVCache(model)
     logits = cache.feed(torch.tensor([prompt], device=device))[0, -1]
     out: list[int] = []
     prev = prompt[-1]
-    forced: list[int] = []  # the rest of a time shift cut at a note's cap (inference/hold)
     while len(out) < n_tokens and cache.position < context:
-        if forced:
-            token = forced.pop(0)
-        else:
-            scores = logits.float().cpu().numpy()
-            mask = grammar.mask_after(prev)[: scores.size]
-            if hold.active:
-                mask = hold.restrict(mask, decoder)
-            token, *forced = hold.split(sampler.sample(scores, params, mask), decoder)
-        if hold.active:
-            decoder.feed(token)
+        scores = logits.float().cpu().numpy()
+        token = stream.next(
+            grammar.mask_after(prev)[: scores.size],
+            partial(sampler.sample, scores, params),
+        )
         out.append(token)
         prev = token
         if stop_at_eos and token == vocab.eos:

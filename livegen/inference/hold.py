@@ -24,7 +24,7 @@ decoder it is given.
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Callable, Container, Sequence
 
 import numpy as np
 
@@ -120,3 +120,27 @@ class HoldLimit:
             out.append(self.vocab.shift(min(target - position, self._max_shift)))
             position += min(target - position, self._max_shift)
         return out
+
+
+class CappedStream:
+    """One sampled stream under a HoldLimit: the decoder that follows it and the rest of a time
+    shift cut at a cap, for samplers that have no decoder of their own (eval's continuations)."""
+
+    def __init__(self, hold: HoldLimit, prompt: Sequence[int]) -> None:
+        self.hold = hold
+        self.decoder = StreamingDecoder(hold.vocab.config, vocab=hold.vocab)
+        if hold.active:
+            self.decoder.feed_many(prompt)
+        self._pending: list[int] = []
+
+    def next(self, mask: np.ndarray, sample: Callable[[np.ndarray], int]) -> int:
+        """The next token: the rest of a cut shift, else `sample(mask narrowed by the cap)`."""
+        if self._pending:
+            token = self._pending.pop(0)
+        else:
+            token, *self._pending = self.hold.split(
+                sample(self.hold.restrict(mask, self.decoder)), self.decoder
+            )
+        if self.hold.active:
+            self.decoder.feed(token)
+        return token
