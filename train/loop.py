@@ -345,6 +345,7 @@ def _train(
             config.data.mode_probability,
             config.data.channel_permute_probability,
             config.data.duet_probability,
+            config.data.program_shuffle_probability,
         )
         if config.data.augment
         else None

@@ -30,6 +30,8 @@ class DataSection:
     channel_permute_probability: float = 0.0
     # chance of a duet window: one part whole (the player's), one coming in cold (the model's)
     duet_probability: float = 0.0
+    # chance that a window's instruments are renamed (mostly within their GM family)
+    program_shuffle_probability: float = 0.0
     # share of training windows per collection; "others" = all unlisted (train/dataset.py)
     collection_weights: dict[str, float] = field(default_factory=dict)
     # chance that a window loses its KEY and CHORD tokens, so the model plays with and without
@@ -54,6 +56,8 @@ class DataSection:
             raise ConfigError("[data] channel_permute_probability must be in [0, 1]")
         if not 0 <= self.duet_probability <= 1:
             raise ConfigError("[data] duet_probability must be in [0, 1]")
+        if not 0 <= self.program_shuffle_probability <= 1:
+            raise ConfigError("[data] program_shuffle_probability must be in [0, 1]")
         if not isinstance(self.collection_weights, dict):
             raise ConfigError("[data] collection_weights must be a table, e.g. { pop909 = 0.5 }")
         for name, weight in self.collection_weights.items():

@@ -287,6 +287,52 @@ def test_channel_permutation_is_off_by_default_and_random_when_on() -> None:
     assert 70 <= sum(changed) <= 130
 
 
+def _programs_by_part(notes) -> dict[int, set]:
+    parts: dict[int, set] = {}
+    for note in notes:
+        parts.setdefault(note.channel, set()).add(note.program)
+    return parts
+
+
+@pytest.mark.parametrize(
+    "name", ["band_funkytown.mid", "band_aicha.mid", "orch_mozart_k525_mvt1.mid"]
+)
+def test_program_shuffle_renames_each_instrument_mostly_within_its_family(name: str) -> None:
+    tokens = _file_tokens(name)
+    notes = decode_tokens(tokens, CONFIG)
+    before = _programs_by_part(notes)
+    shuffle = Augmenter(VOCAB, AugmentConfig(0, 0.0, 0.0, 0.0, program_shuffle_probability=1.0))
+    grammar = Grammar(VOCAB)
+    same_family = other_family = 0
+    for seed in range(30):
+        out = shuffle(tokens, drum_mask(tokens, VOCAB), np.random.default_rng(seed))
+        assert grammar.is_valid(out.tolist()[1:])
+        renamed = decode_tokens(out, CONFIG)
+        # the music is the same note for note: only the instruments' names change
+        assert [replace(n, program=None) for n in renamed] == [
+            replace(n, program=None) for n in notes
+        ]
+        after = _programs_by_part(renamed)
+        assert after.get(DRUM_CHANNEL) == before.get(DRUM_CHANNEL)  # the drum kit stays
+        mapping: dict[int, int] = {}
+        for old, new in zip(notes, renamed, strict=True):
+            if old.program is None or old.channel == DRUM_CHANNEL:
+                continue
+            assert mapping.setdefault(old.program, new.program) == new.program  # consistent
+        for old, new in mapping.items():
+            if old // 8 == new // 8:
+                same_family += 1
+            else:
+                other_family += 1
+    assert other_family > 0 and same_family > 3 * other_family
+
+
+def test_program_shuffle_is_off_by_default() -> None:
+    tokens = _file_tokens("band_funkytown.mid")
+    off = Augmenter(VOCAB, AugmentConfig(0, 0.0, 0.0, 0.0))
+    assert np.array_equal(off(tokens, drum_mask(tokens, VOCAB), np.random.default_rng(0)), tokens)
+
+
 def _mixed_split() -> Split:
     """A train split of real pieces in three collections of very different sizes."""
     docs = [
