@@ -1,9 +1,9 @@
 """Continuation statistics: how a model continues held-out prompts, beside the prompts themselves.
 
 For `prompts` held-out documents (evenly spread, long enough), the first `prompt_tokens` tokens
-are the prompt and the model samples `continuation_tokens` more (temperature 1, top-p 0.95,
-grammar mask). The notes starting after the prompt are compared with
-the prompt's own notes:
+are the prompt and the model samples `continuation_tokens` more (temperature 1 unless
+`--temperature` says otherwise, top-p 0.95, grammar mask). The notes starting after the prompt
+are compared with the prompt's own notes:
 - pitch_class_overlap: sum over the 12 pitch classes of min(prompt share, continuation share),
   non-drum notes (1 = same histogram, 0 = disjoint), mean over prompts;
 - note_density: notes per beat (prompt and continuation);
@@ -19,6 +19,7 @@ the prompt's own notes:
   had 1.0); open_note_age_prompt: the same after the prompt;
 - max_hold_beats: the cap on a note's length the sampling kept (`--max-hold-beats`,
   livegen.inference.hold; 0 = none, the model's own releases only);
+- temperature: the sampling temperature (`--temperature`; 1 = the model's own distribution);
 - velocity_spread: standard deviation of the continuation's note velocities (MIDI 1..127, as the
   tokens carry them), mean over prompts; velocity_spread_prompt: the prompt's.
 """
@@ -103,6 +104,7 @@ def continuation_stats(
         "prompt_tokens": prompt_len,
         "continuation_tokens": n_new,
         "max_hold_beats": options.max_hold_beats,
+        "temperature": options.temperature,
         "pitch_class_overlap": mean("pc_overlap"),
         "note_density": mean("density"),
         "note_density_prompt": mean("density_prompt"),

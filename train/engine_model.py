@@ -55,6 +55,7 @@ class EngineModel:
         vocab: Vocab,
         seed: int,
         max_hold_beats: float = 0.0,
+        temperature: float = 1.0,
     ) -> list[int]:
         from livegen.inference.hold import CappedStream, HoldLimit
         from livegen.inference.sampler import Sampler, SamplingParams
@@ -62,7 +63,7 @@ class EngineModel:
 
         grammar = Grammar(vocab)
         sampler = Sampler(seed)
-        params = SamplingParams(temperature=1.0, top_p=0.95)
+        params = SamplingParams(temperature=temperature, top_p=0.95)
         stream = CappedStream(HoldLimit(vocab, max_hold_beats), prompt)
         self.engine.reset()
         logits = self.engine.prefill(prompt)

@@ -87,6 +87,9 @@ class EvalOptions:
     # continuations: end a note held this long (livegen.inference.hold); 0 = the model's own
     # releases only, what the figures before stop 27 measured
     max_hold_beats: float = 0.0
+    # continuations: the sampling temperature (1 = the model's own distribution; `generate`
+    # and `serve` play at 0.9)
+    temperature: float = 1.0
 
 
 def load_torch_model(path: str | Path) -> tuple[Transformer, dict[str, Any]]:
@@ -347,10 +350,20 @@ def evaluate_model(
         "kinds": kind_results(docs, nll, hits, confidence, ngram_lp, scored, Vocab(doc_tokenizer)),
     }
     if isinstance(model, EngineModel):
-        sample: Sampler = partial(model.generate, max_hold_beats=options.max_hold_beats)
+        sample: Sampler = partial(
+            model.generate,
+            max_hold_beats=options.max_hold_beats,
+            temperature=options.temperature,
+        )
         context = model.context
     else:
-        sample = partial(generate, model, stop_at_eos=True, max_hold_beats=options.max_hold_beats)
+        sample = partial(
+            generate,
+            model,
+            stop_at_eos=True,
+            max_hold_beats=options.max_hold_beats,
+            temperature=options.temperature,
+        )
         context = model.config.context
     report["continuations"] = continuation_stats(
         sample, context, docs.tokens, docs.offsets, tokenizer, options

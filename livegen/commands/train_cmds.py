@@ -144,6 +144,14 @@ def train(
     help="Continuations: end a note held this many beats, as `generate` and `serve` do "
     "(0 = only the model's own releases).",
 )
+@click.option(
+    "--temperature",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.05, 3.0),
+    help="Continuations: sampling temperature (1 = the model's own distribution; `generate` "
+    "plays at 0.9).",
+)
 @click.option("--max-files", default=0, type=click.IntRange(0), help="Score at most N files.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -162,6 +170,7 @@ def evaluate(
     accompaniment: bool,
     prompts: int,
     max_hold_beats: float,
+    temperature: float,
     max_files: int,
     seed: int,
     as_json: bool,
@@ -205,6 +214,7 @@ def evaluate(
         collection_by=collection_by,
         accompaniment=accompaniment,
         max_hold_beats=max_hold_beats,
+        temperature=temperature,
     )
     report = evaluate_model(model_path, data_path, options)
     click.echo(json.dumps(report, indent=1) if as_json else format_report(report))

@@ -526,3 +526,15 @@ def test_continuations_keep_the_note_length_cap_they_are_asked_for(smoke_run, pr
     assert longest_note(1) <= 1
     options = EvalOptions(prompts=2, continuation_tokens=24, progress=False, max_hold_beats=1)
     assert evaluate_model(smoke_run, prepared, options)["continuations"]["max_hold_beats"] == 1
+
+
+def test_continuations_sample_at_the_temperature_they_are_asked_for(smoke_run, prepared) -> None:
+    def continuations(temperature: float) -> dict:
+        options = EvalOptions(
+            prompts=2, continuation_tokens=48, progress=False, temperature=temperature
+        )
+        return evaluate_model(smoke_run, prepared, options)["continuations"]
+
+    own, cold = continuations(1.0), continuations(0.2)
+    assert (own["temperature"], cold["temperature"]) == (1.0, 0.2)
+    assert own != {**cold, "temperature": 1.0}  # same prompts and seed: other tokens
