@@ -135,6 +135,13 @@ def export(
     help="End a generated note held this many beats (default: 8, two bars of 4/4; 0 = only "
     "the model's own releases).",
 )
+@click.option(
+    "--grid",
+    type=click.Choice(["1/4", "1/8", "1/16", "1/32", "1/8t", "1/16t", "1/16+1/8t"]),
+    help="Quantize the generated notes' starts to this grid, lengths kept (1/16: sixteenths; "
+    "1/8t: eighth-note triplets; 1/16+1/8t: the nearer of the two). Default: the model's "
+    "own timing.",
+)
 def generate(
     prompt: Path | None,
     out: Path,
@@ -153,6 +160,7 @@ def generate(
     chord_weight: float,
     constraint_text: str | None,
     max_hold_beats: float | None,
+    grid: str | None,
 ) -> None:
     """Continue PROMPT.mid (or start from nothing) and write prompt + continuation to OUT.
 
@@ -175,6 +183,7 @@ def generate(
         constraints=parse_constraints(constraint_text) if constraint_text else Constraints(),
         harmony=Harmony.parse(chords, bars_per_chord, key_name, chord_weight),
         max_hold_beats=DEFAULT_MAX_HOLD_BEATS if max_hold_beats is None else max_hold_beats,
+        grid=grid or "",
     )
     run = generate_midi
     if not speaks_events(model):  # remi, remi-bpe, triplet: livegen/inference/generate_language

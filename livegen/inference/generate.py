@@ -13,6 +13,7 @@ import numpy as np
 from livegen.files import check_output
 from livegen.inference.conditioning import Harmony, HarmonyWriter
 from livegen.inference.engine import Engine
+from livegen.inference.grid import quantize_notes
 from livegen.inference.hold import DEFAULT_MAX_HOLD_BEATS, HoldLimit
 from livegen.inference.sampler import (
     ConstraintMasks,
@@ -49,6 +50,8 @@ class GenerateRequest:
     harmony: Harmony = field(default_factory=Harmony)  # chords and key forced at bar lines
     # a note held this long is ended (livegen.inference.hold); 0 = only the model's releases
     max_hold_beats: float = DEFAULT_MAX_HOLD_BEATS
+    # the generated notes written out moved onto this grid, e.g. "1/16" (inference/grid); "" = off
+    grid: str = ""
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,10 @@ def generate_midi(
         events = decoder.feed_many(prompt + tokens)
         events.extend(decoder.flush())
         notes = events_to_notes(events, config.steps_per_beat)
+        if request.grid:
+            seam = StreamingDecoder(config, vocab=vocab)
+            seam.feed_many(prompt)
+            notes = quantize_notes(notes, request.grid, seam.position_steps / config.steps_per_beat)
         write_midi(notes, path, tempo_bpm=tempo_bpm, inputs=inputs)
         results.append(GenerateResult(tokens, notes, len(prompt_notes), reason, path))
     return results
