@@ -113,12 +113,14 @@ def test_the_default_model_continuing_real_music_ends_every_note_at_the_cap(name
     prompt_end = max(n.start_beat for n in decode_tokens(prompt, plain))
 
     def longest_new_note(cap: float) -> float:
-        request = GenerateRequest(tokens=400, seed=1, max_hold_beats=cap)
+        request = GenerateRequest(tokens=400, seed=2, max_hold_beats=cap)
         out, _ = generate_tokens(
             Engine.load("default", overflow="sync"), prompt, request, Vocab(tokenizer)
         )
         notes = decode_tokens(prompt + out, plain)
         return max(n.end_beat - n.start_beat for n in notes if n.start_beat > prompt_end)
 
-    assert longest_new_note(0) > 4  # left to itself, the model holds some note too long here
+    # left to itself, the model holds some note too long here (stop 28's default: with this seed;
+    # with seed 1 it held none over 1.25 beats in one of the two)
+    assert longest_new_note(0) > 4
     assert longest_new_note(2) <= 2 + 1e-9
