@@ -40,6 +40,10 @@ class ModelInfo:
     parity: dict[str, Any] = field(default_factory=dict)
     kind: str = "transformer"
     cuda_graph: str = ""  # file name of the graph to run on CUDA instead ("" = model.onnx)
+    # [live] density: the model's own scale on the density knob, live (1 = as it samples). A
+    # model that plays more than a bandmate should beside a melody is calibrated here, so the
+    # knob's 1 means the same for every model (the shipped default's card says how it was set)
+    live_density: float = 1.0
 
     @property
     def onnx_path(self) -> Path:
@@ -140,6 +144,7 @@ def read_model_dir(model: str | Path) -> ModelInfo:
             parity=dict(meta.get("parity", {})),
             kind=kind,
             cuda_graph=str(dict(meta.get("cuda", {})).get("graph", "")),
+            live_density=float(dict(meta.get("live", {})).get("density", 1.0)),
         )
         for key in ("n_layer", "n_head", "d_model", "context", "vocab_size"):
             int(info.model[key])
@@ -147,6 +152,8 @@ def read_model_dir(model: str | Path) -> ModelInfo:
         raise ModelLoadError(f"{toml_path}: missing or bad entry {err}") from err
     if info.cuda_graph and not (path / info.cuda_graph).is_file():
         raise ModelLoadError(f"{toml_path}: [cuda] graph {info.cuda_graph!r} is not in {path}")
+    if not 0 < info.live_density <= 4:
+        raise ModelLoadError(f"{toml_path}: [live] density {info.live_density} not in (0, 4]")
     if info.cache not in CACHE_LAYOUTS:
         raise ModelLoadError(f"{toml_path}: cache {info.cache!r} not one of {CACHE_LAYOUTS}")
     if info.precision not in PRECISIONS:

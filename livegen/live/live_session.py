@@ -155,6 +155,8 @@ class LiveSession:
         self.beats_per_bar = beats_per_bar
         self.bar_steps = beats_per_bar * self.spb
         self.sampler = Sampler(seed)
+        # the model folder's calibration of the density knob ([live] density in model.toml)
+        self.model_density = getattr(getattr(engine, "info", None), "live_density", 1.0)
         self.prompt = prompt or []
         self.lookahead_steps = round(lookahead_beats * self.spb)
         self.write_ahead_ns = round(write_ahead_ms * 1e6)
@@ -540,7 +542,7 @@ class LiveSession:
         band = self._band or self.band(knobs)  # advance() built it for this pass
         mask = self._mask(knobs, plan, now_step)
         logits = self.logits
-        density = knobs.density * band.density.get(self.channel, 1.0)
+        density = knobs.density * band.density.get(self.channel, 1.0) * self.model_density
         if density != 1.0:
             logits = logits.copy()
             bias = math.log(density) if density > 0 else -np.inf

@@ -8,13 +8,16 @@ so every run is exact and repeatable.
 from __future__ import annotations
 
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from livegen.errors import ModelLoadError
 from livegen.inference import engine as engine_module
 from livegen.inference.engine import Engine
 from livegen.live.clock import TICKS_PER_BEAT, ManualClock
@@ -480,3 +483,28 @@ def test_a_note_held_to_max_note_beats_is_released_in_the_stream_the_model_reads
     # the scheduler always ended such a note on time; the model's context now says so too
     assert longest_stream_note(32.0) > 1.0  # a random model forgets its notes
     assert longest_stream_note(1.0) <= 1.0
+
+
+def _with_live_density(model: Path, folder: Path, density: float) -> Path:
+    shutil.copytree(model, folder)
+    with (folder / "model.toml").open("a") as toml:
+        toml.write(f"\n[live]\ndensity = {density}\n")
+    return folder
+
+
+def test_a_models_live_density_scales_the_density_knob(tiny_model_dir: Path, tmp_path) -> None:
+    """model.toml [live] density multiplies the knob: 4 x 0.25 plays what 1 x 1 plays."""
+
+    def ons(model: Path, knob: float) -> list[tuple[int, int, int]]:
+        session, daemon = make_session(
+            model, Knobs(mode="continue", output_channel=3, density=knob)
+        )
+        drive(session, daemon, 12 * TICKS_PER_BEAT)
+        return note_ons(daemon)
+
+    quiet = _with_live_density(tiny_model_dir, tmp_path / "quiet", 0.25)
+    busy = _with_live_density(tiny_model_dir, tmp_path / "busy", 4.0)
+    assert ons(quiet, 4.0) == ons(tiny_model_dir, 1.0)
+    assert len(ons(busy, 1.0)) > len(ons(tiny_model_dir, 1.0))
+    with pytest.raises(ModelLoadError, match=r"\[live\] density"):
+        Engine.load(_with_live_density(tiny_model_dir, tmp_path / "bad", 0.0))
