@@ -156,7 +156,7 @@ class LiveSession:
         self.bar_steps = beats_per_bar * self.spb
         self.sampler = Sampler(seed)
         # the model folder's calibration of the density knob ([live] density in model.toml)
-        self.model_density = getattr(getattr(engine, "info", None), "live_density", 1.0)
+        self.model_density = engine.info.live_density
         self.prompt = prompt or []
         self.lookahead_steps = round(lookahead_beats * self.spb)
         self.write_ahead_ns = round(write_ahead_ms * 1e6)
