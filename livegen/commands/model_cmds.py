@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from livegen.errors import LivegenError
+from livegen.inference.grid import GRIDS
 
 
 @click.command()
@@ -137,7 +138,7 @@ def export(
 )
 @click.option(
     "--grid",
-    type=click.Choice(["1/4", "1/8", "1/16", "1/32", "1/8t", "1/16t", "1/16+1/8t"]),
+    type=click.Choice(list(GRIDS)),
     help="Quantize the generated notes' starts to this grid, lengths kept (1/16: sixteenths; "
     "1/8t: eighth-note triplets; 1/16+1/8t: the nearer of the two). Default: the model's "
     "own timing.",
