@@ -22,6 +22,12 @@ are compared with the prompt's own notes:
 - temperature: the sampling temperature (`--temperature`; 1 = the model's own distribution);
 - velocity_spread: standard deviation of the continuation's note velocities (MIDI 1..127, as the
   tokens carry them), mean over prompts; velocity_spread_prompt: the prompt's.
+- real: the same statistics (note_density, polyphony, out_of_range, stuck_notes, open_notes,
+  open_note_age) over the document's own next tokens, as many as the model sampled (fewer where
+  the document ends sooner): the music as written, read on as far. The yardstick the prompt alone
+  cannot be: a piece's first bars are often its sparsest, and a window's end cuts notes the music
+  holds (stop 29, the 16 prompts of the shared test MIDI's half A: the music itself plays 1.27x
+  the prompt's notes a beat after it and leaves 65 notes open where the prompts left 50).
 """
 
 from __future__ import annotations
@@ -76,7 +82,9 @@ def continuation_stats(
     prompt_len = min(options.prompt_tokens, context // 2)
     n_new = min(options.continuation_tokens, context - prompt_len)
     rows: list[dict[str, float]] = []
+    real_rows: list[dict[str, float]] = []
     open_ages: tuple[list[float], list[float]] = ([], [])  # after the prompts, the continuations
+    real_ages: list[float] = []
     bar = progress_bar(len(picks), "continue", unit="prompts", enabled=options.progress)
     for i, doc in enumerate(picks):
         prompt = tokens[offsets[doc] : offsets[doc] + prompt_len].tolist()
@@ -92,12 +100,16 @@ def continuation_stats(
         open_ages[0].extend(ages_prompt)
         open_ages[1].extend(ages)
         rows.append(row)
+        read_on = offsets[doc] + prompt_len
+        real = tokens[read_on : min(offsets[doc + 1], read_on + n_new)]
+        real_row, ages_real = _read_on(prompt, prompt_notes, prompt_end, real.tolist(), tokenizer)
+        real_rows.append(real_row)
+        real_ages.extend(ages_real)
         bar.update()
     bar.close()
 
     def mean(key: str) -> float | None:
-        values = [r[key] for r in rows if r[key] is not None and not math.isnan(r[key])]
-        return float(np.mean(values)) if values else None
+        return _mean(rows, key)
 
     return {
         "prompts": len(rows),
@@ -121,7 +133,40 @@ def continuation_stats(
         "open_note_age_prompt": float(np.median(open_ages[0])) if open_ages[0] else None,
         "velocity_spread": mean("velocity_spread"),
         "velocity_spread_prompt": mean("velocity_spread_prompt"),
+        "real": {
+            "note_density": _mean(real_rows, "density"),
+            "polyphony": _mean(real_rows, "polyphony"),
+            "out_of_range": _mean(real_rows, "out_of_range"),
+            "stuck_notes": int(sum(r["stuck"] for r in real_rows)),
+            "open_notes": int(sum(r["open"] for r in real_rows)),
+            "open_note_age": float(np.median(real_ages)) if real_ages else None,
+        },
     }
+
+
+def _mean(rows: list[dict[str, float]], key: str) -> float | None:
+    values = [r[key] for r in rows if r[key] is not None and not math.isnan(r[key])]
+    return float(np.mean(values)) if values else None
+
+
+def _read_on(
+    prompt: list[int],
+    prompt_notes: list[Note],
+    prompt_end: float,
+    real: list[int],
+    tokenizer: TokenizerConfig,
+) -> tuple[dict[str, float], list[float]]:
+    """The comparison row of the document's own continuation `real` (and its open notes'
+    ages), as a sampled one is compared."""
+    vocab = Vocab(tokenizer)
+    spb = tokenizer.steps_per_beat
+    whole = decode_tokens(prompt + real, tokenizer)
+    cont = [n for n in whole if n.start_beat >= prompt_end]
+    cont_beats = _end_beat(prompt + real, vocab, spb) - prompt_end
+    row = _compare(prompt_notes, prompt_end, cont, cont_beats, spb)
+    ages = _open_note_ages(prompt, real, tokenizer)[1]
+    row["open"] = len(ages)
+    return row, ages
 
 
 def _open_note_ages(

@@ -30,8 +30,9 @@ nll, accuracy, confidence, ngram_nll}} (confidence: the mean probability of the 
 where the target is of that kind; above the accuracy = overconfident), continuations{prompts,
 pitch_class_overlap, note_density, note_density_prompt, on_grid, on_grid_prompt, polyphony,
 polyphony_prompt, out_of_range, stuck_notes, stuck_notes_prompt, open_notes, open_notes_prompt,
-open_note_age, open_note_age_prompt,
-velocity_spread, velocity_spread_prompt}, and with --accompaniment accompaniment{files,
+open_note_age, open_note_age_prompt, velocity_spread, velocity_spread_prompt, real{note_density,
+polyphony, out_of_range, stuck_notes, open_notes, open_note_age}: the document's own next tokens},
+and with --accompaniment accompaniment{files,
 single_part_files, unreadable_files, missing_files, target_channels, tokens, tokens_alone,
 nll_given_others, nll_alone, nll_ratio, accuracy_given_others, accuracy_alone, and where a
 file's target plays in the bars after the cold entry cold_files, cold_tokens,
@@ -417,6 +418,12 @@ def format_report(report: dict[str, Any]) -> str:
             f"    velocity std  {f(c['velocity_spread'], '.1f')} "
             f"(prompt {f(c['velocity_spread_prompt'], '.1f')})",
         ]
+        r = c["real"]
+        lines.append(
+            f"    the music read on: density {f(r['note_density'], '.2f')}, polyphony "
+            f"{f(r['polyphony'], '.2f')}, out of range {f(r['out_of_range'], '.3f')}, "
+            f"stuck {r['stuck_notes']}, open at end {r['open_notes']}"
+        )
     a = report.get("accompaniment")
     if a is not None:
         channels = ", ".join(f"{ch} ({n} files)" for ch, n in a["target_channels"].items())

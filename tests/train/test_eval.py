@@ -18,7 +18,7 @@ from livegen.train.accompaniment import (
     channel_token_mask,
     target_channel,
 )
-from livegen.train.continuations import _compare, _open_note_ages
+from livegen.train.continuations import _compare, _open_note_ages, continuation_stats
 from livegen.train.evaluate import (
     EvalOptions,
     evaluate_model,
@@ -368,6 +368,34 @@ def test_open_notes_are_what_is_still_sounding_at_the_end_with_their_ages() -> N
     assert _open_note_ages(start, [vocab.shift(24), vocab.eos], vocab.config) == ([0.5, 0.0], [])
     row = _compare([], 0.0, [Note(60, 0, 1, 40), Note(62, 1, 2, 80)], 2.0, 24)
     assert row["velocity_spread"] == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize("name", POP_SONGS[:2])
+def test_the_music_read_on_is_what_a_model_playing_the_score_would_be_scored(name: str) -> None:
+    """`real` reads the document on as far as the model sampled: a 'model' that returns exactly
+    the next tokens of the piece gets the same numbers, one that only waits does not."""
+    config = TokenizerConfig()
+    tokens = np.asarray(encode_notes(read_midi(POP909 / name).notes, config, bos=True))
+    offsets = np.array([0, tokens.size])
+    options = EvalOptions(prompts=1, prompt_tokens=256, continuation_tokens=256, progress=False)
+
+    def the_score(prompt, n_tokens, vocab, *, seed):
+        return tokens[len(prompt) : len(prompt) + n_tokens].tolist()
+
+    stats = continuation_stats(the_score, 1024, tokens, offsets, config, options)
+    real = stats["real"]
+    assert real["note_density"] == pytest.approx(stats["note_density"])
+    assert real["polyphony"] == pytest.approx(stats["polyphony"])
+    assert real["out_of_range"] == stats["out_of_range"]
+    assert (real["open_notes"], real["stuck_notes"]) == (stats["open_notes"], stats["stuck_notes"])
+    assert real["note_density"] > 1  # a pop song's notes: POP909 plays several a beat
+
+    def waits(prompt, n_tokens, vocab, *, seed):
+        return [vocab.shift(vocab.config.steps_per_beat)] * n_tokens
+
+    silent = continuation_stats(waits, 1024, tokens, offsets, config, options)
+    assert silent["real"] == real  # the reference is the piece's, whatever the model plays
+    assert silent["note_density"] == 0
 
 
 def _part_ids(part: list[Note], vocab: Vocab) -> list[int]:
