@@ -112,15 +112,16 @@ def test_the_default_model_continuing_real_music_ends_every_note_at_the_cap(name
     prompt = encode_notes(read_midi(TESTDATA / name).notes, plain)[:256]
     prompt_end = max(n.start_beat for n in decode_tokens(prompt, plain))
 
-    def longest_new_note(cap: float) -> float:
-        request = GenerateRequest(tokens=400, seed=2, max_hold_beats=cap)
+    def longest_new_note(cap: float, seed: int) -> float:
+        request = GenerateRequest(tokens=400, seed=seed, max_hold_beats=cap)
         out, _ = generate_tokens(
             Engine.load("default", overflow="sync"), prompt, request, Vocab(tokenizer)
         )
         notes = decode_tokens(prompt + out, plain)
         return max(n.end_beat - n.start_beat for n in notes if n.start_beat > prompt_end)
 
-    # left to itself, the model holds some note too long here (stop 28's default: with this seed;
-    # with seed 1 it held none over 1.25 beats in one of the two)
-    assert longest_new_note(0) > 4
-    assert longest_new_note(2) <= 2 + 1e-9
+    # left to itself, the model holds some note too long here with some seed (which one moves
+    # with every retrained default: stop 28's held one with seed 2, stop 29's not with that one)
+    seed = next((s for s in range(8) if longest_new_note(0, s) > 4), None)
+    assert seed is not None, "the premise: the uncapped model holds a note over 4 beats"
+    assert longest_new_note(2, seed) <= 2 + 1e-9
